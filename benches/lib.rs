@@ -1,0 +1,1 @@
+//! Criterion benchmarks for vmm live in `benches/`.

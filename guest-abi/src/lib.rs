@@ -1,0 +1,262 @@
+//! The guest interface of vmm, stated once.
+//!
+//! Guests import host functions from the module [`IMPORT_MODULE`]. Every function takes and
+//! returns `i32`: addresses and sizes are wasm32 offsets and lengths, and a result in
+//! `-4095..=-1` is a negated errno ([`is_error`]); anything else is success. Constant and errno
+//! numbers are NetBSD's (`<sys/mman.h>`, `<sys/ipc.h>`, `<sys/shm.h>`, `<sys/errno.h>`), since
+//! the semantics are UVM's.
+//!
+//! The host registers exactly [`FUNCTIONS`]; `include/vmm.h` is the C view of the same numbers,
+//! and a test checks that the two agree.
+//!
+//! ```
+//! use guest_abi::{errno, function, is_error};
+//! assert_eq!(function("mlock").unwrap().params, 2);
+//! assert!(is_error(-errno::EAGAIN));
+//! assert!(!is_error(4096));
+//! ```
+#![deny(missing_docs)]
+
+/// The wasm import module every host function lives in.
+pub const IMPORT_MODULE: &str = "vmm";
+
+/// The page size the guest sees (`getpagesize()`), in bytes.
+pub const PAGE_SIZE: u32 = 4096;
+
+/// Error numbers, as NetBSD's `<sys/errno.h>` defines them.
+pub mod errno {
+    /// Operation not permitted.
+    pub const EPERM: i32 = 1;
+    /// No such file or directory (no segment with that key).
+    pub const ENOENT: i32 = 2;
+    /// No such process (an unknown or exited guest).
+    pub const ESRCH: i32 = 3;
+    /// Input/output error.
+    pub const EIO: i32 = 5;
+    /// Cannot allocate memory.
+    pub const ENOMEM: i32 = 12;
+    /// Permission denied.
+    pub const EACCES: i32 = 13;
+    /// Bad address.
+    pub const EFAULT: i32 = 14;
+    /// File exists (segment exists and IPC_EXCL was given).
+    pub const EEXIST: i32 = 17;
+    /// Invalid argument.
+    pub const EINVAL: i32 = 22;
+    /// No space left on device (segment table full).
+    pub const ENOSPC: i32 = 28;
+    /// Resource temporarily unavailable (wiring limits).
+    pub const EAGAIN: i32 = 35;
+    /// Function not implemented.
+    pub const ENOSYS: i32 = 78;
+    /// Identifier removed.
+    pub const EIDRM: i32 = 82;
+
+    /// Every errno this interface returns, with its C name.
+    pub const ALL: &[(&str, i32)] = &[
+        ("EPERM", EPERM),
+        ("ENOENT", ENOENT),
+        ("ESRCH", ESRCH),
+        ("EIO", EIO),
+        ("ENOMEM", ENOMEM),
+        ("EACCES", EACCES),
+        ("EFAULT", EFAULT),
+        ("EEXIST", EEXIST),
+        ("EINVAL", EINVAL),
+        ("ENOSPC", ENOSPC),
+        ("EAGAIN", EAGAIN),
+        ("ENOSYS", ENOSYS),
+        ("EIDRM", EIDRM),
+    ];
+
+    /// The C name of an errno number, if this interface uses it.
+    pub fn name(e: i32) -> Option<&'static str> {
+        ALL.iter().find(|(_, v)| *v == e).map(|(n, _)| *n)
+    }
+}
+
+/// Protections, mapping flags and lock flags, as NetBSD's `<sys/mman.h>` defines them.
+pub mod mman {
+    /// Pages may not be accessed.
+    pub const PROT_NONE: i32 = 0x0;
+    /// Pages may be read.
+    pub const PROT_READ: i32 = 0x1;
+    /// Pages may be written.
+    pub const PROT_WRITE: i32 = 0x2;
+    /// Pages may be executed (accepted, meaningless for wasm data).
+    pub const PROT_EXEC: i32 = 0x4;
+    /// Share changes (accepted for anonymous memory; behaves as private here).
+    pub const MAP_SHARED: i32 = 0x0001;
+    /// Changes are private.
+    pub const MAP_PRIVATE: i32 = 0x0002;
+    /// Map at exactly the given address, replacing what is there.
+    pub const MAP_FIXED: i32 = 0x0010;
+    /// Anonymous memory (the only kind `mmap` maps here).
+    pub const MAP_ANON: i32 = 0x1000;
+    /// `mmap`'s failure value in C (the raw host call returns a negated errno instead).
+    pub const MAP_FAILED: i32 = -1;
+    /// `mlockall`: lock every current mapping.
+    pub const MCL_CURRENT: i32 = 0x1;
+    /// `mlockall`: lock every future mapping.
+    pub const MCL_FUTURE: i32 = 0x2;
+}
+
+/// SysV IPC and shared-memory constants, as NetBSD's `<sys/ipc.h>` and `<sys/shm.h>` define them.
+pub mod ipc {
+    /// Key that always creates a new segment.
+    pub const IPC_PRIVATE: i32 = 0;
+    /// Create the segment if the key does not exist.
+    pub const IPC_CREAT: i32 = 0o1000;
+    /// With IPC_CREAT: fail if the key exists.
+    pub const IPC_EXCL: i32 = 0o2000;
+    /// Accepted and ignored (nothing here waits).
+    pub const IPC_NOWAIT: i32 = 0o4000;
+    /// `shmctl`: mark the segment for removal.
+    pub const IPC_RMID: i32 = 0;
+    /// `shmctl`: set owner and mode from the buffer.
+    pub const IPC_SET: i32 = 1;
+    /// `shmctl`: copy the segment's status into the buffer.
+    pub const IPC_STAT: i32 = 2;
+    /// `shmctl`: wire the segment (SVID, balanced).
+    pub const SHM_LOCK: i32 = 3;
+    /// `shmctl`: unwire the segment (SVID, balanced).
+    pub const SHM_UNLOCK: i32 = 4;
+    /// `shmat`: attach read-only.
+    pub const SHM_RDONLY: i32 = 0o10000;
+    /// `shmat`: round the attach address down to SHMLBA.
+    pub const SHM_RND: i32 = 0o20000;
+    /// Attach address alignment: one page.
+    pub const SHMLBA: i32 = super::PAGE_SIZE as i32;
+    /// The permission bits of a mode.
+    pub const MODE_MASK: i32 = 0o777;
+}
+
+/// The guest's view of `struct shmid_ds`: thirteen little-endian 32-bit fields, 52 bytes.
+///
+/// `shm_perm` (uid, gid, cuid, cgid, mode, key) comes first, then size, last and creating
+/// guest, attach count and the three times (machine ticks, not wall-clock seconds).
+pub mod shmid_ds {
+    /// Size of the structure in guest memory.
+    pub const SIZE: u32 = 52;
+    /// Offset of `shm_perm.uid` (owner user).
+    pub const UID: u32 = 0;
+    /// Offset of `shm_perm.gid` (owner group).
+    pub const GID: u32 = 4;
+    /// Offset of `shm_perm.cuid` (creator user).
+    pub const CUID: u32 = 8;
+    /// Offset of `shm_perm.cgid` (creator group).
+    pub const CGID: u32 = 12;
+    /// Offset of `shm_perm.mode`: permission bits, plus [`SHM_LOCKED`] and [`SHM_DEST`] state bits.
+    pub const MODE: u32 = 16;
+    /// Offset of `shm_perm._key`.
+    pub const KEY: u32 = 20;
+    /// Offset of `shm_segsz` (bytes).
+    pub const SEGSZ: u32 = 24;
+    /// Offset of `shm_lpid` (guest index of the last shmat/shmdt).
+    pub const LPID: u32 = 28;
+    /// Offset of `shm_cpid` (guest index of the creator).
+    pub const CPID: u32 = 32;
+    /// Offset of `shm_nattch` (number of attachments).
+    pub const NATTCH: u32 = 36;
+    /// Offset of `shm_atime` (machine ticks of the last attach).
+    pub const ATIME: u32 = 40;
+    /// Offset of `shm_dtime` (machine ticks of the last detach).
+    pub const DTIME: u32 = 44;
+    /// Offset of `shm_ctime` (machine ticks of the last change).
+    pub const CTIME: u32 = 48;
+    /// Mode bit reported by IPC_STAT while the segment is SHM_LOCKed.
+    pub const SHM_LOCKED: i32 = 0o4000;
+    /// Mode bit reported by IPC_STAT once the segment is marked for removal.
+    pub const SHM_DEST: i32 = 0o1000;
+}
+
+/// A host function of the guest interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostFn {
+    /// The import name.
+    pub name: &'static str,
+    /// How many `i32` parameters it takes; it always returns one `i32`.
+    pub params: usize,
+    /// One line on what it does.
+    pub doc: &'static str,
+}
+
+const fn f(name: &'static str, params: usize, doc: &'static str) -> HostFn {
+    HostFn { name, params, doc }
+}
+
+/// Every host function, in the order the header lists them. The host registers exactly these.
+pub const FUNCTIONS: &[HostFn] = &[
+    f("mmap", 4, "mmap(addr, len, prot, flags): map anonymous memory; returns the address"),
+    f("munmap", 2, "munmap(addr, len): remove mappings, unwiring them"),
+    f("mprotect", 3, "mprotect(addr, len, prot): change protection"),
+    f("mincore", 3, "mincore(addr, len, vec): one byte per page, bit 0 = resident"),
+    f("mlock", 2, "mlock(addr, len): POSIX lock (a flag: not counted)"),
+    f("munlock", 2, "munlock(addr, len): POSIX unlock (clears the flag)"),
+    f("mlockall", 1, "mlockall(flags): MCL_CURRENT and/or MCL_FUTURE"),
+    f("munlockall", 0, "munlockall(): clear every lock flag and MCL_FUTURE"),
+    f("shmget", 3, "shmget(key, size, shmflg): find or create a segment"),
+    f("shmat", 3, "shmat(shmid, addr, shmflg): attach a segment; returns the address"),
+    f("shmdt", 1, "shmdt(addr): detach the segment attached at addr"),
+    f("shmctl", 3, "shmctl(shmid, cmd, buf): IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK"),
+    f("getpagesize", 0, "getpagesize(): the page size in bytes"),
+    f("vmm_guest_index", 0, "this guest's index in its machine, from 0"),
+    f("vmm_guest_count", 0, "how many guests the machine runs"),
+    f("vmm_barrier", 0, "wait until every guest of the machine arrives; fails if one has died"),
+    f("vmm_reclaim", 1, "vmm_reclaim(npages): the pagedaemon reclaims up to npages unwired pages now"),
+    f("vmm_print", 2, "vmm_print(ptr, len): write guest bytes to the machine's output"),
+];
+
+/// Looks a host function up by name.
+pub fn function(name: &str) -> Option<&'static HostFn> {
+    FUNCTIONS.iter().find(|h| h.name == name)
+}
+
+/// Whether a raw host-call result is a negated errno.
+pub fn is_error(ret: i32) -> bool {
+    (-4095..=-1).contains(&ret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_are_unique() {
+        for (i, a) in FUNCTIONS.iter().enumerate() {
+            assert!(FUNCTIONS[i + 1..].iter().all(|b| b.name != a.name), "{} twice", a.name);
+        }
+    }
+
+    #[test]
+    fn errno_names_round_trip() {
+        for (name, v) in errno::ALL {
+            assert_eq!(errno::name(*v), Some(*name));
+            assert!(is_error(-v));
+        }
+        assert_eq!(errno::name(9999), None);
+    }
+
+    #[test]
+    fn shmid_ds_fields_fit_and_do_not_overlap() {
+        let offs = [
+            shmid_ds::UID,
+            shmid_ds::GID,
+            shmid_ds::CUID,
+            shmid_ds::CGID,
+            shmid_ds::MODE,
+            shmid_ds::KEY,
+            shmid_ds::SEGSZ,
+            shmid_ds::LPID,
+            shmid_ds::CPID,
+            shmid_ds::NATTCH,
+            shmid_ds::ATIME,
+            shmid_ds::DTIME,
+            shmid_ds::CTIME,
+        ];
+        for (i, o) in offs.iter().enumerate() {
+            assert_eq!(*o, 4 * i as u32);
+        }
+        assert_eq!(shmid_ds::SIZE, 4 * offs.len() as u32);
+    }
+}

@@ -1,0 +1,1 @@
+//! Guest test modules live beside this file; `tests/` runs them through the vmm runtime.

@@ -1,0 +1,199 @@
+//! The audit: every invariant of the whole machine, checked from scratch.
+//!
+//! [`audit`] recomputes what every counter should be from the maps, objects and segments, and
+//! compares. The first broken invariant comes back as a [`Violation`] naming it and the values
+//! involved. The invariants, by name:
+//!
+//! - `machine-corrupt`: an operation already found the state inconsistent and stopped;
+//! - `map-*`: a guest's map is sorted, non-overlapping, within bounds and fully merged;
+//! - `entry-svid-count`: an entry's wire count is one while its segment is SHM_LOCKed, else zero
+//!   (no other count holders exist yet);
+//! - `locked-pages`: a guest's locked-page count is the size of its flagged entries;
+//! - `wired-not-resident`: every page under a wired entry or a locked segment is resident;
+//! - `page-wire-count`: a frame's wire count is the number of wired entries mapping its page,
+//!   plus one if its segment is SHM_LOCKed;
+//! - `frame-owner` / `page-frame`: frames and the pages they hold name each other;
+//! - `anon-leak`: no anonymous page outside an anonymous entry holds a frame or a swap slot;
+//! - `queue-*`: free frames are on the free list once, unwired frames in use on the pageout
+//!   queue once, wired frames on neither, and the pool's counters agree;
+//! - `swap-*`: every swapped page's slot is in use, no slot serves two pages, none is leaked;
+//! - `shm-*`: attach counts match the guests' attachments, which name live segments;
+//! - `wired-max`: no more frames are wired than the machine allows.
+
+use crate::addr::FrameId;
+use crate::machine::State;
+use crate::map::Backing;
+use crate::page::{Owner, PageSlot, Queue};
+use std::collections::HashSet;
+use std::fmt;
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's name (see the module documentation).
+    pub invariant: &'static str,
+    /// The values involved.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.detail)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+fn fail<T>(invariant: &'static str, detail: String) -> Result<T, Violation> {
+    Err(Violation { invariant, detail })
+}
+
+/// Checks the whole machine.
+pub(crate) fn audit(s: &State) -> Result<(), Violation> {
+    if let Some(c) = &s.corrupt {
+        return fail("machine-corrupt", c.clone());
+    }
+    let nframes = s.pool.total();
+    let mut expected = vec![0u32; nframes];
+    let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
+        match s.slot(o) {
+            PageSlot::Resident(f) => Ok(f),
+            other => fail("wired-not-resident", format!("{o:?} is {other:?} though {why}")),
+        }
+    };
+
+    for (&g, vm) in &s.guests {
+        if let Err((name, detail)) = vm.map.check() {
+            return fail(name, format!("{g:?}: {detail}"));
+        }
+        let mut locked = 0;
+        for e in vm.map.iter() {
+            let svid = match e.backing {
+                Backing::Anon => 0,
+                Backing::Shm { id, .. } => match s.shm.get(id) {
+                    Some(seg) => u32::from(seg.locked),
+                    None => return fail("shm-dangling", format!("{g:?} entry {:?} maps dead {id:?}", e.range())),
+                },
+            };
+            if e.wire_count != svid {
+                return fail(
+                    "entry-svid-count",
+                    format!("{g:?} entry {:?} has wire count {} but its SVID holds are {svid}", e.range(), e.wire_count),
+                );
+            }
+            if e.is_mlocked() {
+                locked += e.range().pages();
+            }
+            if e.is_wired() {
+                for vpn in e.range().iter() {
+                    let f = resident_owner(State::owner_of(g, e.backing_at(vpn), vpn), "its entry is wired")?;
+                    expected[f.index()] += 1;
+                }
+            }
+        }
+        if locked != vm.locked_pages {
+            return fail("locked-pages", format!("{g:?} counts {} locked pages, its flagged entries hold {locked}", vm.locked_pages));
+        }
+        for (vpn, _) in vm.amap.touched() {
+            if !matches!(vm.map.lookup(vpn), Some(e) if e.backing == Backing::Anon) {
+                return fail("anon-leak", format!("{g:?} page {:?} holds memory but no anonymous entry maps it", vpn.addr()));
+            }
+        }
+    }
+    for seg in s.shm.iter() {
+        if seg.locked {
+            for pgoff in 0..seg.pages() {
+                let f = resident_owner(Owner::Object { shm: seg.id, pgoff }, "its segment is SHM_LOCKed")?;
+                expected[f.index()] += 1;
+            }
+        }
+        let attached: usize = s.guests.values().map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count()).sum();
+        if attached != seg.nattch as usize {
+            return fail("shm-nattch", format!("{:?} counts {} attachments, guests hold {attached}", seg.id, seg.nattch));
+        }
+    }
+    for (g, vm) in &s.guests {
+        if let Some(a) = vm.attachments.iter().find(|a| s.shm.get(a.shm).is_none()) {
+            return fail("shm-dangling", format!("{g:?} is attached to dead {:?}", a.shm));
+        }
+    }
+
+    let mut wired = 0;
+    for (f, fr) in s.pool.iter() {
+        if fr.wire_count != expected[f.index()] {
+            return fail(
+                "page-wire-count",
+                format!("{f:?} ({:?}) has wire count {} but {} wirings hold it", fr.owner, fr.wire_count, expected[f.index()]),
+            );
+        }
+        match fr.owner {
+            None if fr.queue != Queue::Free || fr.wire_count != 0 => {
+                return fail("queue-free", format!("{f:?} has no owner but is on {:?} with {} wirings", fr.queue, fr.wire_count));
+            }
+            None => {}
+            Some(o) => {
+                if s.slot(o) != PageSlot::Resident(f) {
+                    return fail("frame-owner", format!("{f:?} holds {o:?}, which is {:?}", s.slot(o)));
+                }
+                let want = if fr.wire_count > 0 { Queue::Wired } else { Queue::Pageout };
+                if fr.queue != want {
+                    return fail("queue-state", format!("{f:?} with {} wirings is on {:?}", fr.wire_count, fr.queue));
+                }
+                if fr.wire_count > 0 {
+                    wired += 1;
+                }
+            }
+        }
+    }
+    if wired != s.pool.wired() {
+        return fail("queue-wired-count", format!("pool counts {} wired frames, {wired} are", s.pool.wired()));
+    }
+    let free: HashSet<FrameId> = s.pool.free_list().iter().copied().collect();
+    let free_frames = s.pool.iter().filter(|(_, fr)| fr.owner.is_none()).count();
+    if free.len() != s.pool.free_list().len() || free.len() != free_frames {
+        return fail("queue-free", format!("free list has {} entries ({} distinct) for {free_frames} free frames", s.pool.free_list().len(), free.len()));
+    }
+    let queue = s.pool.pageout_queue();
+    let queued: HashSet<FrameId> = queue.iter().copied().collect();
+    let pageable = s.pool.iter().filter(|(_, fr)| fr.owner.is_some() && fr.wire_count == 0).count();
+    if queued.len() != queue.len() || queue.len() != pageable || queue.len() != s.pool.pageout_count() {
+        return fail(
+            "queue-pageout",
+            format!("pageout queue has {} entries ({} distinct), counter {}, for {pageable} pageable frames", queue.len(), queued.len(), s.pool.pageout_count()),
+        );
+    }
+    if wired as u64 > s.cfg.limits.wired_max.min(nframes as u64) {
+        return fail("wired-max", format!("{wired} frames wired, the maximum is {}", s.cfg.limits.wired_max));
+    }
+
+    let mut slots = HashSet::new();
+    let mut pages: Vec<(Owner, PageSlot)> = Vec::new();
+    for (&g, vm) in &s.guests {
+        pages.extend(vm.amap.touched().map(|(vpn, sl)| (Owner::Anon { guest: g, vpn }, sl)));
+    }
+    for seg in s.shm.iter() {
+        pages.extend(seg.object.slots().map(|(pgoff, sl)| (Owner::Object { shm: seg.id, pgoff }, sl)));
+    }
+    for (o, sl) in pages {
+        match sl {
+            PageSlot::Resident(f) => {
+                if f.index() >= nframes || s.pool.frame(f).owner != Some(o) {
+                    return fail("page-frame", format!("{o:?} says it is in {f:?}, which holds {:?}", s.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner)));
+                }
+            }
+            PageSlot::Swapped(slot) => {
+                if !s.swap.is_used(slot) {
+                    return fail("swap-free-slot", format!("{o:?} is in {slot:?}, which is free"));
+                }
+                if !slots.insert(slot) {
+                    return fail("swap-double", format!("{slot:?} holds two pages, one of them {o:?}"));
+                }
+            }
+            PageSlot::Untouched => {}
+        }
+    }
+    if slots.len() != s.swap.used() as usize {
+        return fail("swap-leak", format!("{} slots in use, {} pages in swap", s.swap.used(), slots.len()));
+    }
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! The VM map: a guest's ordered, non-overlapping entries `[start, end)`.
+//!
+//! Each entry says what backs its pages (the guest's anonymous memory, or a shared segment's
+//! object at a page offset), its protection and maximum protection, its flags (the POSIX lock
+//! flag among them) and its wire count. Entries are kept in a `BTreeMap` keyed by start page, so
+//! lookup, clip and merge are O(log n).
+//!
+//! Invariants (checked by the audit):
+//! - entries are non-empty, sorted and do not overlap, and lie inside the address space;
+//! - `prot ⊆ max_prot`;
+//! - the map is always fully merged: no two adjacent entries could be one. Operations clip at
+//!   the ends of the range they change and merge around it afterwards, so an operation undone by
+//!   its inverse leaves the map exactly as it was.
+
+use crate::addr::{PageRange, ShmId, Vpn};
+use crate::errno::Errno;
+use crate::wire;
+use bitflags::bitflags;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+bitflags! {
+    /// Page protection, as `PROT_*` (numbers from `guest-abi`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct Prot: u32 {
+        /// Readable.
+        const READ = guest_abi::mman::PROT_READ as u32;
+        /// Writable.
+        const WRITE = guest_abi::mman::PROT_WRITE as u32;
+        /// Executable (accepted; wasm never executes data).
+        const EXEC = guest_abi::mman::PROT_EXEC as u32;
+    }
+}
+
+impl Prot {
+    /// Read and write.
+    pub const RW: Prot = Prot::READ.union(Prot::WRITE);
+    /// Everything.
+    pub const ALL: Prot = Prot::READ.union(Prot::WRITE).union(Prot::EXEC);
+
+    /// Decodes a guest's `prot` argument: `EINVAL` for unknown bits.
+    pub fn from_guest(bits: i32) -> Result<Prot, Errno> {
+        u32::try_from(bits).ok().and_then(Prot::from_bits).ok_or(Errno::EINVAL)
+    }
+}
+
+bitflags! {
+    /// Per-entry flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct EntryFlags: u32 {
+        /// POSIX-locked (`mlock`, `mlockall`): not a count.
+        const MLOCKED = 1 << 0;
+    }
+}
+
+/// What backs an entry's pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backing {
+    /// The guest's private anonymous memory, at the entry's own page numbers.
+    Anon,
+    /// A SysV segment's object; the entry's first page is the object's page `pgoff`.
+    Shm {
+        /// The segment.
+        id: ShmId,
+        /// Object page under the entry's first page.
+        pgoff: u64,
+    },
+}
+
+/// One mapping in a guest's map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// First page.
+    pub start: Vpn,
+    /// One past the last page.
+    pub end: Vpn,
+    /// Current protection.
+    pub prot: Prot,
+    /// The most `mprotect` may grant.
+    pub max_prot: Prot,
+    /// What backs the pages.
+    pub backing: Backing,
+    /// Flags; [`EntryFlags::MLOCKED`] is the POSIX lock.
+    pub flags: EntryFlags,
+    /// SVID and kernel wirings (balanced).
+    pub wire_count: u32,
+}
+
+impl Entry {
+    /// A fresh, unwired entry.
+    pub fn new(start: Vpn, end: Vpn, prot: Prot, max_prot: Prot, backing: Backing) -> Entry {
+        Entry { start, end, prot, max_prot, backing, flags: EntryFlags::empty(), wire_count: 0 }
+    }
+
+    /// The entry's pages.
+    pub fn range(&self) -> PageRange {
+        PageRange::new(self.start, self.end)
+    }
+
+    /// Whether the entry is wired: asks [`wire::is_wired`], the one predicate.
+    pub fn is_wired(&self) -> bool {
+        wire::is_wired(self.flags, self.wire_count)
+    }
+
+    /// Whether the entry carries the POSIX lock flag.
+    pub fn is_mlocked(&self) -> bool {
+        self.flags.contains(EntryFlags::MLOCKED)
+    }
+
+    /// The backing of the page `vpn` (which must lie in the entry).
+    pub fn backing_at(&self, vpn: Vpn) -> Backing {
+        debug_assert!(self.range().contains(vpn));
+        match self.backing {
+            Backing::Anon => Backing::Anon,
+            Backing::Shm { id, pgoff } => Backing::Shm { id, pgoff: pgoff + (vpn.0 - self.start.0) },
+        }
+    }
+
+    /// Whether `next`, starting where this entry ends, could be the same entry.
+    fn mergeable_with(&self, next: &Entry) -> bool {
+        self.end == next.start
+            && self.prot == next.prot
+            && self.max_prot == next.max_prot
+            && self.flags == next.flags
+            && self.wire_count == next.wire_count
+            && self.backing_at_end() == Some(next.backing)
+    }
+
+    /// The backing a following entry would need to continue this one.
+    fn backing_at_end(&self) -> Option<Backing> {
+        Some(match self.backing {
+            Backing::Anon => Backing::Anon,
+            Backing::Shm { id, pgoff } => Backing::Shm { id, pgoff: pgoff + self.range().pages() },
+        })
+    }
+}
+
+/// A guest's address map.
+#[derive(Clone, Debug)]
+pub struct VmMap {
+    entries: BTreeMap<Vpn, Entry>,
+    limit: Vpn,
+    /// `mlockall(MCL_FUTURE)`: new mappings start locked.
+    pub wire_future: bool,
+}
+
+impl VmMap {
+    /// An empty map over pages `[0, limit)`.
+    pub fn new(limit: Vpn) -> VmMap {
+        VmMap { entries: BTreeMap::new(), limit, wire_future: false }
+    }
+
+    /// One past the highest page an entry may cover.
+    pub fn limit(&self) -> Vpn {
+        self.limit
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the map has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// The entry that maps `vpn`.
+    pub fn lookup(&self, vpn: Vpn) -> Option<&Entry> {
+        self.entries.range(..=vpn).next_back().map(|(_, e)| e).filter(|e| e.end > vpn)
+    }
+
+    /// The entry starting at exactly `start`, mutably.
+    pub fn get_mut(&mut self, start: Vpn) -> Option<&mut Entry> {
+        self.entries.get_mut(&start)
+    }
+
+    /// The entries overlapping `range`, in order.
+    pub fn overlapping(&self, range: PageRange) -> impl Iterator<Item = &Entry> {
+        let first = self.lookup(range.start).map(|e| e.start).unwrap_or(range.start);
+        self.entries.range(first..range.end).map(|(_, e)| e).filter(move |e| e.end > range.start)
+    }
+
+    /// The start pages of the entries overlapping `range`.
+    pub fn starts_in(&self, range: PageRange) -> Vec<Vpn> {
+        self.overlapping(range).map(|e| e.start).collect()
+    }
+
+    /// Whether every page of `range` is mapped.
+    pub fn is_fully_mapped(&self, range: PageRange) -> bool {
+        let mut next = range.start;
+        for e in self.overlapping(range) {
+            if e.start > next {
+                return false;
+            }
+            next = e.end;
+            if next >= range.end {
+                return true;
+            }
+        }
+        next >= range.end
+    }
+
+    /// Whether no page of `range` is mapped.
+    pub fn is_free(&self, range: PageRange) -> bool {
+        self.overlapping(range).next().is_none()
+    }
+
+    /// Splits the entry that strictly contains `at` into `[start, at)` and `[at, end)`.
+    pub fn clip(&mut self, at: Vpn) {
+        let Some(e) = self.lookup(at) else { return };
+        if e.start == at {
+            return;
+        }
+        let start = e.start;
+        let left = self.entries.get_mut(&start).expect("looked-up entry exists");
+        let mut right = left.clone();
+        left.end = at;
+        right.backing = left.backing_at_end().expect("every backing continues");
+        right.start = at;
+        self.entries.insert(at, right);
+    }
+
+    /// Clips at both ends of `range`, so that entries lie wholly inside or outside it.
+    pub fn clip_range(&mut self, range: PageRange) {
+        self.clip(range.start);
+        self.clip(range.end);
+    }
+
+    /// Inserts an entry into a free range. The caller has checked the range is free.
+    pub fn insert(&mut self, entry: Entry) {
+        debug_assert!(entry.start < entry.end && entry.end <= self.limit);
+        debug_assert!(self.is_free(entry.range()), "insert over a mapped range");
+        let range = entry.range();
+        self.entries.insert(entry.start, entry);
+        self.merge_around(range);
+    }
+
+    /// Removes the entry starting at `start`.
+    pub fn remove(&mut self, start: Vpn) -> Option<Entry> {
+        self.entries.remove(&start)
+    }
+
+    /// Merges every mergeable pair from the entry before `range` to the entry after it.
+    pub fn merge_around(&mut self, range: PageRange) {
+        let from = self
+            .entries
+            .range(..range.start)
+            .next_back()
+            .map(|(k, _)| *k)
+            .unwrap_or(range.start);
+        let mut cur = match self.entries.range(from..).next() {
+            Some((k, _)) => *k,
+            None => return,
+        };
+        loop {
+            let next = match self.entries.range((Bound::Excluded(cur), Bound::Unbounded)).next() {
+                Some((k, _)) => *k,
+                None => return,
+            };
+            if self.entries[&cur].mergeable_with(&self.entries[&next]) {
+                let absorbed = self.entries.remove(&next).expect("next exists");
+                self.entries.get_mut(&cur).expect("cur exists").end = absorbed.end;
+            } else {
+                if next > range.end {
+                    return;
+                }
+                cur = next;
+            }
+        }
+    }
+
+    /// The lowest free run of `pages` pages at or above `from`, below the limit.
+    pub fn find_space(&self, pages: u64, from: Vpn) -> Option<Vpn> {
+        let mut candidate = from;
+        if let Some(e) = self.lookup(from) {
+            candidate = e.end;
+        }
+        for e in self.entries.range(candidate..).map(|(_, e)| e) {
+            if e.start.0 - candidate.0 >= pages {
+                break;
+            }
+            candidate = candidate.max(e.end);
+        }
+        (candidate.0.checked_add(pages)? <= self.limit.0).then_some(candidate)
+    }
+
+    /// Checks the map's own invariants; the message names the first one broken.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let mut prev: Option<&Entry> = None;
+        for (k, e) in &self.entries {
+            if *k != e.start {
+                return Err(("map-key", format!("entry {:?} stored under {k:?}", e.range())));
+            }
+            if e.start >= e.end || e.end > self.limit {
+                return Err(("map-bounds", format!("entry {:?} empty or past the limit", e.range())));
+            }
+            if !e.max_prot.contains(e.prot) {
+                return Err(("map-prot", format!("entry {:?} prot {:?} exceeds max {:?}", e.range(), e.prot, e.max_prot)));
+            }
+            if let Some(p) = prev {
+                if p.end > e.start {
+                    return Err(("map-overlap", format!("{:?} and {:?}", p.range(), e.range())));
+                }
+                if p.mergeable_with(e) {
+                    return Err(("map-unmerged", format!("{:?} and {:?} could be one entry", p.range(), e.range())));
+                }
+            }
+            prev = Some(e);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anon(s: u64, e: u64) -> Entry {
+        Entry::new(Vpn(s), Vpn(e), Prot::RW, Prot::ALL, Backing::Anon)
+    }
+
+    #[test]
+    fn adjacent_like_entries_merge_on_insert() {
+        let mut m = VmMap::new(Vpn(100));
+        m.insert(anon(0, 4));
+        m.insert(anon(8, 10));
+        m.insert(anon(4, 8));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.lookup(Vpn(9)).unwrap().range(), PageRange::new(Vpn(0), Vpn(10)));
+        m.check().unwrap();
+    }
+
+    #[test]
+    fn clip_then_change_then_merge_restores_the_map() {
+        let mut m = VmMap::new(Vpn(100));
+        m.insert(anon(0, 10));
+        let r = PageRange::new(Vpn(3), Vpn(5));
+        m.clip_range(r);
+        assert_eq!(m.len(), 3);
+        m.get_mut(Vpn(3)).unwrap().flags.insert(EntryFlags::MLOCKED);
+        m.merge_around(r);
+        assert_eq!(m.len(), 3);
+        m.check().unwrap();
+        m.get_mut(Vpn(3)).unwrap().flags.remove(EntryFlags::MLOCKED);
+        m.merge_around(r);
+        assert_eq!(m.len(), 1);
+        m.check().unwrap();
+    }
+
+    #[test]
+    fn clipping_a_segment_entry_keeps_object_offsets() {
+        let mut m = VmMap::new(Vpn(100));
+        let id = ShmId(7);
+        m.insert(Entry::new(Vpn(10), Vpn(20), Prot::RW, Prot::RW, Backing::Shm { id, pgoff: 0 }));
+        m.clip(Vpn(15));
+        assert_eq!(m.lookup(Vpn(15)).unwrap().backing, Backing::Shm { id, pgoff: 5 });
+        assert_eq!(m.lookup(Vpn(17)).unwrap().backing_at(Vpn(17)), Backing::Shm { id, pgoff: 7 });
+        m.merge_around(PageRange::new(Vpn(15), Vpn(15)));
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn two_attachments_of_one_segment_do_not_merge() {
+        let mut m = VmMap::new(Vpn(100));
+        let id = ShmId(7);
+        m.insert(Entry::new(Vpn(0), Vpn(4), Prot::RW, Prot::RW, Backing::Shm { id, pgoff: 0 }));
+        m.insert(Entry::new(Vpn(4), Vpn(8), Prot::RW, Prot::RW, Backing::Shm { id, pgoff: 0 }));
+        assert_eq!(m.len(), 2);
+        m.check().unwrap();
+    }
+
+    #[test]
+    fn holes_are_found() {
+        let mut m = VmMap::new(Vpn(100));
+        m.insert(anon(0, 4));
+        m.insert(anon(6, 8));
+        assert!(m.is_fully_mapped(PageRange::new(Vpn(0), Vpn(4))));
+        assert!(!m.is_fully_mapped(PageRange::new(Vpn(0), Vpn(8))));
+        assert!(!m.is_fully_mapped(PageRange::new(Vpn(7), Vpn(9))));
+        assert!(m.is_free(PageRange::new(Vpn(4), Vpn(6))));
+        assert_eq!(m.find_space(2, Vpn(0)), Some(Vpn(4)));
+        assert_eq!(m.find_space(3, Vpn(0)), Some(Vpn(8)));
+        assert_eq!(m.find_space(93, Vpn(0)), None);
+        assert_eq!(m.find_space(92, Vpn(1)), Some(Vpn(8)));
+    }
+
+    #[test]
+    fn check_names_an_unmerged_pair() {
+        let mut m = VmMap::new(Vpn(100));
+        m.entries.insert(Vpn(0), anon(0, 2));
+        m.entries.insert(Vpn(2), anon(2, 4));
+        assert_eq!(m.check().unwrap_err().0, "map-unmerged");
+    }
+}

@@ -1,0 +1,65 @@
+//! The pagedaemon: frees frames by paging out unwired pages.
+//!
+//! Victims come from the pageout queue by second chance ([`crate::page::PagePool::clock_victim`]):
+//! a page referenced since the hand last passed keeps its frame once more. A victim's data is
+//! written to a swap slot, its host memory is released (which also removes it from every guest
+//! that maps the host store: a segment page leaves all its attachers at once), and its frame goes
+//! back to the free list. Every page is treated as dirty: the host gives no dirty bit for a
+//! store page, so a page-out always writes.
+//!
+//! Wired frames are on no queue and are never chosen. When nothing can be paged out (everything
+//! wired, or swap full), the allocation that needed a frame fails with `ENOMEM`.
+
+use crate::addr::FrameId;
+use crate::errno::Errno;
+use crate::machine::State;
+use crate::page::{Owner, PageSlot};
+
+impl State {
+    /// Takes a frame for `o`, paging others out first if the free list is at or below target.
+    pub(crate) fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno> {
+        let free = self.pool.free_count();
+        let target = self.cfg.free_target as usize;
+        if free <= target {
+            self.reclaim(target + 1 - free);
+        }
+        self.pool.alloc(o).ok_or(Errno::ENOMEM)
+    }
+
+    /// Pages out up to `n` unwired pages; returns how many.
+    pub(crate) fn reclaim(&mut self, n: usize) -> usize {
+        let mut done = 0;
+        while done < n {
+            let Some(f) = self.pool.clock_victim() else { break };
+            if self.evict(f).is_err() {
+                break;
+            }
+            done += 1;
+        }
+        done
+    }
+
+    /// Writes one unwired page to swap, releases its host memory and frees its frame.
+    fn evict(&mut self, f: FrameId) -> Result<(), Errno> {
+        let fr = self.pool.frame(f);
+        debug_assert_eq!(fr.wire_count, 0, "evicting wired {f:?}");
+        let o = fr.owner.expect("a queued frame has an owner");
+        let slot = self.swap.alloc().ok_or(Errno::ENOMEM)?;
+        let mut buf = std::mem::take(&mut self.scratch);
+        let (store, idx) = self.store(o);
+        let r = store
+            .read_page(idx, &mut buf)
+            .and_then(|()| self.swap.write(slot, &buf))
+            .and_then(|()| store.release(idx, 1));
+        self.scratch = buf;
+        if r.is_err() {
+            self.swap.free(slot);
+            self.pool.requeue(f);
+            return Err(Errno::EIO);
+        }
+        self.set_slot(o, PageSlot::Swapped(slot));
+        self.pool.release(f);
+        self.stats.evictions += 1;
+        Ok(())
+    }
+}
