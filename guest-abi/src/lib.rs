@@ -187,24 +187,88 @@ const fn f(name: &'static str, params: usize, doc: &'static str) -> HostFn {
 
 /// Every host function, in the order the header lists them. The host registers exactly these.
 pub const FUNCTIONS: &[HostFn] = &[
-    f("mmap", 4, "mmap(addr, len, prot, flags): map anonymous memory; returns the address"),
-    f("munmap", 2, "munmap(addr, len): remove mappings, unwiring them"),
-    f("mprotect", 3, "mprotect(addr, len, prot): change protection"),
-    f("mincore", 3, "mincore(addr, len, vec): one byte per page, bit 0 = resident"),
-    f("mlock", 2, "mlock(addr, len): POSIX lock (a flag: not counted)"),
-    f("munlock", 2, "munlock(addr, len): POSIX unlock (clears the flag)"),
-    f("mlockall", 1, "mlockall(flags): MCL_CURRENT and/or MCL_FUTURE"),
-    f("munlockall", 0, "munlockall(): clear every lock flag and MCL_FUTURE"),
-    f("shmget", 3, "shmget(key, size, shmflg): find or create a segment"),
-    f("shmat", 3, "shmat(shmid, addr, shmflg): attach a segment; returns the address"),
-    f("shmdt", 1, "shmdt(addr): detach the segment attached at addr"),
-    f("shmctl", 3, "shmctl(shmid, cmd, buf): IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK"),
+    f(
+        "mmap",
+        4,
+        "mmap(addr, len, prot, flags): map anonymous memory; returns the address",
+    ),
+    f(
+        "munmap",
+        2,
+        "munmap(addr, len): remove mappings, unwiring them",
+    ),
+    f(
+        "mprotect",
+        3,
+        "mprotect(addr, len, prot): change protection",
+    ),
+    f(
+        "mincore",
+        3,
+        "mincore(addr, len, vec): one byte per page, bit 0 = resident",
+    ),
+    f(
+        "mlock",
+        2,
+        "mlock(addr, len): POSIX lock (a flag: not counted)",
+    ),
+    f(
+        "munlock",
+        2,
+        "munlock(addr, len): POSIX unlock (clears the flag)",
+    ),
+    f(
+        "mlockall",
+        1,
+        "mlockall(flags): MCL_CURRENT and/or MCL_FUTURE",
+    ),
+    f(
+        "munlockall",
+        0,
+        "munlockall(): clear every lock flag and MCL_FUTURE",
+    ),
+    f(
+        "shmget",
+        3,
+        "shmget(key, size, shmflg): find or create a segment",
+    ),
+    f(
+        "shmat",
+        3,
+        "shmat(shmid, addr, shmflg): attach a segment; returns the address",
+    ),
+    f(
+        "shmdt",
+        1,
+        "shmdt(addr): detach the segment attached at addr",
+    ),
+    f(
+        "shmctl",
+        3,
+        "shmctl(shmid, cmd, buf): IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK",
+    ),
     f("getpagesize", 0, "getpagesize(): the page size in bytes"),
-    f("vmm_guest_index", 0, "this guest's index in its machine, from 0"),
+    f(
+        "vmm_guest_index",
+        0,
+        "this guest's index in its machine, from 0",
+    ),
     f("vmm_guest_count", 0, "how many guests the machine runs"),
-    f("vmm_barrier", 0, "wait until every guest of the machine arrives; fails if one has died"),
-    f("vmm_reclaim", 1, "vmm_reclaim(npages): the pagedaemon reclaims up to npages unwired pages now"),
-    f("vmm_print", 2, "vmm_print(ptr, len): write guest bytes to the machine's output"),
+    f(
+        "vmm_barrier",
+        0,
+        "wait until every guest of the machine arrives; fails if one has died",
+    ),
+    f(
+        "vmm_reclaim",
+        1,
+        "vmm_reclaim(npages): the pagedaemon reclaims up to npages unwired pages now",
+    ),
+    f(
+        "vmm_print",
+        2,
+        "vmm_print(ptr, len): write guest bytes to the machine's output",
+    ),
 ];
 
 /// Looks a host function up by name.
@@ -224,7 +288,11 @@ mod tests {
     #[test]
     fn function_names_are_unique() {
         for (i, a) in FUNCTIONS.iter().enumerate() {
-            assert!(FUNCTIONS[i + 1..].iter().all(|b| b.name != a.name), "{} twice", a.name);
+            assert!(
+                FUNCTIONS[i + 1..].iter().all(|b| b.name != a.name),
+                "{} twice",
+                a.name
+            );
         }
     }
 

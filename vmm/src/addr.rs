@@ -190,14 +190,26 @@ mod tests {
 
     #[test]
     fn range_past_the_address_space_is_enomem_and_overflow_is_einval() {
-        assert_eq!(PageRange::rounded(Vaddr(GIB4 - 4096), 4097, GIB4), Err(Errno::ENOMEM));
-        assert_eq!(PageRange::rounded(Vaddr(u64::MAX - 10), 100, GIB4), Err(Errno::EINVAL));
-        assert_eq!(PageRange::rounded(Vaddr(u64::MAX - 4000), 1, GIB4), Err(Errno::EINVAL));
+        assert_eq!(
+            PageRange::rounded(Vaddr(GIB4 - 4096), 4097, GIB4),
+            Err(Errno::ENOMEM)
+        );
+        assert_eq!(
+            PageRange::rounded(Vaddr(u64::MAX - 10), 100, GIB4),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            PageRange::rounded(Vaddr(u64::MAX - 4000), 1, GIB4),
+            Err(Errno::EINVAL)
+        );
     }
 
     #[test]
     fn aligned_range_rejects_unaligned_addresses() {
-        assert_eq!(PageRange::aligned(Vaddr(12), 4096, GIB4), Err(Errno::EINVAL));
+        assert_eq!(
+            PageRange::aligned(Vaddr(12), 4096, GIB4),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(PageRange::aligned(Vaddr(4096), 1, GIB4).unwrap().pages(), 1);
     }
 

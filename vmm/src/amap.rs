@@ -28,7 +28,10 @@ impl Amap {
     /// Anonymous memory for an address space of `pages` pages.
     pub fn new(name: &str, pages: u64) -> io::Result<Amap> {
         let n = (pages as usize).div_ceil(CHUNK);
-        Ok(Amap { chunks: (0..n).map(|_| None).collect(), store: HostStore::new(name, pages)? })
+        Ok(Amap {
+            chunks: (0..n).map(|_| None).collect(),
+            store: HostStore::new(name, pages)?,
+        })
     }
 
     /// The host store holding resident pages' data, at their page numbers.
@@ -51,29 +54,41 @@ impl Amap {
     /// The slot of page `vpn` (untouched if never reserved).
     pub fn get(&self, vpn: Vpn) -> PageSlot {
         let (c, i) = split(vpn);
-        self.chunks.get(c).and_then(|c| c.as_ref()).map_or(PageSlot::Untouched, |c| c[i])
+        self.chunks
+            .get(c)
+            .and_then(|c| c.as_ref())
+            .map_or(PageSlot::Untouched, |c| c[i])
     }
 
     /// Sets the slot of a reserved page.
     pub fn set(&mut self, vpn: Vpn, slot: PageSlot) {
         let (c, i) = split(vpn);
-        let chunk = self.chunks[c].as_mut().expect("page of a mapped range is reserved");
+        let chunk = self.chunks[c]
+            .as_mut()
+            .expect("page of a mapped range is reserved");
         chunk[i] = slot;
     }
 
     /// Every page that is not untouched, with its slot.
     pub fn touched(&self) -> impl Iterator<Item = (Vpn, PageSlot)> + '_ {
-        self.chunks.iter().enumerate().filter_map(|(c, ch)| ch.as_ref().map(|ch| (c, ch))).flat_map(|(c, ch)| {
-            ch.iter()
-                .enumerate()
-                .filter(|(_, s)| **s != PageSlot::Untouched)
-                .map(move |(i, s)| (Vpn(((c as u64) << CHUNK_SHIFT) + i as u64), *s))
-        })
+        self.chunks
+            .iter()
+            .enumerate()
+            .filter_map(|(c, ch)| ch.as_ref().map(|ch| (c, ch)))
+            .flat_map(|(c, ch)| {
+                ch.iter()
+                    .enumerate()
+                    .filter(|(_, s)| **s != PageSlot::Untouched)
+                    .map(move |(i, s)| (Vpn(((c as u64) << CHUNK_SHIFT) + i as u64), *s))
+            })
     }
 }
 
 fn split(vpn: Vpn) -> (usize, usize) {
-    ((vpn.0 >> CHUNK_SHIFT) as usize, (vpn.0 as usize) & (CHUNK - 1))
+    (
+        (vpn.0 >> CHUNK_SHIFT) as usize,
+        (vpn.0 as usize) & (CHUNK - 1),
+    )
 }
 
 #[cfg(test)]
@@ -89,7 +104,10 @@ mod tests {
         assert_eq!(a.get(Vpn(510)), PageSlot::Untouched);
         a.set(Vpn(519), PageSlot::Resident(FrameId(3)));
         assert_eq!(a.get(Vpn(519)), PageSlot::Resident(FrameId(3)));
-        assert_eq!(a.touched().collect::<Vec<_>>(), vec![(Vpn(519), PageSlot::Resident(FrameId(3)))]);
+        assert_eq!(
+            a.touched().collect::<Vec<_>>(),
+            vec![(Vpn(519), PageSlot::Resident(FrameId(3)))]
+        );
         assert_eq!(a.get(Vpn(4000)), PageSlot::Untouched);
     }
 }

@@ -58,7 +58,10 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
     let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
         match s.slot(o) {
             PageSlot::Resident(f) => Ok(f),
-            other => fail("wired-not-resident", format!("{o:?} is {other:?} though {why}")),
+            other => fail(
+                "wired-not-resident",
+                format!("{o:?} is {other:?} though {why}"),
+            ),
         }
     };
 
@@ -72,13 +75,22 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
                 Backing::Anon => 0,
                 Backing::Shm { id, .. } => match s.shm.get(id) {
                     Some(seg) => u32::from(seg.locked),
-                    None => return fail("shm-dangling", format!("{g:?} entry {:?} maps dead {id:?}", e.range())),
+                    None => {
+                        return fail(
+                            "shm-dangling",
+                            format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
+                        )
+                    }
                 },
             };
             if e.wire_count != svid {
                 return fail(
                     "entry-svid-count",
-                    format!("{g:?} entry {:?} has wire count {} but its SVID holds are {svid}", e.range(), e.wire_count),
+                    format!(
+                        "{g:?} entry {:?} has wire count {} but its SVID holds are {svid}",
+                        e.range(),
+                        e.wire_count
+                    ),
                 );
             }
             if e.is_mlocked() {
@@ -86,35 +98,66 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
             }
             if e.is_wired() {
                 for vpn in e.range().iter() {
-                    let f = resident_owner(State::owner_of(g, e.backing_at(vpn), vpn), "its entry is wired")?;
+                    let f = resident_owner(
+                        State::owner_of(g, e.backing_at(vpn), vpn),
+                        "its entry is wired",
+                    )?;
                     expected[f.index()] += 1;
                 }
             }
         }
         if locked != vm.locked_pages {
-            return fail("locked-pages", format!("{g:?} counts {} locked pages, its flagged entries hold {locked}", vm.locked_pages));
+            return fail(
+                "locked-pages",
+                format!(
+                    "{g:?} counts {} locked pages, its flagged entries hold {locked}",
+                    vm.locked_pages
+                ),
+            );
         }
         for (vpn, _) in vm.amap.touched() {
             if !matches!(vm.map.lookup(vpn), Some(e) if e.backing == Backing::Anon) {
-                return fail("anon-leak", format!("{g:?} page {:?} holds memory but no anonymous entry maps it", vpn.addr()));
+                return fail(
+                    "anon-leak",
+                    format!(
+                        "{g:?} page {:?} holds memory but no anonymous entry maps it",
+                        vpn.addr()
+                    ),
+                );
             }
         }
     }
     for seg in s.shm.iter() {
         if seg.locked {
             for pgoff in 0..seg.pages() {
-                let f = resident_owner(Owner::Object { shm: seg.id, pgoff }, "its segment is SHM_LOCKed")?;
+                let f = resident_owner(
+                    Owner::Object { shm: seg.id, pgoff },
+                    "its segment is SHM_LOCKed",
+                )?;
                 expected[f.index()] += 1;
             }
         }
-        let attached: usize = s.guests.values().map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count()).sum();
+        let attached: usize = s
+            .guests
+            .values()
+            .map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count())
+            .sum();
         if attached != seg.nattch as usize {
-            return fail("shm-nattch", format!("{:?} counts {} attachments, guests hold {attached}", seg.id, seg.nattch));
+            return fail(
+                "shm-nattch",
+                format!(
+                    "{:?} counts {} attachments, guests hold {attached}",
+                    seg.id, seg.nattch
+                ),
+            );
         }
     }
     for (g, vm) in &s.guests {
         if let Some(a) = vm.attachments.iter().find(|a| s.shm.get(a.shm).is_none()) {
-            return fail("shm-dangling", format!("{g:?} is attached to dead {:?}", a.shm));
+            return fail(
+                "shm-dangling",
+                format!("{g:?} is attached to dead {:?}", a.shm),
+            );
         }
     }
 
@@ -123,21 +166,42 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
         if fr.wire_count != expected[f.index()] {
             return fail(
                 "page-wire-count",
-                format!("{f:?} ({:?}) has wire count {} but {} wirings hold it", fr.owner, fr.wire_count, expected[f.index()]),
+                format!(
+                    "{f:?} ({:?}) has wire count {} but {} wirings hold it",
+                    fr.owner,
+                    fr.wire_count,
+                    expected[f.index()]
+                ),
             );
         }
         match fr.owner {
             None if fr.queue != Queue::Free || fr.wire_count != 0 => {
-                return fail("queue-free", format!("{f:?} has no owner but is on {:?} with {} wirings", fr.queue, fr.wire_count));
+                return fail(
+                    "queue-free",
+                    format!(
+                        "{f:?} has no owner but is on {:?} with {} wirings",
+                        fr.queue, fr.wire_count
+                    ),
+                );
             }
             None => {}
             Some(o) => {
                 if s.slot(o) != PageSlot::Resident(f) {
-                    return fail("frame-owner", format!("{f:?} holds {o:?}, which is {:?}", s.slot(o)));
+                    return fail(
+                        "frame-owner",
+                        format!("{f:?} holds {o:?}, which is {:?}", s.slot(o)),
+                    );
                 }
-                let want = if fr.wire_count > 0 { Queue::Wired } else { Queue::Pageout };
+                let want = if fr.wire_count > 0 {
+                    Queue::Wired
+                } else {
+                    Queue::Pageout
+                };
                 if fr.queue != want {
-                    return fail("queue-state", format!("{f:?} with {} wirings is on {:?}", fr.wire_count, fr.queue));
+                    return fail(
+                        "queue-state",
+                        format!("{f:?} with {} wirings is on {:?}", fr.wire_count, fr.queue),
+                    );
                 }
                 if fr.wire_count > 0 {
                     wired += 1;
@@ -146,54 +210,104 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
         }
     }
     if wired != s.pool.wired() {
-        return fail("queue-wired-count", format!("pool counts {} wired frames, {wired} are", s.pool.wired()));
+        return fail(
+            "queue-wired-count",
+            format!("pool counts {} wired frames, {wired} are", s.pool.wired()),
+        );
     }
     let free: HashSet<FrameId> = s.pool.free_list().iter().copied().collect();
     let free_frames = s.pool.iter().filter(|(_, fr)| fr.owner.is_none()).count();
     if free.len() != s.pool.free_list().len() || free.len() != free_frames {
-        return fail("queue-free", format!("free list has {} entries ({} distinct) for {free_frames} free frames", s.pool.free_list().len(), free.len()));
+        return fail(
+            "queue-free",
+            format!(
+                "free list has {} entries ({} distinct) for {free_frames} free frames",
+                s.pool.free_list().len(),
+                free.len()
+            ),
+        );
     }
     let queue = s.pool.pageout_queue();
     let queued: HashSet<FrameId> = queue.iter().copied().collect();
-    let pageable = s.pool.iter().filter(|(_, fr)| fr.owner.is_some() && fr.wire_count == 0).count();
-    if queued.len() != queue.len() || queue.len() != pageable || queue.len() != s.pool.pageout_count() {
+    let pageable = s
+        .pool
+        .iter()
+        .filter(|(_, fr)| fr.owner.is_some() && fr.wire_count == 0)
+        .count();
+    if queued.len() != queue.len()
+        || queue.len() != pageable
+        || queue.len() != s.pool.pageout_count()
+    {
         return fail(
             "queue-pageout",
             format!("pageout queue has {} entries ({} distinct), counter {}, for {pageable} pageable frames", queue.len(), queued.len(), s.pool.pageout_count()),
         );
     }
     if wired as u64 > s.cfg.limits.wired_max.min(nframes as u64) {
-        return fail("wired-max", format!("{wired} frames wired, the maximum is {}", s.cfg.limits.wired_max));
+        return fail(
+            "wired-max",
+            format!(
+                "{wired} frames wired, the maximum is {}",
+                s.cfg.limits.wired_max
+            ),
+        );
     }
 
     let mut slots = HashSet::new();
     let mut pages: Vec<(Owner, PageSlot)> = Vec::new();
     for (&g, vm) in &s.guests {
-        pages.extend(vm.amap.touched().map(|(vpn, sl)| (Owner::Anon { guest: g, vpn }, sl)));
+        pages.extend(
+            vm.amap
+                .touched()
+                .map(|(vpn, sl)| (Owner::Anon { guest: g, vpn }, sl)),
+        );
     }
     for seg in s.shm.iter() {
-        pages.extend(seg.object.slots().map(|(pgoff, sl)| (Owner::Object { shm: seg.id, pgoff }, sl)));
+        pages.extend(
+            seg.object
+                .slots()
+                .map(|(pgoff, sl)| (Owner::Object { shm: seg.id, pgoff }, sl)),
+        );
     }
     for (o, sl) in pages {
         match sl {
             PageSlot::Resident(f) => {
                 if f.index() >= nframes || s.pool.frame(f).owner != Some(o) {
-                    return fail("page-frame", format!("{o:?} says it is in {f:?}, which holds {:?}", s.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner)));
+                    return fail(
+                        "page-frame",
+                        format!(
+                            "{o:?} says it is in {f:?}, which holds {:?}",
+                            s.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner)
+                        ),
+                    );
                 }
             }
             PageSlot::Swapped(slot) => {
                 if !s.swap.is_used(slot) {
-                    return fail("swap-free-slot", format!("{o:?} is in {slot:?}, which is free"));
+                    return fail(
+                        "swap-free-slot",
+                        format!("{o:?} is in {slot:?}, which is free"),
+                    );
                 }
                 if !slots.insert(slot) {
-                    return fail("swap-double", format!("{slot:?} holds two pages, one of them {o:?}"));
+                    return fail(
+                        "swap-double",
+                        format!("{slot:?} holds two pages, one of them {o:?}"),
+                    );
                 }
             }
             PageSlot::Untouched => {}
         }
     }
     if slots.len() != s.swap.used() as usize {
-        return fail("swap-leak", format!("{} slots in use, {} pages in swap", s.swap.used(), slots.len()));
+        return fail(
+            "swap-leak",
+            format!(
+                "{} slots in use, {} pages in swap",
+                s.swap.used(),
+                slots.len()
+            ),
+        );
     }
     Ok(())
 }

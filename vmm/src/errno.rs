@@ -45,8 +45,8 @@ impl Errno {
     pub fn from_code(code: i32) -> Option<Errno> {
         use Errno::*;
         [
-            EPERM, ENOENT, ESRCH, EIO, ENOMEM, EACCES, EFAULT, EEXIST, EINVAL, ENOSPC, EAGAIN, ENOSYS,
-            EIDRM,
+            EPERM, ENOENT, ESRCH, EIO, ENOMEM, EACCES, EFAULT, EEXIST, EINVAL, ENOSPC, EAGAIN,
+            ENOSYS, EIDRM,
         ]
         .into_iter()
         .find(|e| e.code() == code)

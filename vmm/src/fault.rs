@@ -6,7 +6,7 @@
 //! [`State::copy_out`], which fault each page in before touching its host memory, so the host
 //! never hands a non-resident range to anything.
 
-use crate::addr::{FrameId, GuestId, Vaddr, Vpn, PAGE_SIZE};
+use crate::addr::{FrameId, GuestId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
 use crate::errno::Errno;
 use crate::machine::State;
 use crate::map::Prot;
@@ -49,27 +49,60 @@ impl State {
                 Ok(f)
             }
             PageSlot::Swapped(slot) => {
-                let f = self.alloc_frame(o)?;
-                let mut buf = std::mem::take(&mut self.scratch);
-                let r = self.swap.read(slot, &mut buf).and_then(|()| {
-                    let (store, idx) = self.store(o);
-                    store.write_page(idx, &buf)
-                });
-                self.scratch = buf;
-                if r.is_err() {
+                let mut data = std::mem::take(&mut self.scratch_in);
+                let r = self.swap_in(o, slot, &mut data);
+                self.scratch_in = data;
+                r
+            }
+        }
+    }
+
+    /// Brings page `o` back from `slot`, using `data` as the page buffer. The slot is given up
+    /// before a frame is asked for, so that with swap full the victim that makes room can take it.
+    fn swap_in(&mut self, o: Owner, slot: SwapSlot, data: &mut [u8]) -> Result<FrameId, Errno> {
+        self.swap.read(slot, data).map_err(|_| Errno::EIO)?;
+        self.swap.free(slot);
+        let r = self.alloc_frame(o).and_then(|f| {
+            let (store, idx) = self.store(o);
+            match store.write_page(idx, data) {
+                Ok(()) => Ok(f),
+                Err(_) => {
                     self.pool.release(f);
-                    return Err(Errno::ENOMEM);
+                    Err(Errno::ENOMEM)
                 }
-                self.swap.free(slot);
+            }
+        });
+        match r {
+            Ok(f) => {
                 self.set_slot(o, PageSlot::Resident(f));
                 self.stats.page_ins += 1;
                 Ok(f)
+            }
+            // No frame was had, so nothing was paged out and a slot is free again: put the page
+            // back where it can be found.
+            Err(e) => {
+                let back = self.swap.alloc();
+                match back.map(|b| (b, self.swap.write(b, data))) {
+                    Some((b, Ok(()))) => {
+                        self.set_slot(o, PageSlot::Swapped(b));
+                        Err(e)
+                    }
+                    _ => {
+                        Err(self
+                            .corrupted(format!("swap-lost: {o:?} could not be put back in swap")))
+                    }
+                }
             }
         }
     }
 
     /// Resolves an access by guest `g` to page `vpn`.
-    pub(crate) fn fault(&mut self, g: GuestId, vpn: Vpn, access: Access) -> Result<(Owner, FrameId), FaultError> {
+    pub(crate) fn fault(
+        &mut self,
+        g: GuestId,
+        vpn: Vpn,
+        access: Access,
+    ) -> Result<(Owner, FrameId), FaultError> {
         let vm = self.guests.get(&g).ok_or(FaultError::Unmapped)?;
         let e = vm.map.lookup(vpn).ok_or(FaultError::Unmapped)?;
         let need = match access {
@@ -86,15 +119,24 @@ impl State {
     }
 
     /// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
-    pub(crate) fn copy_out(&mut self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno> {
+    pub(crate) fn copy_out(
+        &mut self,
+        g: GuestId,
+        addr: Vaddr,
+        buf: &mut [u8],
+    ) -> Result<(), Errno> {
         self.guest(g)?;
         let mut done = 0usize;
         while done < buf.len() {
             let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
             let n = ((PAGE_SIZE - a.page_offset()) as usize).min(buf.len() - done);
-            let (owner, _) = self.fault(g, a.vpn(), Access::Read).map_err(|_| Errno::EFAULT)?;
+            let (owner, _) = self
+                .fault(g, a.vpn(), Access::Read)
+                .map_err(|_| Errno::EFAULT)?;
             let (store, idx) = self.store(owner);
-            store.read_at(idx * PAGE_SIZE + a.page_offset(), &mut buf[done..done + n]).map_err(|_| Errno::EFAULT)?;
+            store
+                .read_at(idx * PAGE_SIZE + a.page_offset(), &mut buf[done..done + n])
+                .map_err(|_| Errno::EFAULT)?;
             done += n;
         }
         Ok(())
@@ -108,9 +150,13 @@ impl State {
         while done < data.len() {
             let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
             let n = ((PAGE_SIZE - a.page_offset()) as usize).min(data.len() - done);
-            let (owner, _) = self.fault(g, a.vpn(), Access::Write).map_err(|_| Errno::EFAULT)?;
+            let (owner, _) = self
+                .fault(g, a.vpn(), Access::Write)
+                .map_err(|_| Errno::EFAULT)?;
             let (store, idx) = self.store(owner);
-            store.write_at(idx * PAGE_SIZE + a.page_offset(), &data[done..done + n]).map_err(|_| Errno::EFAULT)?;
+            store
+                .write_at(idx * PAGE_SIZE + a.page_offset(), &data[done..done + n])
+                .map_err(|_| Errno::EFAULT)?;
             done += n;
         }
         Ok(())

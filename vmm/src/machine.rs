@@ -121,7 +121,10 @@ pub struct GuestConfig {
 
 impl Default for GuestConfig {
     fn default() -> GuestConfig {
-        GuestConfig { cred: Cred::ROOT, memlock_limit: None }
+        GuestConfig {
+            cred: Cred::ROOT,
+            memlock_limit: None,
+        }
     }
 }
 
@@ -205,6 +208,8 @@ pub(crate) struct State {
     pub next_guest: u32,
     pub ticks: u32,
     pub scratch: Box<[u8]>,
+    /// A second page buffer, for a page coming in while another goes out.
+    pub scratch_in: Box<[u8]>,
     /// Set when an operation found the state inconsistent: what it found.
     pub corrupt: Option<String>,
 }
@@ -221,15 +226,31 @@ impl State {
     /// Where a page's data is.
     pub fn slot(&self, o: Owner) -> PageSlot {
         match o {
-            Owner::Anon { guest, vpn } => self.guests.get(&guest).map_or(PageSlot::Untouched, |g| g.amap.get(vpn)),
-            Owner::Object { shm, pgoff } => self.shm.get(shm).map_or(PageSlot::Untouched, |s| s.object.get(pgoff)),
+            Owner::Anon { guest, vpn } => self
+                .guests
+                .get(&guest)
+                .map_or(PageSlot::Untouched, |g| g.amap.get(vpn)),
+            Owner::Object { shm, pgoff } => self
+                .shm
+                .get(shm)
+                .map_or(PageSlot::Untouched, |s| s.object.get(pgoff)),
         }
     }
 
     pub fn set_slot(&mut self, o: Owner, slot: PageSlot) {
         match o {
-            Owner::Anon { guest, vpn } => self.guests.get_mut(&guest).expect("owner guest exists").amap.set(vpn, slot),
-            Owner::Object { shm, pgoff } => self.shm.get_mut(shm).expect("owner segment exists").object.set(pgoff, slot),
+            Owner::Anon { guest, vpn } => self
+                .guests
+                .get_mut(&guest)
+                .expect("owner guest exists")
+                .amap
+                .set(vpn, slot),
+            Owner::Object { shm, pgoff } => self
+                .shm
+                .get_mut(shm)
+                .expect("owner segment exists")
+                .object
+                .set(pgoff, slot),
         }
     }
 
@@ -237,7 +258,14 @@ impl State {
     pub fn store(&self, o: Owner) -> (&HostStore, u64) {
         match o {
             Owner::Anon { guest, vpn } => (self.guests[&guest].amap.store(), vpn.0),
-            Owner::Object { shm, pgoff } => (self.shm.get(shm).expect("owner segment exists").object.store(), pgoff),
+            Owner::Object { shm, pgoff } => (
+                self.shm
+                    .get(shm)
+                    .expect("owner segment exists")
+                    .object
+                    .store(),
+                pgoff,
+            ),
         }
     }
 
@@ -270,7 +298,11 @@ impl State {
             PageSlot::Swapped(_) => (Residency::Swapped, 0),
             PageSlot::Untouched => (Residency::Untouched, 0),
         };
-        Ok(PageInfo { residency, wire_count, entry_wired: e.is_wired() })
+        Ok(PageInfo {
+            residency,
+            wire_count,
+            entry_wired: e.is_wired(),
+        })
     }
 }
 
@@ -293,7 +325,9 @@ pub struct Machine {
 
 impl std::fmt::Debug for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Machine").field("stats", &self.stats()).finish()
+        f.debug_struct("Machine")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -301,10 +335,16 @@ impl Machine {
     /// Builds a machine; fails only if the host refuses memory or the swap backing.
     pub fn new(cfg: MachineConfig) -> io::Result<Machine> {
         if cfg.phys_pages == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "physical memory must be at least one page"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "physical memory must be at least one page",
+            ));
         }
         if cfg.space_pages == 0 || cfg.space_pages > (1u64 << 32) / PAGE_SIZE {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "address space must be between one page and 4 GiB"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "address space must be between one page and 4 GiB",
+            ));
         }
         let swap = Swap::new(&cfg.swap_backing, cfg.swap_pages)?;
         let state = State {
@@ -316,10 +356,13 @@ impl Machine {
             next_guest: 0,
             ticks: 0,
             scratch: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
+            scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             corrupt: None,
             cfg,
         };
-        Ok(Machine { state: Arc::new(Mutex::new(state)) })
+        Ok(Machine {
+            state: Arc::new(Mutex::new(state)),
+        })
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -328,7 +371,13 @@ impl Machine {
 
     /// Runs a VM call, refusing it with `EIO` once the state has been found corrupt.
     fn call<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Errno>) -> Result<R, Errno> {
-        self.with(|s| if s.corrupt.is_some() { Err(Errno::EIO) } else { f(s) })
+        self.with(|s| {
+            if s.corrupt.is_some() {
+                Err(Errno::EIO)
+            } else {
+                f(s)
+            }
+        })
     }
 
     /// The configuration the machine was built with.
@@ -340,7 +389,8 @@ impl Machine {
     pub fn add_guest(&self, gc: GuestConfig) -> Result<GuestId, Errno> {
         self.with(|s| {
             let id = GuestId(s.next_guest);
-            let amap = Amap::new(&format!("vmm-guest-{}", id.0), s.cfg.space_pages).map_err(|_| Errno::ENOMEM)?;
+            let amap = Amap::new(&format!("vmm-guest-{}", id.0), s.cfg.space_pages)
+                .map_err(|_| Errno::ENOMEM)?;
             s.next_guest += 1;
             let vm = GuestVm {
                 cred: gc.cred,
@@ -362,7 +412,14 @@ impl Machine {
     }
 
     /// `mmap`: maps anonymous memory; returns its address.
-    pub fn mmap(&self, g: GuestId, addr: Vaddr, len: u64, prot: Prot, flags: crate::MapFlags) -> Result<Vaddr, Errno> {
+    pub fn mmap(
+        &self,
+        g: GuestId,
+        addr: Vaddr,
+        len: u64,
+        prot: Prot,
+        flags: crate::MapFlags,
+    ) -> Result<Vaddr, Errno> {
         self.call(|s| s.mmap(g, addr, len, prot, flags))
     }
     /// `munmap`: removes mappings in the range, really unwiring them.
@@ -490,7 +547,9 @@ impl Machine {
         self.with(|s| {
             let Ok(vm) = s.guest(g) else { return false };
             let vpn = addr.vpn();
-            let Some(e) = vm.map.lookup(vpn) else { return false };
+            let Some(e) = vm.map.lookup(vpn) else {
+                return false;
+            };
             match s.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
                 PageSlot::Resident(f) => {
                     s.pool.corrupt_wire_count(f, count);

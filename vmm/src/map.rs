@@ -40,7 +40,10 @@ impl Prot {
 
     /// Decodes a guest's `prot` argument: `EINVAL` for unknown bits.
     pub fn from_guest(bits: i32) -> Result<Prot, Errno> {
-        u32::try_from(bits).ok().and_then(Prot::from_bits).ok_or(Errno::EINVAL)
+        u32::try_from(bits)
+            .ok()
+            .and_then(Prot::from_bits)
+            .ok_or(Errno::EINVAL)
     }
 }
 
@@ -89,7 +92,15 @@ pub struct Entry {
 impl Entry {
     /// A fresh, unwired entry.
     pub fn new(start: Vpn, end: Vpn, prot: Prot, max_prot: Prot, backing: Backing) -> Entry {
-        Entry { start, end, prot, max_prot, backing, flags: EntryFlags::empty(), wire_count: 0 }
+        Entry {
+            start,
+            end,
+            prot,
+            max_prot,
+            backing,
+            flags: EntryFlags::empty(),
+            wire_count: 0,
+        }
     }
 
     /// The entry's pages.
@@ -112,7 +123,10 @@ impl Entry {
         debug_assert!(self.range().contains(vpn));
         match self.backing {
             Backing::Anon => Backing::Anon,
-            Backing::Shm { id, pgoff } => Backing::Shm { id, pgoff: pgoff + (vpn.0 - self.start.0) },
+            Backing::Shm { id, pgoff } => Backing::Shm {
+                id,
+                pgoff: pgoff + (vpn.0 - self.start.0),
+            },
         }
     }
 
@@ -130,7 +144,10 @@ impl Entry {
     fn backing_at_end(&self) -> Option<Backing> {
         Some(match self.backing {
             Backing::Anon => Backing::Anon,
-            Backing::Shm { id, pgoff } => Backing::Shm { id, pgoff: pgoff + self.range().pages() },
+            Backing::Shm { id, pgoff } => Backing::Shm {
+                id,
+                pgoff: pgoff + self.range().pages(),
+            },
         })
     }
 }
@@ -147,7 +164,11 @@ pub struct VmMap {
 impl VmMap {
     /// An empty map over pages `[0, limit)`.
     pub fn new(limit: Vpn) -> VmMap {
-        VmMap { entries: BTreeMap::new(), limit, wire_future: false }
+        VmMap {
+            entries: BTreeMap::new(),
+            limit,
+            wire_future: false,
+        }
     }
 
     /// One past the highest page an entry may cover.
@@ -172,7 +193,11 @@ impl VmMap {
 
     /// The entry that maps `vpn`.
     pub fn lookup(&self, vpn: Vpn) -> Option<&Entry> {
-        self.entries.range(..=vpn).next_back().map(|(_, e)| e).filter(|e| e.end > vpn)
+        self.entries
+            .range(..=vpn)
+            .next_back()
+            .map(|(_, e)| e)
+            .filter(|e| e.end > vpn)
     }
 
     /// The entry starting at exactly `start`, mutably.
@@ -182,8 +207,14 @@ impl VmMap {
 
     /// The entries overlapping `range`, in order.
     pub fn overlapping(&self, range: PageRange) -> impl Iterator<Item = &Entry> {
-        let first = self.lookup(range.start).map(|e| e.start).unwrap_or(range.start);
-        self.entries.range(first..range.end).map(|(_, e)| e).filter(move |e| e.end > range.start)
+        let first = self
+            .lookup(range.start)
+            .map(|e| e.start)
+            .unwrap_or(range.start);
+        self.entries
+            .range(first..range.end)
+            .map(|(_, e)| e)
+            .filter(move |e| e.end > range.start)
     }
 
     /// The start pages of the entries overlapping `range`.
@@ -218,7 +249,10 @@ impl VmMap {
             return;
         }
         let start = e.start;
-        let left = self.entries.get_mut(&start).expect("looked-up entry exists");
+        let left = self
+            .entries
+            .get_mut(&start)
+            .expect("looked-up entry exists");
         let mut right = left.clone();
         left.end = at;
         right.backing = left.backing_at_end().expect("every backing continues");
@@ -259,7 +293,11 @@ impl VmMap {
             None => return,
         };
         loop {
-            let next = match self.entries.range((Bound::Excluded(cur), Bound::Unbounded)).next() {
+            let next = match self
+                .entries
+                .range((Bound::Excluded(cur), Bound::Unbounded))
+                .next()
+            {
                 Some((k, _)) => *k,
                 None => return,
             };
@@ -295,20 +333,40 @@ impl VmMap {
         let mut prev: Option<&Entry> = None;
         for (k, e) in &self.entries {
             if *k != e.start {
-                return Err(("map-key", format!("entry {:?} stored under {k:?}", e.range())));
+                return Err((
+                    "map-key",
+                    format!("entry {:?} stored under {k:?}", e.range()),
+                ));
             }
             if e.start >= e.end || e.end > self.limit {
-                return Err(("map-bounds", format!("entry {:?} empty or past the limit", e.range())));
+                return Err((
+                    "map-bounds",
+                    format!("entry {:?} empty or past the limit", e.range()),
+                ));
             }
             if !e.max_prot.contains(e.prot) {
-                return Err(("map-prot", format!("entry {:?} prot {:?} exceeds max {:?}", e.range(), e.prot, e.max_prot)));
+                return Err((
+                    "map-prot",
+                    format!(
+                        "entry {:?} prot {:?} exceeds max {:?}",
+                        e.range(),
+                        e.prot,
+                        e.max_prot
+                    ),
+                ));
             }
             if let Some(p) = prev {
                 if p.end > e.start {
-                    return Err(("map-overlap", format!("{:?} and {:?}", p.range(), e.range())));
+                    return Err((
+                        "map-overlap",
+                        format!("{:?} and {:?}", p.range(), e.range()),
+                    ));
                 }
                 if p.mergeable_with(e) {
-                    return Err(("map-unmerged", format!("{:?} and {:?} could be one entry", p.range(), e.range())));
+                    return Err((
+                        "map-unmerged",
+                        format!("{:?} and {:?} could be one entry", p.range(), e.range()),
+                    ));
                 }
             }
             prev = Some(e);
@@ -332,7 +390,10 @@ mod tests {
         m.insert(anon(8, 10));
         m.insert(anon(4, 8));
         assert_eq!(m.len(), 1);
-        assert_eq!(m.lookup(Vpn(9)).unwrap().range(), PageRange::new(Vpn(0), Vpn(10)));
+        assert_eq!(
+            m.lookup(Vpn(9)).unwrap().range(),
+            PageRange::new(Vpn(0), Vpn(10))
+        );
         m.check().unwrap();
     }
 
@@ -357,10 +418,22 @@ mod tests {
     fn clipping_a_segment_entry_keeps_object_offsets() {
         let mut m = VmMap::new(Vpn(100));
         let id = ShmId(7);
-        m.insert(Entry::new(Vpn(10), Vpn(20), Prot::RW, Prot::RW, Backing::Shm { id, pgoff: 0 }));
+        m.insert(Entry::new(
+            Vpn(10),
+            Vpn(20),
+            Prot::RW,
+            Prot::RW,
+            Backing::Shm { id, pgoff: 0 },
+        ));
         m.clip(Vpn(15));
-        assert_eq!(m.lookup(Vpn(15)).unwrap().backing, Backing::Shm { id, pgoff: 5 });
-        assert_eq!(m.lookup(Vpn(17)).unwrap().backing_at(Vpn(17)), Backing::Shm { id, pgoff: 7 });
+        assert_eq!(
+            m.lookup(Vpn(15)).unwrap().backing,
+            Backing::Shm { id, pgoff: 5 }
+        );
+        assert_eq!(
+            m.lookup(Vpn(17)).unwrap().backing_at(Vpn(17)),
+            Backing::Shm { id, pgoff: 7 }
+        );
         m.merge_around(PageRange::new(Vpn(15), Vpn(15)));
         assert_eq!(m.len(), 1);
     }
@@ -369,8 +442,20 @@ mod tests {
     fn two_attachments_of_one_segment_do_not_merge() {
         let mut m = VmMap::new(Vpn(100));
         let id = ShmId(7);
-        m.insert(Entry::new(Vpn(0), Vpn(4), Prot::RW, Prot::RW, Backing::Shm { id, pgoff: 0 }));
-        m.insert(Entry::new(Vpn(4), Vpn(8), Prot::RW, Prot::RW, Backing::Shm { id, pgoff: 0 }));
+        m.insert(Entry::new(
+            Vpn(0),
+            Vpn(4),
+            Prot::RW,
+            Prot::RW,
+            Backing::Shm { id, pgoff: 0 },
+        ));
+        m.insert(Entry::new(
+            Vpn(4),
+            Vpn(8),
+            Prot::RW,
+            Prot::RW,
+            Backing::Shm { id, pgoff: 0 },
+        ));
         assert_eq!(m.len(), 2);
         m.check().unwrap();
     }

@@ -32,7 +32,10 @@ bitflags! {
 impl MapFlags {
     /// Decodes a guest's `flags` argument: `EINVAL` for unknown bits.
     pub fn from_guest(bits: i32) -> Result<MapFlags, Errno> {
-        u32::try_from(bits).ok().and_then(MapFlags::from_bits).ok_or(Errno::EINVAL)
+        u32::try_from(bits)
+            .ok()
+            .and_then(MapFlags::from_bits)
+            .ok_or(Errno::EINVAL)
     }
 }
 
@@ -50,7 +53,11 @@ bitflags! {
 impl MlockallFlags {
     /// Decodes a guest's `flags` argument: `EINVAL` for none or unknown bits.
     pub fn from_guest(bits: i32) -> Result<MlockallFlags, Errno> {
-        u32::try_from(bits).ok().and_then(MlockallFlags::from_bits).filter(|f| !f.is_empty()).ok_or(Errno::EINVAL)
+        u32::try_from(bits)
+            .ok()
+            .and_then(MlockallFlags::from_bits)
+            .filter(|f| !f.is_empty())
+            .ok_or(Errno::EINVAL)
     }
 }
 
@@ -64,10 +71,19 @@ impl State {
 
     /// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
     /// accepts) were wired: pages not resident, or resident with no wiring yet.
-    pub(crate) fn frames_to_wire(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool) -> u64 {
+    pub(crate) fn frames_to_wire(
+        &self,
+        g: GuestId,
+        range: PageRange,
+        pick: impl Fn(&Entry) -> bool,
+    ) -> u64 {
         let vm = &self.guests[&g];
         let mut n = 0;
-        for e in vm.map.overlapping(range).filter(|e| !e.is_wired() && pick(e)) {
+        for e in vm
+            .map
+            .overlapping(range)
+            .filter(|e| !e.is_wired() && pick(e))
+        {
             let r = e.range().intersect(&range).expect("overlapping");
             for vpn in r.iter() {
                 match self.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
@@ -80,7 +96,12 @@ impl State {
     }
 
     /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
-    pub(crate) fn check_lock_limits(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool + Copy) -> bool {
+    pub(crate) fn check_lock_limits(
+        &self,
+        g: GuestId,
+        range: PageRange,
+        pick: impl Fn(&Entry) -> bool + Copy,
+    ) -> bool {
         let vm = &self.guests[&g];
         let more_locked: u64 = vm
             .map
@@ -112,7 +133,9 @@ impl State {
         }
         let r = if self.check_lock_limits(g, range, |_| true) {
             self.guest_mut(g)?.map.clip_range(range);
-            let r = self.wire_entries(g, range, WireOp::Mlock, |_| true).map_err(|_| Errno::ENOMEM);
+            let r = self
+                .wire_entries(g, range, WireOp::Mlock, |_| true)
+                .map_err(|_| Errno::ENOMEM);
             self.guest_mut(g)?.map.merge_around(range);
             r
         } else {
@@ -124,9 +147,19 @@ impl State {
         r
     }
 
-    pub(crate) fn mmap(&mut self, g: GuestId, addr: Vaddr, len: u64, prot: Prot, flags: MapFlags) -> Result<Vaddr, Errno> {
+    pub(crate) fn mmap(
+        &mut self,
+        g: GuestId,
+        addr: Vaddr,
+        len: u64,
+        prot: Prot,
+        flags: MapFlags,
+    ) -> Result<Vaddr, Errno> {
         self.guest(g)?;
-        if !flags.contains(MapFlags::ANON) || flags.contains(MapFlags::SHARED | MapFlags::PRIVATE) || len == 0 {
+        if !flags.contains(MapFlags::ANON)
+            || flags.contains(MapFlags::SHARED | MapFlags::PRIVATE)
+            || len == 0
+        {
             return Err(Errno::EINVAL);
         }
         let limit = self.limit_bytes();
@@ -139,7 +172,9 @@ impl State {
             self.remove_range(g, r)?;
             r
         } else {
-            let pages = PageRange::rounded(Vaddr(0), len, limit).map_err(|_| Errno::ENOMEM)?.pages();
+            let pages = PageRange::rounded(Vaddr(0), len, limit)
+                .map_err(|_| Errno::ENOMEM)?
+                .pages();
             let map = &self.guests[&g].map;
             let start = map
                 .find_space(pages, addr.vpn().max(PLACEMENT_FLOOR))
@@ -147,7 +182,10 @@ impl State {
                 .ok_or(Errno::ENOMEM)?;
             PageRange::new(start, start.add(pages))
         };
-        self.insert_entry(g, Entry::new(range.start, range.end, prot, Prot::ALL, Backing::Anon))?;
+        self.insert_entry(
+            g,
+            Entry::new(range.start, range.end, prot, Prot::ALL, Backing::Anon),
+        )?;
         Ok(range.start.addr())
     }
 
@@ -157,7 +195,13 @@ impl State {
         self.guest_mut(g)?.map.clip_range(range);
         self.wire_entries(g, range, WireOp::Remove, |_| true)?;
         for s in self.guests[&g].map.starts_in(range) {
-            let e = self.guests.get_mut(&g).expect("checked").map.remove(s).expect("listed");
+            let e = self
+                .guests
+                .get_mut(&g)
+                .expect("checked")
+                .map
+                .remove(s)
+                .expect("listed");
             if e.backing == Backing::Anon {
                 self.free_anon(g, e.range())?;
             }
@@ -173,7 +217,10 @@ impl State {
                 PageSlot::Untouched => continue,
                 PageSlot::Resident(f) => {
                     if self.pool.frame(f).wire_count != 0 {
-                        return Err(self.corrupted(format!("free-wired: {g:?} page {:?} freed while {f:?} is still wired", vpn.addr())));
+                        return Err(self.corrupted(format!(
+                            "free-wired: {g:?} page {:?} freed while {f:?} is still wired",
+                            vpn.addr()
+                        )));
                     }
                     self.pool.release(f);
                 }
@@ -181,7 +228,10 @@ impl State {
             }
             self.set_slot(o, PageSlot::Untouched);
         }
-        let _ = self.guests[&g].amap.store().release(range.start.0, range.pages());
+        let _ = self.guests[&g]
+            .amap
+            .store()
+            .release(range.start.0, range.pages());
         Ok(())
     }
 
@@ -194,13 +244,23 @@ impl State {
         self.remove_range(g, range)
     }
 
-    pub(crate) fn mprotect(&mut self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno> {
+    pub(crate) fn mprotect(
+        &mut self,
+        g: GuestId,
+        addr: Vaddr,
+        len: u64,
+        prot: Prot,
+    ) -> Result<(), Errno> {
         let range = PageRange::aligned(addr, len, self.limit_bytes())?;
         let vm = self.guest_mut(g)?;
         if !vm.map.is_fully_mapped(range) {
             return Err(Errno::ENOMEM);
         }
-        if vm.map.overlapping(range).any(|e| !e.max_prot.contains(prot)) {
+        if vm
+            .map
+            .overlapping(range)
+            .any(|e| !e.max_prot.contains(prot))
+        {
             return Err(Errno::EACCES);
         }
         vm.map.clip_range(range);
@@ -220,7 +280,10 @@ impl State {
         let mut out = Vec::with_capacity(range.pages() as usize);
         for e in vm.map.overlapping(range) {
             for vpn in e.range().intersect(&range).expect("overlapping").iter() {
-                let resident = matches!(self.slot(State::owner_of(g, e.backing_at(vpn), vpn)), PageSlot::Resident(_));
+                let resident = matches!(
+                    self.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
+                    PageSlot::Resident(_)
+                );
                 out.push(u8::from(resident));
             }
         }
@@ -258,6 +321,9 @@ impl State {
     pub(crate) fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
         let all = PageRange::new(Vpn(0), Vpn(self.cfg.space_pages));
         self.guest(g)?;
+        if flags.is_empty() {
+            return Err(Errno::EINVAL);
+        }
         if flags.contains(MlockallFlags::CURRENT) {
             let accessible = |e: &Entry| !e.prot.is_empty();
             if !self.check_lock_limits(g, all, accessible) {

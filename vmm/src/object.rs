@@ -19,7 +19,10 @@ pub struct VmObject {
 impl VmObject {
     /// An object of `pages` untouched pages.
     pub fn new(name: &str, pages: u64) -> io::Result<VmObject> {
-        Ok(VmObject { pages: vec![PageSlot::Untouched; pages as usize], store: HostStore::new(name, pages)? })
+        Ok(VmObject {
+            pages: vec![PageSlot::Untouched; pages as usize],
+            store: HostStore::new(name, pages)?,
+        })
     }
 
     /// Number of pages.

@@ -93,9 +93,24 @@ impl PagePool {
     /// A pool of `n` free frames.
     pub fn new(n: u32) -> PagePool {
         let frames = (0..n)
-            .map(|_| Frame { owner: None, wire_count: 0, referenced: false, queue: Queue::Free, prev: NIL, next: NIL })
+            .map(|_| Frame {
+                owner: None,
+                wire_count: 0,
+                referenced: false,
+                queue: Queue::Free,
+                prev: NIL,
+                next: NIL,
+            })
             .collect();
-        PagePool { frames, free: (0..n).rev().map(FrameId).collect(), head: NIL, tail: NIL, pageout_len: 0, wired: 0, peak_wired: 0 }
+        PagePool {
+            frames,
+            free: (0..n).rev().map(FrameId).collect(),
+            head: NIL,
+            tail: NIL,
+            pageout_len: 0,
+            wired: 0,
+            peak_wired: 0,
+        }
     }
 
     /// Total frames.
@@ -126,7 +141,10 @@ impl PagePool {
 
     /// Every frame with its id.
     pub fn iter(&self) -> impl Iterator<Item = (FrameId, &Frame)> {
-        self.frames.iter().enumerate().map(|(i, fr)| (FrameId(i as u32), fr))
+        self.frames
+            .iter()
+            .enumerate()
+            .map(|(i, fr)| (FrameId(i as u32), fr))
     }
 
     /// Takes a free frame for `owner`; it goes on the pageout queue, referenced.
@@ -142,7 +160,11 @@ impl PagePool {
 
     /// Returns an unwired frame to the free list.
     pub fn release(&mut self, f: FrameId) {
-        debug_assert_eq!(self.frames[f.index()].wire_count, 0, "freeing a wired {f:?}");
+        debug_assert_eq!(
+            self.frames[f.index()].wire_count,
+            0,
+            "freeing a wired {f:?}"
+        );
         if self.frames[f.index()].queue == Queue::Pageout {
             self.unlink(f);
         }
@@ -271,7 +293,10 @@ mod tests {
     use super::*;
 
     fn owner(n: u64) -> Owner {
-        Owner::Anon { guest: GuestId(0), vpn: Vpn(n) }
+        Owner::Anon {
+            guest: GuestId(0),
+            vpn: Vpn(n),
+        }
     }
 
     #[test]
@@ -304,7 +329,11 @@ mod tests {
         let mut p = PagePool::new(3);
         let a = p.alloc(owner(0)).unwrap();
         let b = p.alloc(owner(1)).unwrap();
-        assert_eq!(p.clock_victim(), Some(a), "both referenced: a loses its bit first, then b, then a is the victim");
+        assert_eq!(
+            p.clock_victim(),
+            Some(a),
+            "both referenced: a loses its bit first, then b, then a is the victim"
+        );
         p.touch(a);
         assert_eq!(p.clock_victim(), Some(b));
         assert_eq!(p.pageout_queue().len(), 2);

@@ -30,7 +30,9 @@ impl State {
     pub(crate) fn reclaim(&mut self, n: usize) -> usize {
         let mut done = 0;
         while done < n {
-            let Some(f) = self.pool.clock_victim() else { break };
+            let Some(f) = self.pool.clock_victim() else {
+                break;
+            };
             if self.evict(f).is_err() {
                 break;
             }

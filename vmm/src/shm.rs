@@ -92,7 +92,10 @@ pub enum ShmCmd {
 impl ShmCmd {
     /// Whether a raw command number is one of these (IPC_SET's buffer is read by the caller).
     pub fn is_known(cmd: i32) -> bool {
-        matches!(cmd, ipc::IPC_STAT | ipc::IPC_SET | ipc::IPC_RMID | ipc::SHM_LOCK | ipc::SHM_UNLOCK)
+        matches!(
+            cmd,
+            ipc::IPC_STAT | ipc::IPC_SET | ipc::IPC_RMID | ipc::SHM_LOCK | ipc::SHM_UNLOCK
+        )
     }
 }
 
@@ -164,7 +167,9 @@ pub struct ShmTable {
 
 impl std::fmt::Debug for ShmTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter().map(|s| (s.id, s.key, s.pages()))).finish()
+        f.debug_list()
+            .entries(self.iter().map(|s| (s.id, s.key, s.pages())))
+            .finish()
     }
 }
 
@@ -173,7 +178,11 @@ const IDX_BITS: u32 = 16;
 impl ShmTable {
     /// A table of at most `max` segments.
     pub fn new(max: u32) -> ShmTable {
-        ShmTable { slots: Vec::new(), max: max.min(1 << IDX_BITS), pages: 0 }
+        ShmTable {
+            slots: Vec::new(),
+            max: max.min(1 << IDX_BITS),
+            pages: 0,
+        }
     }
 
     /// The live segment with this id (`None` for a stale or bad id).
@@ -204,7 +213,9 @@ impl ShmTable {
     }
 
     fn find_key(&self, key: i32) -> Option<ShmId> {
-        self.iter().find(|s| s.key == key && !s.removed).map(|s| s.id)
+        self.iter()
+            .find(|s| s.key == key && !s.removed)
+            .map(|s| s.id)
     }
 
     fn free_slot(&mut self) -> Option<usize> {
@@ -229,7 +240,12 @@ impl ShmTable {
 }
 
 fn split(id: ShmId) -> Option<(usize, u16)> {
-    (id.0 >= 0).then(|| ((id.0 as u32 & 0xffff) as usize, (id.0 as u32 >> IDX_BITS) as u16))
+    (id.0 >= 0).then(|| {
+        (
+            (id.0 as u32 & 0xffff) as usize,
+            (id.0 as u32 >> IDX_BITS) as u16,
+        )
+    })
 }
 
 /// SysV permission check: may `cred` have `want` (a 3-bit rwx mask) on a segment with `perm`?
@@ -255,7 +271,13 @@ impl State {
         self.shm.get(id).ok_or(Errno::EINVAL)
     }
 
-    pub(crate) fn shmget(&mut self, g: GuestId, key: i32, size: u64, shmflg: i32) -> Result<ShmId, Errno> {
+    pub(crate) fn shmget(
+        &mut self,
+        g: GuestId,
+        key: i32,
+        size: u64,
+        shmflg: i32,
+    ) -> Result<ShmId, Errno> {
         let cred = self.guest(g)?.cred;
         let want_mode = (shmflg & ipc::MODE_MASK) as u32;
         if key != ipc::IPC_PRIVATE {
@@ -288,13 +310,20 @@ impl State {
         }
         let idx = self.shm.free_slot().ok_or(Errno::ENOSPC)?;
         let id = ShmId(((self.shm.slots[idx].seq as i32) << IDX_BITS) | idx as i32);
-        let object = VmObject::new(&format!("vmm-shm-{}", id.0), pages).map_err(|_| Errno::ENOMEM)?;
+        let object =
+            VmObject::new(&format!("vmm-shm-{}", id.0), pages).map_err(|_| Errno::ENOMEM)?;
         let now = self.tick();
         self.shm.slots[idx].seg = Some(Segment {
             id,
             key,
             size,
-            perm: IpcPerm { uid: cred.uid, gid: cred.gid, cuid: cred.uid, cgid: cred.gid, mode: want_mode },
+            perm: IpcPerm {
+                uid: cred.uid,
+                gid: cred.gid,
+                cuid: cred.uid,
+                cgid: cred.gid,
+                mode: want_mode,
+            },
             object,
             nattch: 0,
             locked: false,
@@ -309,7 +338,13 @@ impl State {
         Ok(id)
     }
 
-    pub(crate) fn shmat(&mut self, g: GuestId, id: ShmId, addr: Vaddr, shmflg: i32) -> Result<Vaddr, Errno> {
+    pub(crate) fn shmat(
+        &mut self,
+        g: GuestId,
+        id: ShmId,
+        addr: Vaddr,
+        shmflg: i32,
+    ) -> Result<Vaddr, Errno> {
         let cred = self.guest(g)?.cred;
         if shmflg & !(ipc::SHM_RDONLY | ipc::SHM_RND) != 0 {
             return Err(Errno::EINVAL);
@@ -326,22 +361,38 @@ impl State {
         let limit = self.cfg.space_pages;
         let map = &self.guest(g)?.map;
         let start = if addr.0 != 0 {
-            let a = if shmflg & ipc::SHM_RND != 0 { Vaddr(addr.0 & !(ipc::SHMLBA as u64 - 1)) } else { addr };
+            let a = if shmflg & ipc::SHM_RND != 0 {
+                Vaddr(addr.0 & !(ipc::SHMLBA as u64 - 1))
+            } else {
+                addr
+            };
             if !a.is_aligned() {
                 return Err(Errno::EINVAL);
             }
-            let r = PageRange::aligned(a, pages * PAGE_SIZE, limit * PAGE_SIZE).map_err(|_| Errno::EINVAL)?;
+            let r = PageRange::aligned(a, pages * PAGE_SIZE, limit * PAGE_SIZE)
+                .map_err(|_| Errno::EINVAL)?;
             if !map.is_free(r) {
                 return Err(Errno::EINVAL);
             }
             r.start
         } else {
-            map.find_space(pages, PLACEMENT_FLOOR).ok_or(Errno::ENOMEM)?
+            map.find_space(pages, PLACEMENT_FLOOR)
+                .ok_or(Errno::ENOMEM)?
         };
         let range = PageRange::new(start, start.add(pages));
         let prot = if rdonly { Prot::READ } else { Prot::RW };
-        let max_prot = if rdonly { Prot::READ | Prot::EXEC } else { Prot::ALL };
-        let entry = Entry::new(range.start, range.end, prot, max_prot, Backing::Shm { id, pgoff: 0 });
+        let max_prot = if rdonly {
+            Prot::READ | Prot::EXEC
+        } else {
+            Prot::ALL
+        };
+        let entry = Entry::new(
+            range.start,
+            range.end,
+            prot,
+            max_prot,
+            Backing::Shm { id, pgoff: 0 },
+        );
         self.insert_entry(g, entry)?;
         if locked {
             // The pages are already wired by the object, so this hold cannot run short of frames.
@@ -351,7 +402,11 @@ impl State {
             }
             self.guest_mut(g)?.map.merge_around(range);
         }
-        self.guest_mut(g)?.attachments.push(Attachment { va: start, pages, shm: id });
+        self.guest_mut(g)?.attachments.push(Attachment {
+            va: start,
+            pages,
+            shm: id,
+        });
         let now = self.tick();
         let seg = self.shm.get_mut(id).expect("checked above");
         seg.nattch += 1;
@@ -362,12 +417,21 @@ impl State {
 
     pub(crate) fn shmdt(&mut self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
         let vm = self.guest(g)?;
-        let i = vm.attachments.iter().position(|a| a.va.addr() == addr).ok_or(Errno::EINVAL)?;
+        let i = vm
+            .attachments
+            .iter()
+            .position(|a| a.va.addr() == addr)
+            .ok_or(Errno::EINVAL)?;
         let a = vm.attachments[i];
         let range = PageRange::new(a.va, a.va.add(a.pages));
         // Remove only what still maps this segment: a MAP_FIXED mapping placed over part of
         // the attachment since is not the segment's to take away.
-        let pieces: Vec<PageRange> = vm.map.overlapping(range).filter(|e| is_of(e, a.shm)).map(|e| e.range()).collect();
+        let pieces: Vec<PageRange> = vm
+            .map
+            .overlapping(range)
+            .filter(|e| is_of(e, a.shm))
+            .map(|e| e.range())
+            .collect();
         for r in pieces {
             self.remove_range(g, r)?;
         }
@@ -394,7 +458,9 @@ impl State {
                 PageSlot::Untouched => {}
                 PageSlot::Resident(f) => {
                     if self.pool.frame(f).wire_count != 0 {
-                        return Err(self.corrupted(format!("free-wired: {id:?} page {pgoff} freed while {f:?} is still wired")));
+                        return Err(self.corrupted(format!(
+                            "free-wired: {id:?} page {pgoff} freed while {f:?} is still wired"
+                        )));
                     }
                     self.pool.release(f);
                 }
@@ -432,7 +498,9 @@ impl State {
     fn unwire_object_page(&mut self, id: ShmId, pgoff: u64) -> Result<(), Errno> {
         match self.slot(Owner::Object { shm: id, pgoff }) {
             PageSlot::Resident(f) if self.pool.unwire(f).is_ok() => Ok(()),
-            _ => Err(self.corrupted(format!("wire-underflow: {id:?} page {pgoff} lost its SHM_LOCK wiring"))),
+            _ => Err(self.corrupted(format!(
+                "wire-underflow: {id:?} page {pgoff} lost its SHM_LOCK wiring"
+            ))),
         }
     }
 
@@ -442,12 +510,19 @@ impl State {
             .guests
             .iter()
             .flat_map(|(g, vm)| {
-                vm.attachments.iter().filter(|a| a.shm == id).map(move |a| (*g, PageRange::new(a.va, a.va.add(a.pages))))
+                vm.attachments
+                    .iter()
+                    .filter(|a| a.shm == id)
+                    .map(move |a| (*g, PageRange::new(a.va, a.va.add(a.pages))))
             })
             .collect();
         for (i, &(g, r)) in targets.iter().enumerate() {
             if let Err(e) = self.wire_entries(g, r, op, |e| is_of(e, id)) {
-                let undo = if op == WireOp::Hold { WireOp::Release } else { WireOp::Hold };
+                let undo = if op == WireOp::Hold {
+                    WireOp::Release
+                } else {
+                    WireOp::Hold
+                };
                 for &(g, r) in targets[..i].iter().rev() {
                     self.wire_entries(g, r, undo, |e| is_of(e, id))?;
                 }
@@ -458,7 +533,12 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn shmctl(&mut self, g: GuestId, id: ShmId, cmd: ShmCmd) -> Result<Option<ShmidDs>, Errno> {
+    pub(crate) fn shmctl(
+        &mut self,
+        g: GuestId,
+        id: ShmId,
+        cmd: ShmCmd,
+    ) -> Result<Option<ShmidDs>, Errno> {
         let cred = self.guest(g)?.cred;
         let seg = self.seg(id)?;
         let owner = cred.is_privileged() || cred.uid == seg.perm.uid || cred.uid == seg.perm.cuid;
@@ -508,7 +588,11 @@ impl State {
                         _ => true,
                     })
                     .count() as u64;
-                if !self.cfg.limits.wired_allows(self.pool.wired() as u64, more, self.pool.total() as u64) {
+                if !self.cfg.limits.wired_allows(
+                    self.pool.wired() as u64,
+                    more,
+                    self.pool.total() as u64,
+                ) {
                     return Err(Errno::ENOMEM);
                 }
                 self.wire_object(id)?;
@@ -545,14 +629,23 @@ mod tests {
     use super::*;
 
     fn perm(mode: u32) -> IpcPerm {
-        IpcPerm { uid: 10, gid: 20, cuid: 11, cgid: 21, mode }
+        IpcPerm {
+            uid: 10,
+            gid: 20,
+            cuid: 11,
+            cgid: 21,
+            mode,
+        }
     }
 
     #[test]
     fn owner_group_and_other_bits_apply_in_that_order() {
         let p = perm(0o640);
         assert!(ipc_allows(Cred { uid: 10, gid: 99 }, &p, R | W));
-        assert!(ipc_allows(Cred { uid: 11, gid: 99 }, &p, R | W), "the creator counts as owner");
+        assert!(
+            ipc_allows(Cred { uid: 11, gid: 99 }, &p, R | W),
+            "the creator counts as owner"
+        );
         assert!(ipc_allows(Cred { uid: 50, gid: 20 }, &p, R));
         assert!(!ipc_allows(Cred { uid: 50, gid: 20 }, &p, W));
         assert!(!ipc_allows(Cred { uid: 50, gid: 50 }, &p, R));

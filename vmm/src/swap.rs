@@ -51,10 +51,21 @@ impl Swap {
                 // SAFETY: `fd` is fresh and owned by nothing else.
                 unsafe { File::from_raw_fd(fd) }
             }
-            SwapBacking::Path(p) => OpenOptions::new().read(true).write(true).create(true).truncate(true).open(p)?,
+            SwapBacking::Path(p) => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p)?,
         };
         file.set_len(u64::from(slots) * PAGE_SIZE)?;
-        Ok(Swap { file, used_bits: vec![0; (slots as usize).div_ceil(64)], capacity: slots, used: 0, hint: 0 })
+        Ok(Swap {
+            file,
+            used_bits: vec![0; (slots as usize).div_ceil(64)],
+            capacity: slots,
+            used: 0,
+            hint: 0,
+        })
     }
 
     /// Total slots.
@@ -138,7 +149,11 @@ mod tests {
     #[test]
     fn data_survives_a_round_trip_through_each_backing() {
         let dir = tempfile::tempdir().unwrap();
-        for b in [SwapBacking::TempFile, SwapBacking::Memory, SwapBacking::Path(dir.path().join("swap"))] {
+        for b in [
+            SwapBacking::TempFile,
+            SwapBacking::Memory,
+            SwapBacking::Path(dir.path().join("swap")),
+        ] {
             let mut s = Swap::new(&b, 70).unwrap();
             let slots: Vec<_> = (0..70).map(|_| s.alloc().unwrap()).collect();
             let page: Vec<u8> = (0..PAGE_SIZE).map(|i| (i % 251) as u8).collect();

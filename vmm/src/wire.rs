@@ -76,7 +76,10 @@ pub fn transition(before: (EntryFlags, u32), after: (EntryFlags, u32)) -> Transi
 impl WireOp {
     /// Applies the operation to `entry` and says what must happen to its pages.
     pub fn apply(self, entry: &mut Entry) -> Result<(Transition, Saved), CountUnderflow> {
-        let saved = Saved { flags: entry.flags, wire_count: entry.wire_count };
+        let saved = Saved {
+            flags: entry.flags,
+            wire_count: entry.wire_count,
+        };
         let (mut flags, mut count) = (entry.flags, entry.wire_count);
         match self {
             WireOp::Mlock => flags.insert(EntryFlags::MLOCKED),
@@ -90,7 +93,10 @@ impl WireOp {
         }
         entry.flags = flags;
         entry.wire_count = count;
-        Ok((transition((saved.flags, saved.wire_count), (flags, count)), saved))
+        Ok((
+            transition((saved.flags, saved.wire_count), (flags, count)),
+            saved,
+        ))
     }
 }
 
@@ -102,12 +108,16 @@ impl Saved {
     }
 }
 
-
 /// Page-level wiring, driven by the entry-level rules above.
 impl State {
     /// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
     /// each in first. On failure the pages wired so far are unwired again.
-    pub(crate) fn wire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno> {
+    pub(crate) fn wire_pages(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        backing: Backing,
+    ) -> Result<(), Errno> {
         let base = range.start;
         for vpn in range.iter() {
             let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
@@ -123,15 +133,26 @@ impl State {
     }
 
     /// Drops one wiring from every page under `[start, end)` of an entry with `backing`.
-    pub(crate) fn unwire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno> {
+    pub(crate) fn unwire_pages(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        backing: Backing,
+    ) -> Result<(), Errno> {
         let base = range.start;
         for vpn in range.iter() {
             let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
             let PageSlot::Resident(f) = self.slot(o) else {
-                return Err(self.corrupted(format!("wire-resident: {g:?} page {:?} of a wired entry is not resident", vpn.addr())));
+                return Err(self.corrupted(format!(
+                    "wire-resident: {g:?} page {:?} of a wired entry is not resident",
+                    vpn.addr()
+                )));
             };
             if self.pool.unwire(f).is_err() {
-                return Err(self.corrupted(format!("wire-underflow: {g:?} page {:?} ({f:?}) unwired below zero", vpn.addr())));
+                return Err(self.corrupted(format!(
+                    "wire-underflow: {g:?} page {:?} ({f:?}) unwired below zero",
+                    vpn.addr()
+                )));
             }
         }
         Ok(())
@@ -160,7 +181,10 @@ impl State {
             let (t, saved) = match op.apply(e) {
                 Ok(x) => x,
                 Err(CountUnderflow) => {
-                    result = Err(self.corrupted(format!("entry-count-underflow: {g:?} entry at {:?} released with no hold", s.addr())));
+                    result = Err(self.corrupted(format!(
+                        "entry-count-underflow: {g:?} entry at {:?} released with no hold",
+                        s.addr()
+                    )));
                     break;
                 }
             };
@@ -213,7 +237,10 @@ impl State {
 fn offset_backing(backing: Backing, delta: u64) -> Backing {
     match backing {
         Backing::Anon => Backing::Anon,
-        Backing::Shm { id, pgoff } => Backing::Shm { id, pgoff: pgoff + delta },
+        Backing::Shm { id, pgoff } => Backing::Shm {
+            id,
+            pgoff: pgoff + delta,
+        },
     }
 }
 
@@ -231,7 +258,10 @@ mod tests {
     fn mlock_twice_then_munlock_once_unwires() {
         let mut e = entry();
         assert_eq!(WireOp::Mlock.apply(&mut e).unwrap().0, Transition::Wire);
-        assert_eq!(WireOp::Mlock.apply(&mut e).unwrap().0, Transition::Unchanged);
+        assert_eq!(
+            WireOp::Mlock.apply(&mut e).unwrap().0,
+            Transition::Unchanged
+        );
         assert_eq!(WireOp::Munlock.apply(&mut e).unwrap().0, Transition::Unwire);
         assert!(!e.is_wired());
     }
@@ -240,8 +270,14 @@ mod tests {
     fn munlock_does_not_unwire_what_a_count_holds() {
         let mut e = entry();
         assert_eq!(WireOp::Hold.apply(&mut e).unwrap().0, Transition::Wire);
-        assert_eq!(WireOp::Mlock.apply(&mut e).unwrap().0, Transition::Unchanged);
-        assert_eq!(WireOp::Munlock.apply(&mut e).unwrap().0, Transition::Unchanged);
+        assert_eq!(
+            WireOp::Mlock.apply(&mut e).unwrap().0,
+            Transition::Unchanged
+        );
+        assert_eq!(
+            WireOp::Munlock.apply(&mut e).unwrap().0,
+            Transition::Unchanged
+        );
         assert!(e.is_wired());
         assert_eq!(WireOp::Release.apply(&mut e).unwrap().0, Transition::Unwire);
     }
@@ -251,7 +287,10 @@ mod tests {
         let mut e = entry();
         WireOp::Mlock.apply(&mut e).unwrap();
         assert_eq!(WireOp::Hold.apply(&mut e).unwrap().0, Transition::Unchanged);
-        assert_eq!(WireOp::Release.apply(&mut e).unwrap().0, Transition::Unchanged);
+        assert_eq!(
+            WireOp::Release.apply(&mut e).unwrap().0,
+            Transition::Unchanged
+        );
         assert!(e.is_wired());
     }
 
