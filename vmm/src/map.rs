@@ -473,6 +473,11 @@ mod tests {
         assert_eq!(m.find_space(3, Vpn(0)), Some(Vpn(8)));
         assert_eq!(m.find_space(93, Vpn(0)), None);
         assert_eq!(m.find_space(92, Vpn(1)), Some(Vpn(8)));
+        assert_eq!(
+            m.overlapping(PageRange::new(Vpn(2), Vpn(2))).count(),
+            0,
+            "an empty range overlaps nothing"
+        );
     }
 
     #[test]

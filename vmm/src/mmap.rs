@@ -70,7 +70,8 @@ impl State {
     }
 
     /// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
-    /// accepts) were wired: pages not resident, or resident with no wiring yet.
+    /// accepts) were wired: pages not resident, or resident with no wiring yet. A segment page
+    /// mapped twice in the range counts once.
     pub(crate) fn frames_to_wire(
         &self,
         g: GuestId,
@@ -79,20 +80,33 @@ impl State {
     ) -> u64 {
         let vm = &self.guests[&g];
         let mut n = 0;
+        let mut shared = std::collections::HashSet::new();
         for e in vm
             .map
             .overlapping(range)
             .filter(|e| !e.is_wired() && pick(e))
         {
-            let r = e.range().intersect(&range).expect("overlapping");
-            for vpn in r.iter() {
-                match self.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
+            for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
+                let o = State::owner_of(g, e.backing_at(vpn), vpn);
+                match self.slot(o) {
                     PageSlot::Resident(f) if self.pool.frame(f).wire_count > 0 => {}
+                    _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
                     _ => n += 1,
                 }
             }
         }
         n
+    }
+
+    /// Whether `pages` fresh pages may start locked (`MCL_FUTURE`), counted in full.
+    fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
+        let vm = &self.guests[&g];
+        Limits::memlock_allows(vm.locked_pages, pages, vm.memlock_limit)
+            && self.cfg.limits.wired_allows(
+                self.pool.wired() as u64,
+                pages,
+                self.pool.total() as u64,
+            )
     }
 
     /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
@@ -165,8 +179,9 @@ impl State {
         let limit = self.limit_bytes();
         let range = if flags.contains(MapFlags::FIXED) {
             let r = PageRange::aligned(addr, len, limit)?;
-            if self.guests[&g].map.wire_future && !self.check_lock_limits(g, r, |_| true) {
-                // Checked before the old mappings go, so a refused call changes nothing.
+            if self.guests[&g].map.wire_future && !self.future_lock_allows(g, r.pages()) {
+                // Checked before the old mappings go (counting the new range in full, whatever
+                // it replaces), so a refused call changes nothing.
                 return Err(Errno::ENOMEM);
             }
             self.remove_range(g, r)?;
@@ -279,7 +294,7 @@ impl State {
         }
         let mut out = Vec::with_capacity(range.pages() as usize);
         for e in vm.map.overlapping(range) {
-            for vpn in e.range().intersect(&range).expect("overlapping").iter() {
+            for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
                 let resident = matches!(
                     self.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
                     PageSlot::Resident(_)
