@@ -6,7 +6,7 @@
 //! [`State::copy_out`], which fault each page in before touching its host memory, so the host
 //! never hands a non-resident range to anything.
 
-use crate::addr::{FrameId, GuestId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
+use crate::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
 use crate::errno::Errno;
 use crate::machine::State;
 use crate::map::Prot;
@@ -42,8 +42,14 @@ impl State {
             }
             PageSlot::Untouched => {
                 // The store page of an untouched page is a hole (it was never written, or was
-                // punched when freed), so it already reads as zeros.
+                // punched when freed); giving it host memory keeps "resident" and "has host
+                // memory" the same thing, which views rely on.
                 let f = self.alloc_frame(o)?;
+                let (store, idx) = self.store(o);
+                if store.allocate(idx).is_err() {
+                    self.pool.release(f);
+                    return Err(Errno::ENOMEM);
+                }
                 self.set_slot(o, PageSlot::Resident(f));
                 self.stats.zero_fills += 1;
                 Ok(f)
@@ -118,6 +124,29 @@ impl State {
         Ok((owner, f))
     }
 
+    /// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
+    /// and enters it in the view. False if the guest may not make this access (it traps).
+    pub(crate) fn resolve_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool {
+        if self.corrupt.is_some() {
+            return false;
+        }
+        let access = if write { Access::Write } else { Access::Read };
+        let Ok((_, _)) = self.fault(g, addr.vpn(), access) else {
+            return false;
+        };
+        let Some(e) = self.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) else {
+            return false;
+        };
+        let prot = e.prot;
+        if let Some(v) = self.views.get(&g) {
+            let page = PageRange::new(addr.vpn(), addr.vpn().add(1));
+            if v.protect(page, prot, true).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
     pub(crate) fn copy_out(
         &mut self,
@@ -160,5 +189,120 @@ impl State {
             done += n;
         }
         Ok(())
+    }
+}
+
+/// The process-wide handler for faults in guest views.
+///
+/// Installed once, after wasmtime has installed its own handlers, so it runs first for every
+/// SIGSEGV and SIGBUS in the process. A fault at an address inside a registered view is resolved
+/// by the view's machine (page in, enter, return to retry the access); anything else, or an access
+/// the guest may not make, goes on to the handler that was there before (wasmtime's, which turns a
+/// fault in wasm code into a trap).
+///
+/// Signal-handler context: the lookup is lock-free. Resolution takes the machine lock and may
+/// allocate; that is sound here because a view is only touched by wasm code, by wasmtime's memory
+/// libcalls and by wasmtime's instantiation, none of which holds the machine lock or is inside the
+/// allocator when it touches guest memory. Host code of this crate never touches a view: it goes
+/// through the stores.
+pub mod handler {
+    use super::State;
+    use crate::addr::Vaddr;
+    use crate::pmap::registry_lookup;
+    use parking_lot::Mutex;
+    use std::sync::Once;
+
+    static INSTALL: Once = Once::new();
+    static mut PREV_SEGV: libc::sigaction = unsafe { std::mem::zeroed() };
+    static mut PREV_BUS: libc::sigaction = unsafe { std::mem::zeroed() };
+
+    /// Installs the handler (once per process). Call it after creating the wasmtime engine.
+    pub fn install() {
+        INSTALL.call_once(|| {
+            for (sig, prev) in [
+                (libc::SIGSEGV, &raw mut PREV_SEGV),
+                (libc::SIGBUS, &raw mut PREV_BUS),
+            ] {
+                // SAFETY: a zeroed sigaction is a valid value to fill in; `prev` points at a static
+                // written only here, once, before the handler that reads it can run.
+                unsafe {
+                    let mut act: libc::sigaction = std::mem::zeroed();
+                    act.sa_sigaction = on_fault as *const () as usize;
+                    act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+                    libc::sigemptyset(&mut act.sa_mask);
+                    libc::sigaction(sig, &act, prev);
+                }
+            }
+        });
+    }
+
+    /// Whether the handler is installed.
+    pub fn installed() -> bool {
+        INSTALL.is_completed()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn is_write(ctx: *mut libc::c_void) -> bool {
+        // SAFETY: the kernel passes a valid ucontext_t to an SA_SIGINFO handler; bit 1 of the
+        // page-fault error code is "write".
+        unsafe {
+            (*(ctx as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_ERR as usize] & 2 != 0
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn is_write(_ctx: *mut libc::c_void) -> bool {
+        true
+    }
+
+    /// Runs in signal context (see the module documentation for what it may touch).
+    extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        // SAFETY: `info` is the kernel's siginfo for a SIGSEGV/SIGBUS, which carries an address.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        if let Some((owner, off)) = registry_lookup(addr) {
+            // SAFETY: a view is registered only while the machine whose state it names is alive:
+            // whoever can still run code in the view (the guest's wasm memory) holds a strong
+            // reference to the machine.
+            let state = unsafe { &*(owner.state as *const Mutex<State>) };
+            if state
+                .lock()
+                .resolve_view_fault(owner.guest, Vaddr(off), is_write(ctx))
+            {
+                return;
+            }
+        }
+        // SAFETY: chaining to the handler that was installed before ours, with the same
+        // arguments the kernel gave us.
+        unsafe { chain(sig, info, ctx) }
+    }
+
+    unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        // SAFETY: written once before installation, read-only since.
+        let prev = unsafe {
+            if sig == libc::SIGSEGV {
+                *(&raw const PREV_SEGV)
+            } else {
+                *(&raw const PREV_BUS)
+            }
+        };
+        if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+            // Restore the default action; returning re-runs the access and the process gets
+            // the signal's default fate, as it would have without us.
+            // SAFETY: resetting a signal's disposition to the default.
+            unsafe {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            // SAFETY: the previous handler asked for SA_SIGINFO, so this is its signature.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(prev.sa_sigaction) };
+            f(sig, info, ctx);
+        } else {
+            // SAFETY: a plain handler takes the signal number only.
+            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(prev.sa_sigaction) };
+            f(sig);
+        }
     }
 }

@@ -10,10 +10,11 @@ use crate::errno::Errno;
 use crate::limits::Limits;
 use crate::map::{Backing, Prot, VmMap};
 use crate::page::{Owner, PagePool, PageSlot};
-use crate::pmap::HostStore;
+use crate::pmap::{FaultOwner, HostStore, PagingMode, View};
 use crate::shm::{ShmCmd, ShmTable, ShmidDs};
 use crate::swap::{Swap, SwapBacking};
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
@@ -38,6 +39,8 @@ pub struct MachineConfig {
     pub limits: Limits,
     /// The pagedaemon keeps at least this many frames free when it can.
     pub free_target: u32,
+    /// How guest views fault (`None`: the best the host permits).
+    pub paging: Option<PagingMode>,
 }
 
 impl Default for MachineConfig {
@@ -50,6 +53,7 @@ impl Default for MachineConfig {
             space_pages: (1u64 << 32) / PAGE_SIZE,
             limits: Limits::for_frames(phys_pages),
             free_target: 0,
+            paging: None,
         }
     }
 }
@@ -212,6 +216,12 @@ pub(crate) struct State {
     pub scratch_in: Box<[u8]>,
     /// Set when an operation found the state inconsistent: what it found.
     pub corrupt: Option<String>,
+    /// Guests whose memory is also mapped in host address space.
+    pub views: HashMap<GuestId, Arc<View>>,
+    /// How views fault.
+    pub paging: PagingMode,
+    /// Why the paging mode is not the best one, if it is not.
+    pub paging_note: Option<String>,
 }
 
 impl State {
@@ -347,6 +357,10 @@ impl Machine {
             ));
         }
         let swap = Swap::new(&cfg.swap_backing, cfg.swap_pages)?;
+        let (paging, paging_note) = match cfg.paging {
+            Some(p) => (p, None),
+            None => PagingMode::detect(),
+        };
         let state = State {
             pool: PagePool::new(cfg.phys_pages),
             swap,
@@ -358,6 +372,9 @@ impl Machine {
             scratch: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             corrupt: None,
+            views: HashMap::new(),
+            paging,
+            paging_note,
             cfg,
         };
         Ok(Machine {
@@ -519,6 +536,50 @@ impl Machine {
             }
             Ok(total)
         })
+    }
+
+    /// How guest views fault on this machine, and why the fallback was taken if it was.
+    pub fn paging(&self) -> (PagingMode, Option<String>) {
+        self.with(|s| (s.paging, s.paging_note.clone()))
+    }
+
+    /// Gives guest `g` a view: `len` bytes of host address space where its memory appears at its
+    /// own addresses, paged through faults ([`crate::fault::handler`] must be installed before
+    /// anything touches it). Everything already mapped appears in it.
+    pub fn create_view(&self, g: GuestId, len: usize) -> io::Result<Arc<View>> {
+        let owner = FaultOwner {
+            state: Arc::as_ptr(&self.state) as *const (),
+            guest: g,
+        };
+        self.with(|s| {
+            s.guest(g)
+                .map_err(|_| io::Error::other(format!("no {g:?}")))?;
+            if s.views.contains_key(&g) {
+                return Err(io::Error::other(format!("{g:?} already has a memory")));
+            }
+            let v = Arc::new(View::new(len, s.paging, owner)?);
+            s.views.insert(g, v.clone());
+            let entries: Vec<_> = s.guests[&g]
+                .map
+                .iter()
+                .map(|e| (e.range(), e.backing, e.prot))
+                .collect();
+            for (r, b, p) in entries {
+                if let Err(e) = s.pmap_enter(g, r, b, p) {
+                    s.views.remove(&g);
+                    return Err(io::Error::other(format!(
+                        "mapping {r:?} into the view: {e}"
+                    )));
+                }
+            }
+            Ok(v)
+        })
+    }
+
+    /// Forgets guest `g`'s view (it is unmapped when the last holder lets go).
+    pub fn drop_view(&self, g: GuestId) {
+        let v = self.with(|s| s.views.remove(&g));
+        drop(v);
     }
 
     /// The guests' ids.

@@ -135,13 +135,16 @@ impl State {
     /// Inserts a fresh entry and, under `MCL_FUTURE`, locks it. `ENOMEM` (limits or memory)
     /// removes it again.
     pub(crate) fn insert_entry(&mut self, g: GuestId, entry: Entry) -> Result<(), Errno> {
-        let range = entry.range();
-        let anon = entry.backing == Backing::Anon;
+        let (range, backing, prot) = (entry.range(), entry.backing, entry.prot);
         let vm = self.guest_mut(g)?;
-        if anon {
+        if backing == Backing::Anon {
             vm.amap.reserve(range);
         }
         vm.map.insert(entry);
+        if let Err(e) = self.pmap_enter(g, range, backing, prot) {
+            self.remove_range(g, range)?;
+            return Err(e);
+        }
         if !self.guests[&g].map.wire_future {
             return Ok(());
         }
@@ -221,7 +224,7 @@ impl State {
                 self.free_anon(g, e.range())?;
             }
         }
-        Ok(())
+        self.pmap_remove(g, range)
     }
 
     /// Frees the frames, swap slots and host memory of guest `g`'s anonymous pages in `range`.
@@ -283,7 +286,7 @@ impl State {
             vm.map.get_mut(s).expect("listed").prot = prot;
         }
         vm.map.merge_around(range);
-        Ok(())
+        self.pmap_protect(g, range, prot)
     }
 
     pub(crate) fn mincore(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
@@ -368,6 +371,7 @@ impl State {
             self.shmdt(g, a.va.addr())?;
         }
         self.remove_range(g, PageRange::new(Vpn(0), Vpn(self.cfg.space_pages)))?;
+        self.views.remove(&g);
         self.guests.remove(&g);
         Ok(())
     }

@@ -46,7 +46,16 @@ impl State {
         let fr = self.pool.frame(f);
         debug_assert_eq!(fr.wire_count, 0, "evicting wired {f:?}");
         let o = fr.owner.expect("a queued frame has an owner");
-        let slot = self.swap.alloc().ok_or(Errno::ENOMEM)?;
+        let maps = self.mappings_of(o);
+        if !self.pmap_page_remove(&maps) {
+            self.pmap_page_restore(&maps);
+            self.pool.requeue(f);
+            return Err(Errno::ENOMEM);
+        }
+        let Some(slot) = self.swap.alloc() else {
+            self.pmap_page_restore(&maps);
+            return Err(Errno::ENOMEM);
+        };
         let mut buf = std::mem::take(&mut self.scratch);
         let (store, idx) = self.store(o);
         let r = store
@@ -56,11 +65,13 @@ impl State {
         self.scratch = buf;
         if r.is_err() {
             self.swap.free(slot);
+            self.pmap_page_restore(&maps);
             self.pool.requeue(f);
             return Err(Errno::EIO);
         }
         self.set_slot(o, PageSlot::Swapped(slot));
         self.pool.release(f);
+        self.pmap_page_restore(&maps);
         self.stats.evictions += 1;
         Ok(())
     }

@@ -1,0 +1,157 @@
+//! Guest memory touched directly through host views, as wasm code touches it: pages fault in on
+//! access, leave under pressure with their host memory released, and come back with their data;
+//! a segment page is the same host page in every attacher's view.
+
+use vmm::pmap::PagingMode;
+use vmm::{
+    GuestConfig, Machine, MachineConfig, MapFlags, Prot, ShmCmd, SwapBacking, Vaddr, PAGE_SIZE,
+};
+
+const P: u64 = PAGE_SIZE;
+const SPACE: u64 = 1 << 24;
+
+fn machine(frames: u64, mode: PagingMode) -> Machine {
+    vmm::fault::handler::install();
+    let mut cfg = MachineConfig::default()
+        .phys_mem(frames * P)
+        .swap(1024 * P)
+        .swap_backing(SwapBacking::Memory)
+        .space(SPACE);
+    cfg.paging = Some(mode);
+    Machine::new(cfg).unwrap()
+}
+
+fn modes() -> Vec<PagingMode> {
+    match PagingMode::detect() {
+        (PagingMode::Userfault, _) => vec![PagingMode::Userfault, PagingMode::Protect],
+        (PagingMode::Protect, why) => {
+            eprintln!(
+                "only the protect mode is tested here: {}",
+                why.unwrap_or_default()
+            );
+            vec![PagingMode::Protect]
+        }
+    }
+}
+
+/// Host resident bytes of `len` bytes at `ptr`, by the host kernel's own `mincore`.
+fn host_resident_pages(ptr: *mut u8, len: usize) -> usize {
+    let mut vec = vec![0u8; len.div_ceil(P as usize)];
+    // SAFETY: mincore only reads page-table state of our own mapping.
+    let r = unsafe { libc::mincore(ptr as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+    vec.iter().filter(|&&b| b & 1 != 0).count()
+}
+
+#[test]
+fn pages_touched_through_a_view_are_paged_out_and_back_with_their_data() {
+    for mode in modes() {
+        let m = machine(8, mode);
+        let g = m.add_guest(GuestConfig::default()).unwrap();
+        let a = m
+            .mmap(
+                g,
+                Vaddr(0x10000),
+                32 * P,
+                Prot::RW,
+                MapFlags::ANON | MapFlags::PRIVATE,
+            )
+            .unwrap();
+        let v = m.create_view(g, SPACE as usize).unwrap();
+        let base = v.base();
+        for i in 0..32u64 {
+            // SAFETY: the range is mapped in the guest and the view; faults are resolved.
+            unsafe { std::ptr::write_volatile(base.add((a.0 + i * P + 5) as usize), i as u8 + 1) };
+        }
+        m.audit().unwrap();
+        let st = m.stats();
+        assert!(st.evictions >= 24, "{mode:?}: {st:?}");
+        assert!(m.host_resident_bytes().unwrap() <= 8 * P);
+        m.reclaim(usize::MAX);
+        assert_eq!(
+            host_resident_pages(base.wrapping_add(a.0 as usize), 32 * P as usize),
+            0,
+            "{mode:?}: evicted pages hold no host memory"
+        );
+        for i in 0..32u64 {
+            // SAFETY: as above.
+            let b = unsafe { std::ptr::read_volatile(base.add((a.0 + i * P + 5) as usize)) };
+            assert_eq!(b, i as u8 + 1, "{mode:?}: page {i}");
+        }
+        m.audit().unwrap();
+        assert!(m.stats().page_ins >= 24);
+    }
+}
+
+#[test]
+fn wired_pages_stay_in_the_view_under_pressure() {
+    for mode in modes() {
+        let m = machine(16, mode);
+        let g = m.add_guest(GuestConfig::default()).unwrap();
+        let a = m
+            .mmap(
+                g,
+                Vaddr(0x10000),
+                4 * P,
+                Prot::RW,
+                MapFlags::ANON | MapFlags::PRIVATE,
+            )
+            .unwrap();
+        let v = m.create_view(g, SPACE as usize).unwrap();
+        m.mlock(g, a, 4 * P).unwrap();
+        let before = m.stats();
+        assert_eq!(m.reclaim(usize::MAX), 0);
+        // SAFETY: mapped and wired.
+        unsafe { std::ptr::write_volatile(v.base().add(a.0 as usize), 9) };
+        let after = m.stats();
+        assert_eq!(
+            (after.evictions, after.page_ins, after.zero_fills),
+            (before.evictions, before.page_ins, before.zero_fills),
+            "{mode:?}"
+        );
+        assert_eq!(m.mincore(g, a, 4 * P).unwrap(), vec![1; 4]);
+    }
+}
+
+#[test]
+fn a_segment_page_is_one_host_page_for_every_attacher() {
+    for mode in modes() {
+        let m = machine(8, mode);
+        let a = m.add_guest(GuestConfig::default()).unwrap();
+        let b = m.add_guest(GuestConfig::default()).unwrap();
+        let va = m.create_view(a, SPACE as usize).unwrap();
+        let vb = m.create_view(b, SPACE as usize).unwrap();
+        let id = m.shmget(a, 0, 2 * P, 0o600).unwrap();
+        let at_a = m.shmat(a, id, Vaddr(0x20000), 0).unwrap();
+        let at_b = m.shmat(b, id, Vaddr(0x40000), 0).unwrap();
+        // SAFETY: both attachments are mapped in their views.
+        unsafe {
+            std::ptr::write_volatile(va.base().add(at_a.0 as usize + P as usize + 1), 0x5a);
+            assert_eq!(
+                std::ptr::read_volatile(vb.base().add(at_b.0 as usize + P as usize + 1)),
+                0x5a,
+                "{mode:?}"
+            );
+        }
+        m.reclaim(usize::MAX);
+        assert_eq!(m.mincore(b, at_b, 2 * P).unwrap(), vec![0, 0]);
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                std::ptr::read_volatile(vb.base().add(at_b.0 as usize + P as usize + 1)),
+                0x5a,
+                "{mode:?}: back from swap for B"
+            );
+            std::ptr::write_volatile(vb.base().add(at_b.0 as usize + P as usize + 2), 0xa5);
+            assert_eq!(
+                std::ptr::read_volatile(va.base().add(at_a.0 as usize + P as usize + 2)),
+                0xa5,
+                "{mode:?}: B's store seen by A"
+            );
+        }
+        m.shmctl(a, id, ShmCmd::Lock).unwrap();
+        m.reclaim(usize::MAX);
+        assert_eq!(m.mincore(a, at_a, 2 * P).unwrap(), vec![1, 1]);
+        m.audit().unwrap();
+    }
+}
