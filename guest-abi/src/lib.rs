@@ -20,6 +20,10 @@
 /// The wasm import module every host function lives in.
 pub const IMPORT_MODULE: &str = "vmm";
 
+/// `include/vmm.h`: the C header guests include (constants, `struct shmid_ds`, and POSIX-style
+/// wrappers that return -1 and set `errno`).
+pub const C_HEADER: &str = include_str!("../include/vmm.h");
+
 /// The page size the guest sees (`getpagesize()`), in bytes.
 pub const PAGE_SIZE: u32 = 4096;
 

@@ -73,3 +73,6 @@ pub use map::{Backing, Entry, EntryFlags, Prot};
 pub use mmap::{MapFlags, MlockallFlags};
 pub use shm::{IpcPerm, ShmCmd, ShmidDs};
 pub use swap::SwapBacking;
+
+#[cfg(feature = "wasm")]
+pub mod runtime;

@@ -582,6 +582,36 @@ impl Machine {
         drop(v);
     }
 
+    /// Where `len` bytes of free address space start in guest `g`, at or above `hint` (or the
+    /// lowest page above zero) and ending by `ceiling`; `None` if there is no such room.
+    pub fn find_space(
+        &self,
+        g: GuestId,
+        len: u64,
+        hint: Vaddr,
+        ceiling: Vaddr,
+    ) -> Result<Option<Vaddr>, Errno> {
+        self.call(|s| {
+            let map = &s.guest(g)?.map;
+            let pages = crate::addr::pages_for(len);
+            let floor = crate::mmap::PLACEMENT_FLOOR;
+            Ok(map
+                .find_space_below(pages, hint.vpn().max(floor), ceiling.vpn())
+                .or_else(|| map.find_space_below(pages, floor, ceiling.vpn()))
+                .map(|v| v.addr()))
+        })
+    }
+
+    /// The size in bytes of segment `id` (`EINVAL` if there is none).
+    pub fn shm_size(&self, id: ShmId) -> Result<u64, Errno> {
+        self.call(|s| {
+            s.shm
+                .get(id)
+                .map(|seg| seg.pages() * PAGE_SIZE)
+                .ok_or(Errno::EINVAL)
+        })
+    }
+
     /// The guests' ids.
     pub fn guests(&self) -> Vec<GuestId> {
         self.with(|s| s.guests.keys().copied().collect())

@@ -1,1 +1,312 @@
-fn main() {}
+//! The `vmm` command: run guests, run guest tests, run spec-test scripts.
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vmm::pmap::PagingMode;
+use vmm::runtime::testing::{find_tests, run_test, TestResult};
+use vmm::runtime::{run_guests, GuestSpec, Runtime};
+use vmm::{Machine, MachineConfig, Stats, SwapBacking};
+
+#[derive(Parser)]
+#[command(
+    name = "vmm",
+    version,
+    about = "WebAssembly guests on a UVM-style paged, wired memory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run modules as the guests of one machine.
+    Run {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Instances of each module.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+        copies: u32,
+        /// Guest modules (.wasm or .wat); each exports `main: () -> i32`.
+        #[arg(required = true)]
+        modules: Vec<PathBuf>,
+    },
+    /// Run every test module found under the paths, each in a fresh machine.
+    Test {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Do not show guest output.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Test modules (.wat, .wasm, .c) or directories holding them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run WebAssembly spec-test scripts with every memory on the paged machine.
+    Wast {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Page out every unwired page after each directive, so every access faults.
+        #[arg(long)]
+        evict_each: bool,
+        /// Scripts (.wast).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args, Clone)]
+struct MachineArgs {
+    /// Physical memory (bytes, or with a K/M/G suffix).
+    #[arg(long, default_value = "64M", value_parser = parse_size)]
+    phys_mem: u64,
+    /// Swap size.
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    swap: u64,
+    /// Swap backing: `file` (a temporary file), `memory`, or a path.
+    #[arg(long, default_value = "file")]
+    swap_backing: String,
+    /// Most memory wired machine-wide (default: three quarters of physical memory).
+    #[arg(long, value_parser = parse_size)]
+    wired_max: Option<u64>,
+    /// Locked-memory limit of each guest (default: none).
+    #[arg(long, value_parser = parse_size)]
+    memlock_limit: Option<u64>,
+    /// How guest memory faults: `auto`, `userfault` or `protect`.
+    #[arg(long, default_value = "auto")]
+    paging: String,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        None => (t, 1u64),
+        Some((i, _)) => {
+            let mul = match t[i..].to_ascii_uppercase().as_str() {
+                "K" | "KB" | "KIB" => 1 << 10,
+                "M" | "MB" | "MIB" => 1 << 20,
+                "G" | "GB" | "GIB" => 1 << 30,
+                "B" => 1,
+                other => return Err(format!("unknown size suffix `{other}` (use K, M or G)")),
+            };
+            (&t[..i], mul)
+        }
+    };
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+impl MachineArgs {
+    fn config(&self) -> anyhow::Result<MachineConfig> {
+        if self.phys_mem < vmm::PAGE_SIZE {
+            bail!(
+                "--phys-mem must be at least one page ({} bytes)",
+                vmm::PAGE_SIZE
+            );
+        }
+        if self.phys_mem > 64 << 30 || self.swap > 1 << 40 {
+            bail!("--phys-mem is limited to 64G and --swap to 1T");
+        }
+        let backing = match self.swap_backing.as_str() {
+            "file" => SwapBacking::TempFile,
+            "memory" => SwapBacking::Memory,
+            p => SwapBacking::Path(p.into()),
+        };
+        let mut cfg = MachineConfig::default()
+            .phys_mem(self.phys_mem)
+            .swap(self.swap)
+            .swap_backing(backing);
+        if let Some(w) = self.wired_max {
+            cfg = cfg.wired_max(w);
+        }
+        if let Some(l) = self.memlock_limit {
+            cfg = cfg.memlock_limit(l);
+        }
+        cfg.paging = match self.paging.as_str() {
+            "auto" => None,
+            "userfault" => Some(PagingMode::Userfault),
+            "protect" => Some(PagingMode::Protect),
+            other => bail!("--paging must be auto, userfault or protect, not `{other}`"),
+        };
+        Ok(cfg)
+    }
+}
+
+fn summary(st: &Stats) -> String {
+    format!(
+        "{} faults, {} zero fills, {} page-ins, {} evictions, peak wired {} of {} frames",
+        st.faults, st.zero_fills, st.page_ins, st.evictions, st.peak_wired, st.frames
+    )
+}
+
+fn paging_note(cfg: &MachineConfig) -> anyhow::Result<()> {
+    let m = Machine::new(cfg.clone()).context("building the machine")?;
+    if let (PagingMode::Protect, Some(why)) = m.paging() {
+        eprintln!("vmm: {why}");
+    }
+    Ok(())
+}
+
+fn run(machine: MachineArgs, copies: u32, modules: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    let cfg = machine.config()?;
+    paging_note(&cfg)?;
+    let rt = Runtime::new()?;
+    let mut specs = Vec::new();
+    for p in &modules {
+        if !p.is_file() {
+            bail!("{}: no such file", p.display());
+        }
+        let m = rt.load(p)?;
+        specs.extend((0..copies).map(|_| GuestSpec::new(m.clone())));
+    }
+    let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
+    let outcomes = run_guests(&rt, &m, specs, |i, b| {
+        print!("[guest {i}] {}", String::from_utf8_lossy(b))
+    });
+    let mut ok = true;
+    for o in &outcomes {
+        match &o.result {
+            Ok(0) => {}
+            Ok(s) => {
+                ok = false;
+                eprintln!("guest {} exited with status {s}", o.index);
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!(
+                    "guest {} failed: {}",
+                    o.index,
+                    e.lines().next().unwrap_or(e)
+                );
+            }
+        }
+    }
+    if let Err(v) = m.audit() {
+        eprintln!("vmm: machine state corrupt: {v}");
+        ok = false;
+    }
+    eprintln!("vmm: {} guests; {}", outcomes.len(), summary(&m.stats()));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    let cfg = machine.config()?;
+    paging_note(&cfg)?;
+    let rt = Runtime::new()?;
+    let tests = find_tests(&paths)?;
+    let work = tempfile::tempdir().context("creating a build directory")?;
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for t in &tests {
+        match run_test(&rt, &cfg, t, work.path(), quiet) {
+            TestResult::Passed(st) => {
+                passed += 1;
+                println!("ok      {} ({})", t.display(), summary(&st));
+            }
+            TestResult::Failed(why) => {
+                failed += 1;
+                println!("FAILED  {}: {why}", t.display());
+            }
+            TestResult::Skipped(why) => {
+                skipped += 1;
+                println!("skipped {}: {why}", t.display());
+            }
+        }
+    }
+    if skipped > 0 {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    let cfg = machine.config()?;
+    paging_note(&cfg)?;
+    let rt = Runtime::new()?;
+    let (mut passed, mut failed) = (0, 0);
+    let mut total = Stats::default();
+    for f in &files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let m = Machine::new(cfg.clone()).context("building the machine")?;
+        let report =
+            vmm::runtime::wast::run_script(&rt, &m, &f.display().to_string(), &text, evict_each)?;
+        let audit = m.audit();
+        let st = m.stats();
+        for fl in &report.failures {
+            println!("FAILED  {fl}");
+        }
+        if let Err(v) = &audit {
+            println!("FAILED  {}: audit: {v}", f.display());
+        }
+        let ok = report.failures.is_empty() && audit.is_ok();
+        println!(
+            "{:<7} {} ({} directives; {})",
+            if ok { "ok" } else { "FAILED" },
+            f.display(),
+            report.passed + report.failures.len(),
+            summary(&st)
+        );
+        passed += report.passed;
+        failed += report.failures.len() + usize::from(audit.is_err());
+        total.faults += st.faults;
+        total.page_ins += st.page_ins;
+        total.evictions += st.evictions;
+    }
+    println!(
+        "paging: {} faults, {} page-ins, {} evictions in all",
+        total.faults, total.page_ins, total.evictions
+    );
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::Run {
+            machine,
+            copies,
+            modules,
+        } => run(machine, copies, modules),
+        Cmd::Test {
+            machine,
+            quiet,
+            paths,
+        } => test(machine, quiet, paths),
+        Cmd::Wast {
+            machine,
+            evict_each,
+            files,
+        } => wast(machine, evict_each, files),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vmm: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -313,6 +313,12 @@ impl VmMap {
         }
     }
 
+    /// The lowest free run of `pages` pages at or above `from` that ends by `ceiling`.
+    pub fn find_space_below(&self, pages: u64, from: Vpn, ceiling: Vpn) -> Option<Vpn> {
+        self.find_space(pages, from)
+            .filter(|s| s.0 + pages <= ceiling.0)
+    }
+
     /// The lowest free run of `pages` pages at or above `from`, below the limit.
     pub fn find_space(&self, pages: u64, from: Vpn) -> Option<Vpn> {
         let mut candidate = from;

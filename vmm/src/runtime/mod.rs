@@ -1,0 +1,288 @@
+//! The wasm edge: guests are WebAssembly modules whose linear memory is their address space.
+//!
+//! wasmtime appears only here. A [`Runtime`] holds the engine, configured so that every guest
+//! memory comes from [`memory::VmmMemoryCreator`] (a view of the guest's address space at a
+//! fixed base, `memory_init_cow(false)`, `memory_may_move(false)`), and the fault handler that
+//! pages those views is installed once the engine exists. [`abi::add_to_linker`] adds the guest
+//! ABI to any `Linker`. [`run_guests`] runs a set of modules as the guests of one machine, each
+//! on its own thread.
+//!
+//! ```no_run
+//! use vmm::runtime::{run_guests, GuestSpec, Runtime};
+//! use vmm::{Machine, MachineConfig};
+//! let rt = Runtime::new()?;
+//! let module = rt.load("guests/wat/shm_basic.wat".as_ref())?;
+//! let machine = Machine::new(MachineConfig::default().phys_mem(1 << 20))?;
+//! let outcomes = run_guests(&rt, &machine, vec![GuestSpec::new(module)], |i, bytes| {
+//!     print!("[guest {i}] {}", String::from_utf8_lossy(bytes));
+//! });
+//! assert!(outcomes.iter().all(|o| o.succeeded()));
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod abi;
+pub mod memory;
+pub mod testing;
+pub mod wast;
+
+use crate::errno::Errno;
+use crate::machine::{GuestConfig, Machine};
+use crate::GuestId;
+use anyhow::Context as _;
+use parking_lot::{Condvar, Mutex};
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::{Config, Engine, Linker, Module, Store, Val};
+
+/// The engine every guest runs on.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runtime")
+    }
+}
+
+impl Runtime {
+    /// An engine whose memories are guest address spaces.
+    pub fn new() -> anyhow::Result<Runtime> {
+        let mut cfg = Config::new();
+        cfg.with_host_memory(Arc::new(memory::VmmMemoryCreator));
+        cfg.memory_init_cow(false);
+        cfg.memory_may_move(false);
+        cfg.memory_reservation(1 << 32);
+        cfg.memory_reservation_for_growth(0);
+        cfg.wasm_multi_memory(true);
+        let engine = Engine::new(&cfg)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasm engine")?;
+        // After the engine: wasmtime has installed its handlers, ours goes in front of them.
+        crate::fault::handler::install();
+        Ok(Runtime { engine })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a module from a `.wasm` or `.wat` file.
+    pub fn load(&self, path: &Path) -> anyhow::Result<Module> {
+        Module::from_file(&self.engine, path)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading guest module {}", path.display()))
+    }
+}
+
+/// What a running machine's guests share: their number, the barrier, the output.
+pub struct Run {
+    count: u32,
+    barrier: Mutex<BarrierState>,
+    cv: Condvar,
+    printer: Box<dyn Fn(u32, &[u8]) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run").field("count", &self.count).finish()
+    }
+}
+
+#[derive(Debug, Default)]
+struct BarrierState {
+    arrived: u32,
+    generation: u64,
+    gone: u32,
+}
+
+impl Run {
+    /// Shared state for `count` guests whose `vmm_print` output goes to `printer`.
+    pub fn new(count: u32, printer: impl Fn(u32, &[u8]) + Send + Sync + 'static) -> Arc<Run> {
+        Arc::new(Run {
+            count,
+            barrier: Mutex::new(BarrierState::default()),
+            cv: Condvar::new(),
+            printer: Box::new(printer),
+        })
+    }
+
+    /// How many guests the machine runs.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Waits until every guest arrives. Fails (`ESRCH`) once any guest has finished or died,
+    /// since the meeting can then never happen.
+    pub fn barrier(&self) -> Result<(), Errno> {
+        let mut b = self.barrier.lock();
+        if b.gone > 0 {
+            return Err(Errno::ESRCH);
+        }
+        b.arrived += 1;
+        if b.arrived == self.count {
+            b.arrived = 0;
+            b.generation += 1;
+            self.cv.notify_all();
+            return Ok(());
+        }
+        let gen = b.generation;
+        while b.generation == gen && b.gone == 0 {
+            self.cv.wait(&mut b);
+        }
+        if b.generation == gen {
+            return Err(Errno::ESRCH);
+        }
+        Ok(())
+    }
+
+    /// Records that a guest has finished or died, releasing everyone waiting at the barrier.
+    pub fn leave(&self) {
+        self.barrier.lock().gone += 1;
+        self.cv.notify_all();
+    }
+
+    /// Passes guest output on.
+    pub fn print(&self, guest: u32, bytes: &[u8]) {
+        (self.printer)(guest, bytes);
+    }
+}
+
+/// What a guest's host functions need: its machine, its id and the run it belongs to.
+#[derive(Clone, Debug)]
+pub struct GuestCtx {
+    /// The machine.
+    pub machine: Machine,
+    /// The guest in it.
+    pub guest: GuestId,
+    /// Its index in the run, from 0.
+    pub index: u32,
+    /// What the run's guests share.
+    pub run: Arc<Run>,
+}
+
+/// A guest to run.
+#[derive(Clone, Debug)]
+pub struct GuestSpec {
+    /// Its module; it exports `main: () -> i32`.
+    pub module: Module,
+    /// Its identity and limits.
+    pub config: GuestConfig,
+}
+
+impl GuestSpec {
+    /// A privileged guest running `module`.
+    pub fn new(module: Module) -> GuestSpec {
+        GuestSpec {
+            module,
+            config: GuestConfig::default(),
+        }
+    }
+}
+
+/// How a guest ended.
+#[derive(Clone, Debug)]
+pub struct GuestOutcome {
+    /// Its index in the run.
+    pub index: u32,
+    /// `main`'s result, or why it did not return (a trap, a missing export, an exit error).
+    pub result: Result<i32, String>,
+}
+
+impl GuestOutcome {
+    /// Whether `main` returned 0.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.result, Ok(0))
+    }
+}
+
+/// Runs every spec as a guest of `machine`, each on its own thread, and waits for all. A guest
+/// that returns, traps or fails to start is exited: everything it held is released, and the
+/// others go on.
+pub fn run_guests(
+    rt: &Runtime,
+    machine: &Machine,
+    specs: Vec<GuestSpec>,
+    printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
+) -> Vec<GuestOutcome> {
+    let run = Run::new(specs.len() as u32, printer);
+    let threads: Vec<_> = specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let (rt, machine, run) = (rt.clone(), machine.clone(), run.clone());
+            std::thread::Builder::new()
+                .name(format!("guest-{i}"))
+                .spawn(move || {
+                    let result = run_one(&rt, &machine, &run, i as u32, spec);
+                    run.leave();
+                    GuestOutcome {
+                        index: i as u32,
+                        result,
+                    }
+                })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| match t {
+            Ok(h) => h.join().unwrap_or_else(|_| GuestOutcome {
+                index: i as u32,
+                result: Err("guest thread panicked".into()),
+            }),
+            Err(e) => GuestOutcome {
+                index: i as u32,
+                result: Err(format!("could not start a thread: {e}")),
+            },
+        })
+        .collect()
+}
+
+fn run_one(
+    rt: &Runtime,
+    machine: &Machine,
+    run: &Arc<Run>,
+    index: u32,
+    spec: GuestSpec,
+) -> Result<i32, String> {
+    let guest = machine
+        .add_guest(spec.config)
+        .map_err(|e| format!("adding the guest: {e}"))?;
+    let ctx = GuestCtx {
+        machine: machine.clone(),
+        guest,
+        index,
+        run: run.clone(),
+    };
+    let result = {
+        let mut store = Store::new(rt.engine(), ctx);
+        let mut linker = Linker::new(rt.engine());
+        let r = abi::add_to_linker(&mut linker, |c: &GuestCtx| c)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|()| {
+                let instance =
+                    memory::with_target(machine, memory::MemoryTarget::Guest(guest), || {
+                        linker.instantiate(&mut store, &spec.module)
+                    })
+                    .map_err(|e| format!("instantiating: {e:#}"))?;
+                let main = instance
+                    .get_func(&mut store, "main")
+                    .ok_or("the module exports no `main`")?;
+                let mut out = [Val::I32(0)];
+                main.call(&mut store, &[], &mut out)
+                    .map_err(|e| format!("{e:#}"))?;
+                out[0]
+                    .i32()
+                    .ok_or_else(|| "`main` must return an i32".to_string())
+            });
+        // The guest exits before its memory goes: its mappings and wirings are released while
+        // the machine still knows them.
+        let exit = machine.exit_guest(guest);
+        drop(store);
+        exit.map_err(|e| format!("exiting: {e}")).and(r)
+    };
+    result
+}

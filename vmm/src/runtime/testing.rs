@@ -1,0 +1,232 @@
+//! Guest test modules: finding them, building C ones, and running each in a fresh machine.
+//!
+//! A test module exports `main: () -> i32`; it passes when every instance returns 0 and the
+//! machine's audit holds afterwards. It may export two `i32` globals: `vmm_guests`, how many
+//! instances of it share the machine (default 1), and `vmm_expect_trap`, a bit mask of the
+//! instances that must trap instead (bit i for instance i).
+
+use super::{run_guests, GuestSpec, Runtime};
+use crate::machine::{Machine, MachineConfig, Stats};
+use anyhow::{bail, Context as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One test module's result.
+#[derive(Clone, Debug)]
+pub enum TestResult {
+    /// Every instance did what it should; the machine's counters at the end.
+    Passed(Stats),
+    /// Why not.
+    Failed(String),
+    /// Not run, and why (a C test without clang).
+    Skipped(String),
+}
+
+/// Every test module under `paths` (files as given, directories searched), sorted.
+pub fn find_tests(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).with_context(|| format!("reading {}", p.display()))?;
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if matches!(
+            p.extension().and_then(|x| x.to_str()),
+            Some("wat" | "wasm" | "c")
+        ) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Whether C tests can be built here.
+pub fn clang_available() -> bool {
+    Command::new("clang")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Compiles a C guest with `clang --target=wasm32` against `vmm.h`; `Ok(None)` when clang is
+/// missing.
+pub fn build_c(src: &Path, out_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if !clang_available() {
+        return Ok(None);
+    }
+    let inc = out_dir.join("include");
+    std::fs::create_dir_all(&inc)?;
+    std::fs::write(inc.join("vmm.h"), guest_abi::C_HEADER)?;
+    let stem = src.file_stem().and_then(|s| s.to_str()).unwrap_or("guest");
+    let out = out_dir.join(format!("{stem}.wasm"));
+    let o = Command::new("clang")
+        .args([
+            "--target=wasm32",
+            "-O2",
+            "-nostdlib",
+            "-ffreestanding",
+            "-Wall",
+            "-Werror",
+        ])
+        .args([
+            "-Wl,--no-entry",
+            "-Wl,--export=main",
+            "-Wl,--export=vmm_guests",
+            "-Wl,--export=vmm_expect_trap",
+        ])
+        .args([
+            "-Wl,--export-memory",
+            "-Wl,--allow-undefined",
+            "-Wl,--export-if-defined=vmm_guests",
+        ])
+        .arg("-I")
+        .arg(&inc)
+        .arg("-o")
+        .arg(&out)
+        .arg(src)
+        .output()
+        .context("running clang")?;
+    if !o.status.success() {
+        bail!(
+            "clang failed on {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    Ok(Some(out))
+}
+
+/// The `i32` value of an exported global defined by the module (constant initialiser only).
+pub fn exported_global(wasm: &[u8], name: &str) -> anyhow::Result<Option<i32>> {
+    use wasmparser::{ExternalKind, Operator, Parser, Payload};
+    let mut imported = 0u32;
+    let mut globals: Vec<Option<i32>> = Vec::new();
+    let mut export = None;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload? {
+            Payload::ImportSection(s) => {
+                for imp in s.into_imports() {
+                    if matches!(imp?.ty, wasmparser::TypeRef::Global(_)) {
+                        imported += 1;
+                    }
+                }
+            }
+            Payload::GlobalSection(s) => {
+                for g in s {
+                    let mut ops = g?.init_expr.get_operators_reader();
+                    globals.push(match ops.read()? {
+                        Operator::I32Const { value } => Some(value),
+                        _ => None,
+                    });
+                }
+            }
+            Payload::ExportSection(s) => {
+                for e in s {
+                    let e = e?;
+                    if e.name == name && e.kind == ExternalKind::Global {
+                        export = Some(e.index);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(export
+        .and_then(|i| i.checked_sub(imported))
+        .and_then(|i| globals.get(i as usize).copied().flatten()))
+}
+
+/// Runs one test module in a fresh machine built from `cfg`.
+pub fn run_test(
+    rt: &Runtime,
+    cfg: &MachineConfig,
+    path: &Path,
+    work: &Path,
+    quiet: bool,
+) -> TestResult {
+    match run_test_inner(rt, cfg, path, work, quiet) {
+        Ok(r) => r,
+        Err(e) => TestResult::Failed(format!("{e:#}")),
+    }
+}
+
+fn run_test_inner(
+    rt: &Runtime,
+    cfg: &MachineConfig,
+    path: &Path,
+    work: &Path,
+    quiet: bool,
+) -> anyhow::Result<TestResult> {
+    let wasm_path = if path.extension().and_then(|x| x.to_str()) == Some("c") {
+        match build_c(path, work)? {
+            Some(p) => p,
+            None => return Ok(TestResult::Skipped("clang not found".into())),
+        }
+    } else {
+        path.to_path_buf()
+    };
+    let bytes =
+        std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
+    let bytes = wat::parse_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .into_owned();
+    let copies = exported_global(&bytes, "vmm_guests")?.unwrap_or(1);
+    if !(1..=64).contains(&copies) {
+        bail!("vmm_guests must be between 1 and 64, not {copies}");
+    }
+    let expect_trap = exported_global(&bytes, "vmm_expect_trap")?.unwrap_or(0) as u32;
+    let module = wasmtime::Module::new(rt.engine(), &bytes)
+        .map_err(anyhow::Error::from)
+        .context("compiling")?;
+    let machine = Machine::new(cfg.clone()).context("building the machine")?;
+    let name = path.display().to_string();
+    let outcomes = run_guests(
+        rt,
+        &machine,
+        (0..copies)
+            .map(|_| GuestSpec::new(module.clone()))
+            .collect(),
+        move |i, b| {
+            if !quiet {
+                eprint!("[{name} #{i}] {}", String::from_utf8_lossy(b));
+            }
+        },
+    );
+    let mut problems = Vec::new();
+    for o in &outcomes {
+        let must_trap = expect_trap & (1 << o.index) != 0;
+        match (&o.result, must_trap) {
+            (Ok(0), false) => {}
+            (Ok(s), false) => problems.push(format!("guest {} returned {s}", o.index)),
+            (Err(e), true) if e.contains("wasm trap") || e.contains("wasm backtrace") => {}
+            (r, true) => problems.push(format!("guest {} should have trapped, got {r:?}", o.index)),
+            (Err(e), false) => problems.push(format!(
+                "guest {}: {}",
+                o.index,
+                e.lines().next().unwrap_or(e)
+            )),
+        }
+    }
+    if let Err(v) = machine.audit() {
+        problems.push(format!("audit after the run: {v}"));
+    }
+    if problems.is_empty() {
+        Ok(TestResult::Passed(machine.stats()))
+    } else {
+        Ok(TestResult::Failed(problems.join("; ")))
+    }
+}
