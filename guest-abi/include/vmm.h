@@ -134,8 +134,22 @@ static inline int shmdt(const void *addr) { return vmm_ret(vmm_shmdt(VMM_P(addr)
 static inline int shmctl(int shmid, int cmd, struct shmid_ds *buf) { return vmm_ret(vmm_shmctl(shmid, cmd, VMM_P(buf))); }
 static inline int getpagesize(void) { return vmm_getpagesize(); }
 
+/* A guest's entry point: `VMM_MAIN { ... return 0; }` exports it as `main`. */
+#define VMM_MAIN __attribute__((export_name("main"))) int vmm_main(void)
+
 /* Helpers for test guests. */
 static inline size_t vmm_strlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
 static inline void vmm_puts(const char *s) { vmm_print(VMM_P(s), (int)vmm_strlen(s)); }
+/* Fails the test (returns its line number from main) when `cond` is false. */
+#define VMM_CHECK(cond) \
+    do { if (!(cond)) { vmm_puts("check failed: " #cond "\n"); return __LINE__; } } while (0)
+/* Pages `[p, p + n * 4096)` resident (1), not resident (0) or mixed/error (-1). */
+static inline int vmm_resident(void *p, int n) {
+    unsigned char v[64];
+    int all = 1, none = 1;
+    if (n > 64 || mincore(p, (size_t)n * VMM_PAGE_SIZE, v) != 0) return -1;
+    for (int i = 0; i < n; i++) { if (v[i] & 1) none = 0; else all = 0; }
+    return all ? 1 : none ? 0 : -1;
+}
 
 #endif

@@ -1,9 +1,10 @@
 //! Guest test modules: finding them, building C ones, and running each in a fresh machine.
 //!
 //! A test module exports `main: () -> i32`; it passes when every instance returns 0 and the
-//! machine's audit holds afterwards. It may export two `i32` globals: `vmm_guests`, how many
-//! instances of it share the machine (default 1), and `vmm_expect_trap`, a bit mask of the
-//! instances that must trap instead (bit i for instance i).
+//! machine's audit holds afterwards. It may say how many instances of it share the machine
+//! (`vmm_guests`, default 1) and which must trap instead (`vmm_expect_trap`, a bit mask: bit i
+//! for instance i): a WAT module exports `i32` globals of those names; a C file, which cannot
+//! export a constant global, says `// vmm-guests: 2` and `// vmm-expect-trap: 1` in its text.
 
 use super::{run_guests, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
@@ -89,7 +90,6 @@ pub fn build_c(src: &Path, out_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
             "-Wl,--export=vmm_expect_trap",
         ])
         .args([
-            "-Wl,--export-memory",
             "-Wl,--allow-undefined",
             "-Wl,--export-if-defined=vmm_guests",
         ])
@@ -171,7 +171,26 @@ fn run_test_inner(
     work: &Path,
     quiet: bool,
 ) -> anyhow::Result<TestResult> {
-    let wasm_path = if path.extension().and_then(|x| x.to_str()) == Some("c") {
+    let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
+    let directive = |name: &str| -> anyhow::Result<Option<i32>> {
+        if !is_c {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(path)?;
+        let key = format!("// {name}:");
+        match text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key.as_str()))
+        {
+            Some(v) => Ok(Some(
+                v.trim()
+                    .parse()
+                    .with_context(|| format!("`{key}` needs a number"))?,
+            )),
+            None => Ok(None),
+        }
+    };
+    let wasm_path = if is_c {
         match build_c(path, work)? {
             Some(p) => p,
             None => return Ok(TestResult::Skipped("clang not found".into())),
@@ -184,11 +203,15 @@ fn run_test_inner(
     let bytes = wat::parse_bytes(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         .into_owned();
-    let copies = exported_global(&bytes, "vmm_guests")?.unwrap_or(1);
+    let copies = directive("vmm-guests")?
+        .or(exported_global(&bytes, "vmm_guests")?)
+        .unwrap_or(1);
     if !(1..=64).contains(&copies) {
         bail!("vmm_guests must be between 1 and 64, not {copies}");
     }
-    let expect_trap = exported_global(&bytes, "vmm_expect_trap")?.unwrap_or(0) as u32;
+    let expect_trap = directive("vmm-expect-trap")?
+        .or(exported_global(&bytes, "vmm_expect_trap")?)
+        .unwrap_or(0) as u32;
     let module = wasmtime::Module::new(rt.engine(), &bytes)
         .map_err(anyhow::Error::from)
         .context("compiling")?;

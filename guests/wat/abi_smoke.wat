@@ -1,0 +1,30 @@
+;; mmap places past the full initial memory (growing it), data survives a page-out, mlock keeps
+;; pages resident through vmm_reclaim, mincore reports it, munmap removes the mapping.
+(module
+  (import "vmm" "getpagesize" (func $pagesize (result i32)))
+  (import "vmm" "mmap" (func $mmap (param i32 i32 i32 i32) (result i32)))
+  (import "vmm" "munmap" (func $munmap (param i32 i32) (result i32)))
+  (import "vmm" "mlock" (func $mlock (param i32 i32) (result i32)))
+  (import "vmm" "mincore" (func $mincore (param i32 i32 i32) (result i32)))
+  (import "vmm" "vmm_reclaim" (func $reclaim (param i32) (result i32)))
+  (import "vmm" "vmm_guest_count" (func $count (result i32)))
+  (memory (export "memory") 1)
+  (func (export "main") (result i32)
+    (local $a i32)
+    (if (i32.ne (call $pagesize) (i32.const 4096)) (then (return (i32.const 1))))
+    (if (i32.ne (call $count) (i32.const 1)) (then (return (i32.const 2))))
+    ;; MAP_ANON | MAP_PRIVATE, PROT_READ | PROT_WRITE
+    (local.set $a (call $mmap (i32.const 0) (i32.const 8192) (i32.const 3) (i32.const 0x1002)))
+    (if (i32.lt_u (local.get $a) (i32.const 65536)) (then (return (i32.const 3))))
+    (i32.store (local.get $a) (i32.const 0xdead))
+    (drop (call $reclaim (i32.const 100000)))
+    (if (i32.ne (i32.load (local.get $a)) (i32.const 0xdead)) (then (return (i32.const 4))))
+    (if (call $mlock (local.get $a) (i32.const 8192)) (then (return (i32.const 5))))
+    (drop (call $reclaim (i32.const 100000)))
+    (if (call $mincore (local.get $a) (i32.const 8192) (i32.const 16)) (then (return (i32.const 6))))
+    (if (i32.ne (i32.load16_u (i32.const 16)) (i32.const 0x0101)) (then (return (i32.const 7))))
+    (if (call $munmap (local.get $a) (i32.const 8192)) (then (return (i32.const 8))))
+    ;; mincore of the removed range: -ENOMEM
+    (if (i32.ne (call $mincore (local.get $a) (i32.const 4096) (i32.const 16)) (i32.const -12))
+      (then (return (i32.const 9))))
+    (i32.const 0)))
