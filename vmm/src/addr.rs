@@ -81,7 +81,7 @@ impl Vpn {
         Vaddr(self.0 << PAGE_SHIFT)
     }
     /// The page `n` pages further on.
-    pub fn add(self, n: u64) -> Vpn {
+    pub fn plus(self, n: u64) -> Vpn {
         Vpn(self.0 + n)
     }
 }

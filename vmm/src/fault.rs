@@ -139,7 +139,7 @@ impl State {
         };
         let prot = e.prot;
         if let Some(v) = self.views.get(&g) {
-            let page = PageRange::new(addr.vpn(), addr.vpn().add(1));
+            let page = PageRange::new(addr.vpn(), addr.vpn().plus(1));
             if v.protect(page, prot, true).is_err() {
                 return false;
             }
@@ -280,9 +280,9 @@ pub mod handler {
         // SAFETY: written once before installation, read-only since.
         let prev = unsafe {
             if sig == libc::SIGSEGV {
-                *(&raw const PREV_SEGV)
+                std::ptr::read(&raw const PREV_SEGV)
             } else {
-                *(&raw const PREV_BUS)
+                std::ptr::read(&raw const PREV_BUS)
             }
         };
         if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {

@@ -198,7 +198,7 @@ impl State {
                 .find_space(pages, addr.vpn().max(PLACEMENT_FLOOR))
                 .or_else(|| map.find_space(pages, PLACEMENT_FLOOR))
                 .ok_or(Errno::ENOMEM)?;
-            PageRange::new(start, start.add(pages))
+            PageRange::new(start, start.plus(pages))
         };
         self.insert_entry(
             g,

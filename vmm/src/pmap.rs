@@ -520,7 +520,7 @@ impl State {
                         .iter()
                         .filter(|a| a.shm == shm && pgoff < a.pages)
                     {
-                        let vpn = a.va.add(pgoff);
+                        let vpn = a.va.plus(pgoff);
                         if let Some(e) = vm
                             .map
                             .lookup(vpn)
@@ -588,7 +588,7 @@ impl State {
     pub(crate) fn pmap_page_remove(&self, maps: &[(GuestId, Vpn, Prot)]) -> bool {
         maps.iter().all(|&(g, vpn, _)| {
             self.views[&g]
-                .protect(PageRange::new(vpn, vpn.add(1)), Prot::empty(), false)
+                .protect(PageRange::new(vpn, vpn.plus(1)), Prot::empty(), false)
                 .is_ok()
         })
     }
@@ -600,7 +600,7 @@ impl State {
             let v = &self.views[&g];
             if v.enters_eagerly() {
                 // A failure leaves the page inaccessible, which the fault handler repairs.
-                let _ = v.protect(PageRange::new(vpn, vpn.add(1)), prot, true);
+                let _ = v.protect(PageRange::new(vpn, vpn.plus(1)), prot, true);
             }
         }
     }

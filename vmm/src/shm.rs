@@ -240,12 +240,8 @@ impl ShmTable {
 }
 
 fn split(id: ShmId) -> Option<(usize, u16)> {
-    (id.0 >= 0).then(|| {
-        (
-            (id.0 as u32 & 0xffff) as usize,
-            (id.0 as u32 >> IDX_BITS) as u16,
-        )
-    })
+    let raw = id.0 as u32;
+    (id.0 >= 0).then_some(((raw & 0xffff) as usize, (raw >> IDX_BITS) as u16))
 }
 
 /// SysV permission check: may `cred` have `want` (a 3-bit rwx mask) on a segment with `perm`?
@@ -379,7 +375,7 @@ impl State {
             map.find_space(pages, PLACEMENT_FLOOR)
                 .ok_or(Errno::ENOMEM)?
         };
-        let range = PageRange::new(start, start.add(pages));
+        let range = PageRange::new(start, start.plus(pages));
         let prot = if rdonly { Prot::READ } else { Prot::RW };
         let max_prot = if rdonly {
             Prot::READ | Prot::EXEC
@@ -423,7 +419,7 @@ impl State {
             .position(|a| a.va.addr() == addr)
             .ok_or(Errno::EINVAL)?;
         let a = vm.attachments[i];
-        let range = PageRange::new(a.va, a.va.add(a.pages));
+        let range = PageRange::new(a.va, a.va.plus(a.pages));
         // Remove only what still maps this segment: a MAP_FIXED mapping placed over part of
         // the attachment since is not the segment's to take away.
         let pieces: Vec<PageRange> = vm
@@ -513,7 +509,7 @@ impl State {
                 vm.attachments
                     .iter()
                     .filter(|a| a.shm == id)
-                    .map(move |a| (*g, PageRange::new(a.va, a.va.add(a.pages))))
+                    .map(move |a| (*g, PageRange::new(a.va, a.va.plus(a.pages))))
             })
             .collect();
         for (i, &(g, r)) in targets.iter().enumerate() {

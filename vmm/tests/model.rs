@@ -276,9 +276,7 @@ impl World {
                 let wired_now = self.wired_set(&self.guests, &self.segs).len() as u64;
                 let future = self.guests[g].future;
                 let model: Result<u64, Errno> = if fixed {
-                    if page + len > SPACE {
-                        Err(Errno::ENOMEM)
-                    } else if future && wired_now + len > WIRED_MAX {
+                    if page + len > SPACE || (future && wired_now + len > WIRED_MAX) {
                         Err(Errno::ENOMEM)
                     } else {
                         Ok(page)

@@ -77,12 +77,15 @@ impl Runtime {
     }
 }
 
+/// Where guest output goes: (guest index, bytes).
+type Printer = Box<dyn Fn(u32, &[u8]) + Send + Sync>;
+
 /// What a running machine's guests share: their number, the barrier, the output.
 pub struct Run {
     count: u32,
     barrier: Mutex<BarrierState>,
     cv: Condvar,
-    printer: Box<dyn Fn(u32, &[u8]) + Send + Sync>,
+    printer: Printer,
 }
 
 impl std::fmt::Debug for Run {

@@ -1,0 +1,26 @@
+# Everyday recipes. `just --list` shows them.
+
+# Build everything (release).
+build:
+    cargo build --release --workspace
+
+# The README's test command: every unit, scenario, property, guest and spec test.
+test:
+    cargo test --workspace
+
+# The main job: every guest test module, each in a fresh machine.
+guests *ARGS:
+    cargo run --release -p vmm -- test {{ARGS}} guests
+
+# The WebAssembly spec scripts under constant paging.
+wast:
+    cargo run --release -p vmm -- wast --phys-mem 32K --evict-each ../shared/spec/*.wast
+
+# The model-based property test with many cases (CASES=20000 by default).
+proptest CASES="20000":
+    PROPTEST_CASES={{CASES}} cargo test --release -p vmm --test model
+
+# Formatting and lints, as CI would want them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
