@@ -6,7 +6,7 @@ build:
 
 # The README's test command: every unit, scenario, property, guest and spec test.
 test:
-    cargo test --workspace
+    cargo test --workspace --no-fail-fast
 
 # The main job: every guest test module, each in a fresh machine.
 guests *ARGS:

@@ -211,8 +211,10 @@ impl VmMap {
             .lookup(range.start)
             .map(|e| e.start)
             .unwrap_or(range.start);
+        // An empty range overlaps nothing, even inside an entry.
+        let end = if range.is_empty() { first } else { range.end };
         self.entries
-            .range(first..range.end)
+            .range(first..end)
             .map(|(_, e)| e)
             .filter(move |e| e.end > range.start)
     }
