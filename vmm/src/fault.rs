@@ -147,6 +147,33 @@ impl State {
         true
     }
 
+    /// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
+    /// guest (a wasmtime libcall such as `memory.fill`, or instantiation): the access is let
+    /// complete on a scratch page and the guest is marked to trap before it runs on.
+    pub(crate) fn defer_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool {
+        let why = format!(
+            "memory fault: {} at {:?} {}",
+            if write { "write" } else { "read" },
+            addr,
+            match self.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
+                None => "(not mapped)",
+                Some(_) => "(not permitted, or no memory)",
+            }
+        );
+        let Some(v) = self.views.get(&g) else {
+            return false;
+        };
+        if v.scratch_page(PageRange::new(addr.vpn(), addr.vpn().plus(1)))
+            .is_err()
+        {
+            return false;
+        }
+        if let Some(vm) = self.guests.get_mut(&g) {
+            vm.fault.get_or_insert(why);
+        }
+        true
+    }
+
     /// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
     pub(crate) fn copy_out(
         &mut self,
@@ -192,53 +219,77 @@ impl State {
     }
 }
 
-/// The process-wide handler for faults in guest views.
+/// The process-wide handlers for faults in guest views.
 ///
-/// Installed once, after wasmtime has installed its own handlers, so it runs first for every
-/// SIGSEGV and SIGBUS in the process. A fault at an address inside a registered view is resolved
-/// by the view's machine (page in, enter, return to retry the access); anything else, or an access
-/// the guest may not make, goes on to the handler that was there before (wasmtime's, which turns a
-/// fault in wasm code into a trap).
+/// Two handlers bracket wasmtime's, so every SIGSEGV and SIGBUS meets them in this order:
+/// 1. [`install`] (after the engine exists) puts `on_fault` in front. A fault at an address
+///    inside a registered view that the guest may make is resolved by the view's machine (page
+///    in, enter, return to retry the access). Anything else goes on to wasmtime.
+/// 2. wasmtime turns a fault at a trapping instruction of guest code into a precise trap.
+/// 3. [`install_catcher`] (before the engine exists) puts `on_declined` behind wasmtime, which
+///    calls it for what it declines: faults in host code acting for the guest (`memory.fill`
+///    and other libcalls, instantiation) and in guest code that wasmtime did not expect to
+///    trap (an inlined `memory.copy` over an unmapped page). Passing those on would kill the
+///    process, so for an address in a view the access completes on a scratch page, the guest
+///    is marked to trap, and the runtime makes it trap at its next epoch check (function entry,
+///    loop, or return). Anything not in a view gets the default action, as without us.
 ///
-/// Signal-handler context: the lookup is lock-free. Resolution takes the machine lock and may
-/// allocate; that is sound here because a view is only touched by wasm code, by wasmtime's memory
-/// libcalls and by wasmtime's instantiation, none of which holds the machine lock or is inside the
-/// allocator when it touches guest memory. Host code of this crate never touches a view: it goes
-/// through the stores.
+/// Signal-handler context: the view lookup is lock-free. Resolution takes the machine lock and
+/// may allocate; that is sound here because a view is only touched by wasm code, by wasmtime's
+/// libcalls and by wasmtime's instantiation, none of which holds the machine lock or is inside
+/// the allocator when it touches guest memory. Host code of this crate never touches a view: it
+/// goes through the stores.
 pub mod handler {
     use super::State;
     use crate::addr::Vaddr;
-    use crate::pmap::registry_lookup;
+    use crate::pmap::{registry_lookup, FaultOwner};
     use parking_lot::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Once;
 
-    static INSTALL: Once = Once::new();
-    static mut PREV_SEGV: libc::sigaction = unsafe { std::mem::zeroed() };
-    static mut PREV_BUS: libc::sigaction = unsafe { std::mem::zeroed() };
+    static FRONT: Once = Once::new();
+    static CATCHER: Once = Once::new();
+    static mut PREV_FRONT: [libc::sigaction; 2] = unsafe { std::mem::zeroed() };
+    static mut PREV_CATCH: [libc::sigaction; 2] = unsafe { std::mem::zeroed() };
+    static ON_DEFER: AtomicUsize = AtomicUsize::new(0);
 
-    /// Installs the handler (once per process). Call it after creating the wasmtime engine.
-    pub fn install() {
-        INSTALL.call_once(|| {
-            for (sig, prev) in [
-                (libc::SIGSEGV, &raw mut PREV_SEGV),
-                (libc::SIGBUS, &raw mut PREV_BUS),
-            ] {
-                // SAFETY: a zeroed sigaction is a valid value to fill in; `prev` points at a static
-                // written only here, once, before the handler that reads it can run.
-                unsafe {
-                    let mut act: libc::sigaction = std::mem::zeroed();
-                    act.sa_sigaction = on_fault as *const () as usize;
-                    act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
-                    libc::sigemptyset(&mut act.sa_mask);
-                    libc::sigaction(sig, &act, prev);
-                }
-            }
-        });
+    /// Sets what to call, from signal context, when a guest is marked to trap: the runtime
+    /// passes a signal-safe function that bumps the engine's epoch.
+    pub fn on_deferred_fault(f: fn()) {
+        ON_DEFER.store(f as usize, Ordering::Release);
     }
 
-    /// Whether the handler is installed.
+    /// Installs the front handler (once per process). Call it after creating the engine.
+    pub fn install() {
+        FRONT.call_once(|| set(on_fault, &raw mut PREV_FRONT));
+    }
+
+    /// Installs the catcher behind wasmtime (once per process). Call it before the first
+    /// wasmtime engine of the process is created, so that wasmtime chains to it.
+    pub fn install_catcher() {
+        CATCHER.call_once(|| set(on_declined, &raw mut PREV_CATCH));
+    }
+
+    /// Whether the front handler is installed.
     pub fn installed() -> bool {
-        INSTALL.is_completed()
+        FRONT.is_completed()
+    }
+
+    fn set(
+        f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void),
+        prev: *mut [libc::sigaction; 2],
+    ) {
+        for (i, sig) in [libc::SIGSEGV, libc::SIGBUS].into_iter().enumerate() {
+            // SAFETY: a zeroed sigaction is a valid value to fill in; `prev` points at a static
+            // written only here, once, before the handler that reads it can run.
+            unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = f as *const () as usize;
+                act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut act.sa_mask);
+                libc::sigaction(sig, &act, &raw mut (*prev)[i]);
+            }
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -255,15 +306,24 @@ pub mod handler {
         true
     }
 
-    /// Runs in signal context (see the module documentation for what it may touch).
-    extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    /// The view a fault address lies in, with the machine state that serves it.
+    fn lookup(info: *mut libc::siginfo_t) -> Option<(&'static Mutex<State>, FaultOwner, u64)> {
         // SAFETY: `info` is the kernel's siginfo for a SIGSEGV/SIGBUS, which carries an address.
         let addr = unsafe { (*info).si_addr() } as usize;
-        if let Some((owner, off)) = registry_lookup(addr) {
-            // SAFETY: a view is registered only while the machine whose state it names is alive:
-            // whoever can still run code in the view (the guest's wasm memory) holds a strong
-            // reference to the machine.
-            let state = unsafe { &*(owner.state as *const Mutex<State>) };
+        let (owner, off) = registry_lookup(addr)?;
+        // SAFETY: a view is registered only while the machine whose state it names is alive:
+        // whoever can still run code in the view (the guest's wasm memory) holds a strong
+        // reference to the machine.
+        Some((
+            unsafe { &*(owner.state as *const Mutex<State>) },
+            owner,
+            off,
+        ))
+    }
+
+    /// Runs in signal context (see the module documentation for what it may touch).
+    extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        if let Some((state, owner, off)) = lookup(info) {
             if state
                 .lock()
                 .resolve_view_fault(owner.guest, Vaddr(off), is_write(ctx))
@@ -271,20 +331,43 @@ pub mod handler {
                 return;
             }
         }
-        // SAFETY: chaining to the handler that was installed before ours, with the same
-        // arguments the kernel gave us.
-        unsafe { chain(sig, info, ctx) }
+        // SAFETY: chaining, with the kernel's arguments, to the handler installed before ours.
+        unsafe { chain(&raw const PREV_FRONT, sig, info, ctx) }
     }
 
-    unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-        // SAFETY: written once before installation, read-only since.
-        let prev = unsafe {
-            if sig == libc::SIGSEGV {
-                std::ptr::read(&raw const PREV_SEGV)
-            } else {
-                std::ptr::read(&raw const PREV_BUS)
+    /// Runs in signal context, called by wasmtime for faults it declines.
+    extern "C" fn on_declined(
+        sig: libc::c_int,
+        info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        if let Some((state, owner, off)) = lookup(info) {
+            if state
+                .lock()
+                .defer_view_fault(owner.guest, Vaddr(off), is_write(ctx))
+            {
+                let f = ON_DEFER.load(Ordering::Acquire);
+                if f != 0 {
+                    // SAFETY: only `on_deferred_fault` stores here, always a `fn()`.
+                    let f: fn() = unsafe { std::mem::transmute::<usize, fn()>(f) };
+                    f();
+                }
+                return;
             }
-        };
+        }
+        // SAFETY: as in `on_fault`.
+        unsafe { chain(&raw const PREV_CATCH, sig, info, ctx) }
+    }
+
+    unsafe fn chain(
+        prev: *const [libc::sigaction; 2],
+        sig: libc::c_int,
+        info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        let i = usize::from(sig != libc::SIGSEGV);
+        // SAFETY: written once before installation, read-only since.
+        let prev = unsafe { std::ptr::read(&(*prev)[i]) };
         if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
             // Restore the default action; returning re-runs the access and the process gets
             // the signal's default fate, as it would have without us.
@@ -296,12 +379,18 @@ pub mod handler {
             }
         } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
             // SAFETY: the previous handler asked for SA_SIGINFO, so this is its signature.
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                unsafe { std::mem::transmute(prev.sa_sigaction) };
+            let f = unsafe {
+                std::mem::transmute::<
+                    usize,
+                    extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void),
+                >(prev.sa_sigaction)
+            };
             f(sig, info, ctx);
         } else {
             // SAFETY: a plain handler takes the signal number only.
-            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(prev.sa_sigaction) };
+            let f = unsafe {
+                std::mem::transmute::<usize, extern "C" fn(libc::c_int)>(prev.sa_sigaction)
+            };
             f(sig);
         }
     }

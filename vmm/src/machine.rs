@@ -153,6 +153,8 @@ pub(crate) struct GuestVm {
     pub locked_pages: u64,
     pub memlock_limit: u64,
     pub attachments: Vec<Attachment>,
+    /// A fault host code hit for the guest, which the guest must trap for.
+    pub fault: Option<String>,
 }
 
 /// Counters since the machine started.
@@ -416,6 +418,7 @@ impl Machine {
                 locked_pages: 0,
                 memlock_limit: gc.memlock_limit.unwrap_or(s.cfg.limits.memlock),
                 attachments: Vec::new(),
+                fault: None,
             };
             s.guests.insert(id, vm);
             Ok(id)
@@ -574,6 +577,11 @@ impl Machine {
             }
             Ok(v)
         })
+    }
+
+    /// The memory fault guest `g` must trap for, if host code hit one on its behalf.
+    pub fn pending_fault(&self, g: GuestId) -> Option<String> {
+        self.with(|s| s.guests.get(&g).and_then(|vm| vm.fault.clone()))
     }
 
     /// Forgets guest `g`'s view (it is unmapped when the last holder lets go).

@@ -410,6 +410,30 @@ impl View {
         Ok(())
     }
 
+    /// Puts a private scratch page over `page`, so that an access the guest may not make, done
+    /// by host code on the guest's behalf, completes without touching anything real. The guest
+    /// is made to trap before its code runs on (see [`crate::fault::handler`]).
+    pub(crate) fn scratch_page(&self, page: PageRange) -> io::Result<()> {
+        let Some((addr, len)) = self.span(page) else {
+            return Err(io::Error::other("outside the view"));
+        };
+        // SAFETY: replaces one page of our own reservation with fresh private memory.
+        let p = unsafe {
+            libc::mmap(
+                addr as *mut libc::c_void,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// The protection a mapping gets when created or changed: its own in userfault mode, none
     /// until a fault enters each page in protect mode.
     pub(crate) fn enters_eagerly(&self) -> bool {

@@ -46,9 +46,22 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+
+/// Signal-safe (an atomic add): makes every store check its epoch deadline at its next check.
+fn bump_epoch() {
+    if let Some(e) = ENGINE.get() {
+        e.increment_epoch();
+    }
+}
+
 impl Runtime {
-    /// An engine whose memories are guest address spaces.
+    /// The engine whose memories are guest address spaces (one per process, shared by every
+    /// `Runtime`, since the fault handler serves them all).
     pub fn new() -> anyhow::Result<Runtime> {
+        if let Some(e) = ENGINE.get() {
+            return Ok(Runtime { engine: e.clone() });
+        }
         let mut cfg = Config::new();
         cfg.with_host_memory(Arc::new(memory::VmmMemoryCreator));
         cfg.memory_init_cow(false);
@@ -56,10 +69,17 @@ impl Runtime {
         cfg.memory_reservation(1 << 32);
         cfg.memory_reservation_for_growth(0);
         cfg.wasm_multi_memory(true);
+        // Epochs only move when host code hit a memory fault for a guest, which must then trap.
+        cfg.epoch_interruption(true);
+        // Before the engine: wasmtime chains to whatever handler it finds, and the faults it
+        // declines must come to us, not to the default action.
+        crate::fault::handler::install_catcher();
         let engine = Engine::new(&cfg)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
+        let engine = ENGINE.get_or_init(|| engine).clone();
         // After the engine: wasmtime has installed its handlers, ours goes in front of them.
+        crate::fault::handler::on_deferred_fault(bump_epoch);
         crate::fault::handler::install();
         Ok(Runtime { engine })
     }
@@ -71,9 +91,28 @@ impl Runtime {
 
     /// Compiles a module from a `.wasm` or `.wat` file.
     pub fn load(&self, path: &Path) -> anyhow::Result<Module> {
-        Module::from_file(&self.engine, path)
-            .map_err(anyhow::Error::from)
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading guest module {}", path.display()))?;
+        self.compile(&bytes)
             .with_context(|| format!("loading guest module {}", path.display()))
+    }
+
+    /// Compiles a module from wasm or wat bytes.
+    pub fn compile(&self, bytes: &[u8]) -> anyhow::Result<Module> {
+        Module::new(&self.engine, bytes).map_err(anyhow::Error::from)
+    }
+
+    /// Makes `store` trap when host code has hit a memory fault for a guest that `faulted`
+    /// reports (a `memory.fill` over an unmapped page, say), at the next epoch check.
+    pub fn guard_store<T: 'static>(
+        store: &mut Store<T>,
+        faulted: impl Fn() -> Option<String> + Send + Sync + 'static,
+    ) {
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| match faulted() {
+            Some(why) => Err(wasmtime::format_err!("guest trapped: {why}")),
+            None => Ok(wasmtime::UpdateDeadline::Continue(1)),
+        });
     }
 }
 
@@ -192,6 +231,8 @@ pub struct GuestOutcome {
     pub index: u32,
     /// `main`'s result, or why it did not return (a trap, a missing export, an exit error).
     pub result: Result<i32, String>,
+    /// Whether it ended in a trap (rather than returning, or failing to start).
+    pub trapped: bool,
 }
 
 impl GuestOutcome {
@@ -219,11 +260,12 @@ pub fn run_guests(
             std::thread::Builder::new()
                 .name(format!("guest-{i}"))
                 .spawn(move || {
-                    let result = run_one(&rt, &machine, &run, i as u32, spec);
+                    let (result, trapped) = run_one(&rt, &machine, &run, i as u32, spec);
                     run.leave();
                     GuestOutcome {
                         index: i as u32,
                         result,
+                        trapped,
                     }
                 })
         })
@@ -235,10 +277,12 @@ pub fn run_guests(
             Ok(h) => h.join().unwrap_or_else(|_| GuestOutcome {
                 index: i as u32,
                 result: Err("guest thread panicked".into()),
+                trapped: false,
             }),
             Err(e) => GuestOutcome {
                 index: i as u32,
                 result: Err(format!("could not start a thread: {e}")),
+                trapped: false,
             },
         })
         .collect()
@@ -250,10 +294,12 @@ fn run_one(
     run: &Arc<Run>,
     index: u32,
     spec: GuestSpec,
-) -> Result<i32, String> {
-    let guest = machine
-        .add_guest(spec.config)
-        .map_err(|e| format!("adding the guest: {e}"))?;
+) -> (Result<i32, String>, bool) {
+    let guest = match machine.add_guest(spec.config) {
+        Ok(g) => g,
+        Err(e) => return (Err(format!("adding the guest: {e}")), false),
+    };
+    let mut trapped = false;
     let ctx = GuestCtx {
         machine: machine.clone(),
         guest,
@@ -262,6 +308,8 @@ fn run_one(
     };
     let result = {
         let mut store = Store::new(rt.engine(), ctx);
+        let m = machine.clone();
+        Runtime::guard_store(&mut store, move || m.pending_fault(guest));
         let mut linker = Linker::new(rt.engine());
         let r = abi::add_to_linker(&mut linker, |c: &GuestCtx| c)
             .map_err(|e| format!("{e:#}"))
@@ -275,8 +323,15 @@ fn run_one(
                     .get_func(&mut store, "main")
                     .ok_or("the module exports no `main`")?;
                 let mut out = [Val::I32(0)];
-                main.call(&mut store, &[], &mut out)
-                    .map_err(|e| format!("{e:#}"))?;
+                main.call(&mut store, &[], &mut out).map_err(|e| {
+                    trapped = true;
+                    format!("{e:#}")
+                })?;
+                // A fault host code hit for the guest after its last epoch check.
+                if let Some(why) = machine.pending_fault(guest) {
+                    trapped = true;
+                    return Err(format!("guest trapped: {why}"));
+                }
                 out[0]
                     .i32()
                     .ok_or_else(|| "`main` must return an i32".to_string())
@@ -287,5 +342,5 @@ fn run_one(
         drop(store);
         exit.map_err(|e| format!("exiting: {e}")).and(r)
     };
-    result
+    (result, trapped)
 }

@@ -40,9 +40,14 @@ pub fn run_script(
 ) -> anyhow::Result<WastReport> {
     let buf = ParseBuffer::new(text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let script: Wast = parser::parse(&buf).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let mut store = Store::new(rt.engine(), ());
+    let m = machine.clone();
+    Runtime::guard_store(&mut store, move || {
+        m.guests().into_iter().find_map(|g| m.pending_fault(g))
+    });
     let mut cx = Ctx {
         machine,
-        store: Store::new(rt.engine(), ()),
+        store,
         linker: Linker::new(rt.engine()),
         modules: HashMap::new(),
         instances: HashMap::new(),
@@ -82,8 +87,9 @@ impl Ctx<'_> {
             WastDirective::Module(mut q) => {
                 let name = q.name().map(|i| i.name().to_string());
                 let bytes = encode(&mut q)?;
-                let module =
-                    Module::new(rt.engine(), &bytes).map_err(|e| format!("compiling: {e:#}"))?;
+                let module = rt
+                    .compile(&bytes)
+                    .map_err(|e| format!("compiling: {e:#}"))?;
                 let inst = self
                     .instantiate(&module)
                     .map_err(|e| format!("instantiating: {e:#}"))?;
@@ -96,8 +102,9 @@ impl Ctx<'_> {
             WastDirective::ModuleDefinition(mut q) => {
                 let name = q.name().map(|i| i.name().to_string());
                 let bytes = encode(&mut q)?;
-                let module =
-                    Module::new(rt.engine(), &bytes).map_err(|e| format!("compiling: {e:#}"))?;
+                let module = rt
+                    .compile(&bytes)
+                    .map_err(|e| format!("compiling: {e:#}"))?;
                 if let Some(n) = name {
                     self.modules.insert(n, module);
                 }
@@ -150,15 +157,16 @@ impl Ctx<'_> {
             },
             WastDirective::AssertInvalid { mut module, .. }
             | WastDirective::AssertMalformed { mut module, .. } => {
-                match encode(&mut module).map(|b| Module::new(rt.engine(), &b)) {
+                match encode(&mut module).map(|b| rt.compile(&b)) {
                     Ok(Ok(_)) => Err("module was accepted".into()),
                     _ => Ok(()),
                 }
             }
             WastDirective::AssertUnlinkable { mut module, .. } => {
                 let bytes = module.encode().map_err(|e| e.to_string())?;
-                let m =
-                    Module::new(rt.engine(), &bytes).map_err(|e| format!("compiling: {e:#}"))?;
+                let m = rt
+                    .compile(&bytes)
+                    .map_err(|e| format!("compiling: {e:#}"))?;
                 match self.instantiate(&m) {
                     Ok(_) => Err("module linked".into()),
                     Err(_) => Ok(()),
@@ -190,6 +198,10 @@ impl Ctx<'_> {
         let mut out = vec![Val::I32(0); f.ty(&self.store).results().len()];
         f.call(&mut self.store, &args, &mut out)
             .map_err(|e| format!("{e:#}"))?;
+        let m = self.machine;
+        if let Some(why) = m.guests().into_iter().find_map(|g| m.pending_fault(g)) {
+            return Err(format!("guest trapped: {why}"));
+        }
         Ok(out)
     }
 
@@ -205,7 +217,7 @@ impl Ctx<'_> {
             }
             WastExecute::Wat(mut w) => {
                 let bytes = encode_wat(&mut w)?;
-                let m = Module::new(rt.engine(), &bytes).map_err(|e| format!("{e:#}"))?;
+                let m = rt.compile(&bytes).map_err(|e| format!("{e:#}"))?;
                 self.instantiate(&m)
                     .map(|_| Vec::new())
                     .map_err(|e| format!("{e:#}"))
