@@ -16,7 +16,8 @@ fn run_all(mode: PagingMode) {
     let mut cfg = MachineConfig::default()
         .phys_mem(1 << 20)
         .swap(16 << 20)
-        .swap_backing(SwapBacking::Memory);
+        .swap_backing(SwapBacking::Memory)
+        .free_target(8);
     cfg.paging = Some(mode);
     let work = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();

@@ -71,6 +71,7 @@ pub use limits::Limits;
 pub use machine::{Cred, GuestConfig, Machine, MachineConfig, PageInfo, Residency, Stats};
 pub use map::{Backing, Entry, EntryFlags, Prot};
 pub use mmap::{MapFlags, MlockallFlags};
+pub use pdaemon::Pagedaemon;
 pub use shm::{IpcPerm, ShmCmd, ShmidDs};
 pub use swap::SwapBacking;
 

@@ -88,6 +88,12 @@ impl MachineConfig {
         self.limits.memlock = bytes;
         self
     }
+    /// Sets how many frames the pagedaemon keeps free.
+    pub fn free_target(mut self, frames: u32) -> MachineConfig {
+        self.free_target = frames;
+        self
+    }
+
     /// Sets the address-space size of every guest, in bytes.
     pub fn space(mut self, bytes: u64) -> MachineConfig {
         self.space_pages = crate::addr::pages_for(bytes);
@@ -178,6 +184,8 @@ pub struct Stats {
     pub page_ins: u64,
     /// Pages written to swap and released.
     pub evictions: u64,
+    /// Times the pagedaemon thread found too few free frames and paged out.
+    pub pdaemon_runs: u64,
 }
 
 /// Residency of one page, as `mincore` and the tests see it.

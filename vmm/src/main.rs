@@ -74,6 +74,9 @@ struct MachineArgs {
     /// Locked-memory limit of each guest (default: none).
     #[arg(long, value_parser = parse_size)]
     memlock_limit: Option<u64>,
+    /// Frames the pagedaemon thread keeps free (default: a thirty-second of memory, at least 1).
+    #[arg(long)]
+    free_target: Option<u64>,
     /// How guest memory faults: `auto`, `userfault` or `protect`.
     #[arg(long, default_value = "auto")]
     paging: String,
@@ -115,10 +118,12 @@ impl MachineArgs {
             "memory" => SwapBacking::Memory,
             p => SwapBacking::Path(p.into()),
         };
+        let frames = self.phys_mem.div_ceil(vmm::PAGE_SIZE);
         let mut cfg = MachineConfig::default()
             .phys_mem(self.phys_mem)
             .swap(self.swap)
-            .swap_backing(backing);
+            .swap_backing(backing)
+            .free_target(self.free_target.unwrap_or((frames / 32).max(1)).min(frames) as u32);
         if let Some(w) = self.wired_max {
             cfg = cfg.wired_max(w);
         }
@@ -134,6 +139,8 @@ impl MachineArgs {
         Ok(cfg)
     }
 }
+
+const PDAEMON_PERIOD: std::time::Duration = std::time::Duration::from_millis(5);
 
 fn summary(st: &Stats) -> String {
     format!(
@@ -163,6 +170,9 @@ fn run(machine: MachineArgs, copies: u32, modules: Vec<PathBuf>) -> anyhow::Resu
         specs.extend((0..copies).map(|_| GuestSpec::new(m.clone())));
     }
     let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
+    let _pagedaemon = m
+        .start_pagedaemon(PDAEMON_PERIOD)
+        .context("starting the pagedaemon")?;
     let outcomes = run_guests(&rt, &m, specs, |i, b| {
         print!("[guest {i}] {}", String::from_utf8_lossy(b))
     });
@@ -241,6 +251,9 @@ fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
         let m = Machine::new(cfg.clone()).context("building the machine")?;
+        let _pagedaemon = m
+            .start_pagedaemon(PDAEMON_PERIOD)
+            .context("starting the pagedaemon")?;
         let report =
             vmm::runtime::wast::run_script(&rt, &m, &f.display().to_string(), &text, evict_each)?;
         let audit = m.audit();

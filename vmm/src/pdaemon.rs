@@ -12,8 +12,12 @@
 
 use crate::addr::FrameId;
 use crate::errno::Errno;
-use crate::machine::State;
+use crate::machine::{Machine, State};
 use crate::page::{Owner, PageSlot};
+use parking_lot::{Condvar, Mutex};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 impl State {
     /// Takes a frame for `o`, paging others out first if the free list is at or below target.
@@ -74,5 +78,57 @@ impl State {
         self.pmap_page_restore(&maps);
         self.stats.evictions += 1;
         Ok(())
+    }
+}
+
+/// A pagedaemon thread: wakes every `period` and, while fewer than the machine's free target
+/// frames are free, pages out unwired pages, so that faults find a free frame without waiting
+/// for a page-out. Stopped and joined when dropped.
+#[derive(Debug)]
+pub struct Pagedaemon {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Machine {
+    /// Starts a pagedaemon thread for this machine.
+    pub fn start_pagedaemon(&self, period: Duration) -> std::io::Result<Pagedaemon> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (m, s) = (self.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("pagedaemon".into())
+            .spawn(move || loop {
+                {
+                    let mut stopped = s.0.lock();
+                    if !*stopped {
+                        s.1.wait_for(&mut stopped, period);
+                    }
+                    if *stopped {
+                        return;
+                    }
+                }
+                m.with(|st| {
+                    let target = st.cfg.free_target as usize;
+                    let free = st.pool.free_count();
+                    if free < target {
+                        st.stats.pdaemon_runs += 1;
+                        st.reclaim(target - free);
+                    }
+                });
+            })?;
+        Ok(Pagedaemon {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Pagedaemon {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -214,6 +214,15 @@ fn run_test_inner(
         .unwrap_or(0) as u32;
     let module = rt.compile(&bytes).context("compiling")?;
     let machine = Machine::new(cfg.clone()).context("building the machine")?;
+    let pagedaemon = if cfg.free_target > 0 {
+        Some(
+            machine
+                .start_pagedaemon(std::time::Duration::from_millis(5))
+                .context("starting the pagedaemon")?,
+        )
+    } else {
+        None
+    };
     let name = path.display().to_string();
     let outcomes = run_guests(
         rt,
@@ -242,6 +251,7 @@ fn run_test_inner(
             )),
         }
     }
+    drop(pagedaemon);
     if let Err(v) = machine.audit() {
         problems.push(format!("audit after the run: {v}"));
     }
