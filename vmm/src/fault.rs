@@ -7,6 +7,9 @@
 //! never hands a non-resident range to anything.
 
 use crate::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
+use crate::pmap::View;
+
+static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 use crate::errno::Errno;
 use crate::machine::State;
 use crate::map::Prot;
@@ -35,6 +38,12 @@ pub enum FaultError {
 impl State {
     /// Makes the page `o` resident and returns its frame.
     pub(crate) fn page_in(&mut self, o: Owner) -> Result<FrameId, Errno> {
+        self.page_in_to(o, None)
+    }
+
+    /// [`State::page_in`], placing the data straight into `dst` (a view and the page there that
+    /// faulted) when that view can take it.
+    fn page_in_to(&mut self, o: Owner, dst: Option<(&View, Vpn)>) -> Result<FrameId, Errno> {
         match self.slot(o) {
             PageSlot::Resident(f) => {
                 self.pool.touch(f);
@@ -45,8 +54,7 @@ impl State {
                 // punched when freed); giving it host memory keeps "resident" and "has host
                 // memory" the same thing, which views rely on.
                 let f = self.alloc_frame(o)?;
-                let (store, idx) = self.store(o);
-                if store.allocate(idx).is_err() {
+                if self.fill(o, None, dst).is_err() {
                     self.pool.release(f);
                     return Err(Errno::ENOMEM);
                 }
@@ -56,28 +64,55 @@ impl State {
             }
             PageSlot::Swapped(slot) => {
                 let mut data = std::mem::take(&mut self.scratch_in);
-                let r = self.swap_in(o, slot, &mut data);
+                let r = self.swap_in(o, slot, &mut data, dst);
                 self.scratch_in = data;
                 r
             }
         }
     }
 
+    /// Gives page `o` its host memory: `data`, or zeros. When the page comes in for a fault in a
+    /// userfault view, the data goes in with one `UFFDIO_COPY` at the faulting address, which
+    /// fills the store and maps the page for the faulting guest at once; otherwise it is written
+    /// to the store and mapped by the retried access.
+    fn fill(
+        &self,
+        o: Owner,
+        data: Option<&[u8]>,
+        dst: Option<(&View, Vpn)>,
+    ) -> std::io::Result<()> {
+        if let Some((v, vpn)) = dst {
+            if v.copy_page(vpn, data.unwrap_or(&ZERO_PAGE)).is_ok() {
+                return Ok(());
+            }
+        }
+        let (store, idx) = self.store(o);
+        match data {
+            Some(d) => store.write_page(idx, d),
+            None => store.allocate(idx),
+        }
+    }
+
     /// Brings page `o` back from `slot`, using `data` as the page buffer. The slot is given up
     /// before a frame is asked for, so that with swap full the victim that makes room can take it.
-    fn swap_in(&mut self, o: Owner, slot: SwapSlot, data: &mut [u8]) -> Result<FrameId, Errno> {
+    fn swap_in(
+        &mut self,
+        o: Owner,
+        slot: SwapSlot,
+        data: &mut [u8],
+        dst: Option<(&View, Vpn)>,
+    ) -> Result<FrameId, Errno> {
         self.swap.read(slot, data).map_err(|_| Errno::EIO)?;
         self.swap.free(slot);
-        let r = self.alloc_frame(o).and_then(|f| {
-            let (store, idx) = self.store(o);
-            match store.write_page(idx, data) {
+        let r = self
+            .alloc_frame(o)
+            .and_then(|f| match self.fill(o, Some(data), dst) {
                 Ok(()) => Ok(f),
                 Err(_) => {
                     self.pool.release(f);
                     Err(Errno::ENOMEM)
                 }
-            }
-        });
+            });
         match r {
             Ok(f) => {
                 self.set_slot(o, PageSlot::Resident(f));
@@ -126,25 +161,38 @@ impl State {
 
     /// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
     /// and enters it in the view. False if the guest may not make this access (it traps).
-    pub(crate) fn resolve_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool {
+    pub(crate) fn resolve_view_fault(
+        &mut self,
+        g: GuestId,
+        addr: Vaddr,
+        write: bool,
+        protection_fault: bool,
+    ) -> bool {
         if self.corrupt.is_some() {
             return false;
         }
-        let access = if write { Access::Write } else { Access::Read };
-        let Ok((_, _)) = self.fault(g, addr.vpn(), access) else {
+        let vpn = addr.vpn();
+        let Some(e) = self.guests.get(&g).and_then(|vm| vm.map.lookup(vpn)) else {
             return false;
         };
-        let Some(e) = self.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) else {
+        let need = if write { Prot::WRITE } else { Prot::READ };
+        if !e.prot.contains(need) {
             return false;
-        };
-        let prot = e.prot;
-        if let Some(v) = self.views.get(&g) {
-            let page = PageRange::new(addr.vpn(), addr.vpn().plus(1));
-            if v.protect(page, prot, true).is_err() {
-                return false;
-            }
         }
-        true
+        let (owner, prot) = (State::owner_of(g, e.backing_at(vpn), vpn), e.prot);
+        let Some(view) = self.views.get(&g).cloned() else {
+            return false;
+        };
+        self.stats.faults += 1;
+        if self.page_in_to(owner, Some((&view, vpn))).is_err() {
+            return false;
+        }
+        // A protection fault (protect mode, or a page-out that raced the access) needs the
+        // page entered; a userfault needs nothing more.
+        !protection_fault
+            || view
+                .protect(PageRange::new(vpn, vpn.plus(1)), prot, true)
+                .is_ok()
     }
 
     /// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
@@ -324,10 +372,12 @@ pub mod handler {
     /// Runs in signal context (see the module documentation for what it may touch).
     extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         if let Some((state, owner, off)) = lookup(info) {
-            if state
-                .lock()
-                .resolve_view_fault(owner.guest, Vaddr(off), is_write(ctx))
-            {
+            if state.lock().resolve_view_fault(
+                owner.guest,
+                Vaddr(off),
+                is_write(ctx),
+                sig == libc::SIGSEGV,
+            ) {
                 return;
             }
         }

@@ -188,6 +188,17 @@ const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
 // _IOWR(0xaa, 0x3f, struct uffdio_api) and _IOWR(0xaa, 0x00, struct uffdio_register).
 const UFFDIO_API: libc::c_ulong = 0xc018_aa3f;
 const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
+// _IOWR(0xaa, 0x03, struct uffdio_copy)
+const UFFDIO_COPY: libc::c_ulong = 0xc028_aa03;
+
+#[repr(C)]
+struct UffdioCopy {
+    dst: u64,
+    src: u64,
+    len: u64,
+    mode: u64,
+    copy: i64,
+}
 
 impl Uffd {
     fn open() -> io::Result<Uffd> {
@@ -405,6 +416,31 @@ impl View {
         };
         // SAFETY: changes protection inside our own reservation only.
         if unsafe { libc::mprotect(addr as *mut libc::c_void, len, hp) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Places one page of data at `vpn` with `UFFDIO_COPY` (userfault mode only): the store's
+    /// page is filled and mapped here in one step. Fails where the page is already there.
+    pub(crate) fn copy_page(&self, vpn: Vpn, data: &[u8]) -> io::Result<()> {
+        let Some(u) = &self.uffd else {
+            return Err(io::Error::other("not a userfault view"));
+        };
+        let Some((addr, len)) = self.span(PageRange::new(vpn, vpn.plus(1))) else {
+            return Err(io::Error::other("outside the view"));
+        };
+        debug_assert_eq!(data.len(), len);
+        let mut c = UffdioCopy {
+            dst: addr as u64,
+            src: data.as_ptr() as u64,
+            len: len as u64,
+            mode: 0,
+            copy: 0,
+        };
+        // SAFETY: UFFDIO_COPY reads `len` bytes from `data` (which has them) and writes one
+        // `struct uffdio_copy`; the destination is a registered page of our own view.
+        if unsafe { libc::ioctl(u.0.as_raw_fd(), UFFDIO_COPY, &mut c) } < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())

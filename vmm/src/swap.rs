@@ -35,6 +35,7 @@ pub struct Swap {
     capacity: u32,
     used: u32,
     hint: usize,
+    punch_on_free: bool,
 }
 
 impl Swap {
@@ -65,6 +66,7 @@ impl Swap {
             capacity: slots,
             used: 0,
             hint: 0,
+            punch_on_free: *backing == SwapBacking::Memory,
         })
     }
 
@@ -110,8 +112,12 @@ impl Swap {
         debug_assert!(self.is_used(slot), "freeing unused {slot:?}");
         self.used_bits[slot.0 as usize / 64] &= !(1 << (slot.0 % 64));
         self.used -= 1;
-        // Punching is an optimisation: a filesystem without hole support keeps the dead page.
-        let _ = pmap::punch_hole(&self.file, u64::from(slot.0) * PAGE_SIZE, PAGE_SIZE);
+        // In memory, a dead page is host memory held for nothing: give it back. On a file it is
+        // disk, overwritten when the slot is reused, and the punch would cost every page-in a
+        // system call.
+        if self.punch_on_free {
+            let _ = pmap::punch_hole(&self.file, u64::from(slot.0) * PAGE_SIZE, PAGE_SIZE);
+        }
     }
 
     /// Writes one page into a slot.

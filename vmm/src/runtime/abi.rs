@@ -204,12 +204,21 @@ pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     ctx: fn(&T) -> &GuestCtx,
 ) -> wasmtime::Result<()> {
+    // Most calls only read the guest's context; the two that grow memory need the caller too,
+    // and take a copy of the context to keep it while the caller is borrowed mutably.
     macro_rules! host {
+        ($name:literal, |$x:ident $(, $a:ident)*| $body:expr) => {
+            linker.func_wrap(IMPORT_MODULE, $name, move |caller: Caller<'_, T> $(, $a: i32)*| -> i32 {
+                #[allow(unused_variables)]
+                let $x = ctx(caller.data());
+                $body
+            })?
+        };
+    }
+    macro_rules! host_mut {
         ($name:literal, |$c:ident, $x:ident $(, $a:ident)*| $body:expr) => {
             linker.func_wrap(IMPORT_MODULE, $name, move |mut caller: Caller<'_, T> $(, $a: i32)*| -> i32 {
-                #[allow(unused_variables)]
                 let $x = ctx(caller.data()).clone();
-                #[allow(unused_variables)]
                 let $c = &mut caller;
                 $body
             })?
@@ -217,50 +226,50 @@ pub fn add_to_linker<T: 'static>(
     }
     for f in guest_abi::FUNCTIONS {
         match f.name {
-            "mmap" => host!("mmap", |c, x, a, l, p, fl| ret(mmap(c, &x, a, l, p, fl))),
-            "munmap" => host!("munmap", |c, x, a, l| ret(x
+            "mmap" => host_mut!("mmap", |c, x, a, l, p, fl| ret(mmap(c, &x, a, l, p, fl))),
+            "munmap" => host!("munmap", |x, a, l| ret(x
                 .machine
                 .munmap(x.guest, addr(a), len(l))
                 .map(|()| 0))),
-            "mprotect" => host!("mprotect", |c, x, a, l, p| ret(Prot::from_guest(p)
+            "mprotect" => host!("mprotect", |x, a, l, p| ret(Prot::from_guest(p)
                 .and_then(|p| x.machine.mprotect(x.guest, addr(a), len(l), p))
                 .map(|()| 0))),
-            "mincore" => host!("mincore", |c, x, a, l, v| ret(mincore(&x, a, l, v))),
-            "mlock" => host!("mlock", |c, x, a, l| ret(x
+            "mincore" => host!("mincore", |x, a, l, v| ret(mincore(x, a, l, v))),
+            "mlock" => host!("mlock", |x, a, l| ret(x
                 .machine
                 .mlock(x.guest, addr(a), len(l))
                 .map(|()| 0))),
-            "munlock" => host!("munlock", |c, x, a, l| ret(x
+            "munlock" => host!("munlock", |x, a, l| ret(x
                 .machine
                 .munlock(x.guest, addr(a), len(l))
                 .map(|()| 0))),
-            "mlockall" => host!("mlockall", |c, x, fl| ret(MlockallFlags::from_guest(fl)
+            "mlockall" => host!("mlockall", |x, fl| ret(MlockallFlags::from_guest(fl)
                 .and_then(|fl| x.machine.mlockall(x.guest, fl))
                 .map(|()| 0))),
-            "munlockall" => host!("munlockall", |c, x| ret(x
+            "munlockall" => host!("munlockall", |x| ret(x
                 .machine
                 .munlockall(x.guest)
                 .map(|()| 0))),
-            "shmget" => host!("shmget", |c, x, k, s, fl| ret(x
+            "shmget" => host!("shmget", |x, k, s, fl| ret(x
                 .machine
                 .shmget(x.guest, k, len(s), fl)
                 .map(|id| id.0))),
-            "shmat" => host!("shmat", |c, x, id, a, fl| ret(shmat(c, &x, id, a, fl))),
-            "shmdt" => host!("shmdt", |c, x, a| ret(x
+            "shmat" => host_mut!("shmat", |c, x, id, a, fl| ret(shmat(c, &x, id, a, fl))),
+            "shmdt" => host!("shmdt", |x, a| ret(x
                 .machine
                 .shmdt(x.guest, addr(a))
                 .map(|()| 0))),
-            "shmctl" => host!("shmctl", |c, x, id, cmd, b| ret(shmctl(&x, id, cmd, b))),
-            "getpagesize" => host!("getpagesize", |c, x| PAGE_SIZE as i32),
-            "vmm_guest_index" => host!("vmm_guest_index", |c, x| x.index as i32),
-            "vmm_guest_count" => host!("vmm_guest_count", |c, x| x.run.count() as i32),
-            "vmm_barrier" => host!("vmm_barrier", |c, x| ret(x.run.barrier().map(|()| 0))),
-            "vmm_reclaim" => host!("vmm_reclaim", |c, x, n| ret(if n < 0 {
+            "shmctl" => host!("shmctl", |x, id, cmd, b| ret(shmctl(x, id, cmd, b))),
+            "getpagesize" => host!("getpagesize", |x| PAGE_SIZE as i32),
+            "vmm_guest_index" => host!("vmm_guest_index", |x| x.index as i32),
+            "vmm_guest_count" => host!("vmm_guest_count", |x| x.run.count() as i32),
+            "vmm_barrier" => host!("vmm_barrier", |x| ret(x.run.barrier().map(|()| 0))),
+            "vmm_reclaim" => host!("vmm_reclaim", |x, n| ret(if n < 0 {
                 Err(Errno::EINVAL)
             } else {
                 Ok(x.machine.reclaim(n as usize) as i32)
             })),
-            "vmm_print" => host!("vmm_print", |c, x, p, l| ret(print(&x, p, l))),
+            "vmm_print" => host!("vmm_print", |x, p, l| ret(print(x, p, l))),
             other => {
                 wasmtime::bail!("guest-abi lists `{other}`, which the host does not implement")
             }
