@@ -24,3 +24,17 @@ proptest CASES="20000":
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Every benchmark, ours next to the host kernel's, then the README table (a full run: ~25 min).
+bench *ARGS:
+    cargo bench -p vmm-benches {{ARGS}}
+    python3 benches/report.py
+
+# The same with short samples (a few minutes on 2 cores).
+bench-quick *ARGS:
+    VMM_BENCH_QUICK=1 cargo bench -p vmm-benches {{ARGS}}
+    python3 benches/report.py
+
+# The original bug replayed: every wiring-interactions scenario under the old and the new rules.
+replay:
+    cargo run --release -p vmm -- test -q --semantics netbsd-2019 guests/wiring-interactions

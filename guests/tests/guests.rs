@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{clang_available, find_tests, run_test, TestResult};
 use vmm::runtime::Runtime;
-use vmm::{MachineConfig, SwapBacking};
+use vmm::{MachineConfig, Semantics, SwapBacking};
 
 fn run_all(mode: PagingMode) {
     let rt = Runtime::new().unwrap();
@@ -37,6 +37,10 @@ fn run_all(mode: PagingMode) {
                 );
             }
             TestResult::Failed(why) => failures.push(format!("{}: {why}", t.display())),
+            TestResult::BrokeAsExpected(how) => failures.push(format!(
+                "{}: only the netbsd-2019 rules may break a test: {how}",
+                t.display()
+            )),
         }
     }
     assert!(failures.is_empty(), "{mode:?}:\n{}", failures.join("\n"));
@@ -89,4 +93,45 @@ fn spec_scripts_pass_with_every_page_evicted_after_each_directive() {
         page_ins > 200,
         "the scripts must really page ({page_ins} page-ins)"
     );
+}
+
+/// Every scenario in `wiring-interactions/` passes under the proposed rules and breaks under
+/// `netbsd-2019` exactly as its `netbsd-2019:` line says NetBSD broke.
+#[test]
+fn wiring_interactions_break_under_netbsd_2019_and_hold_under_proposed() {
+    if !clang_available() {
+        eprintln!("clang is not here: the wiring-interactions scenarios are C; skipped");
+        return;
+    }
+    let rt = Runtime::new().unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("wiring-interactions");
+    let tests = find_tests(&[dir]).unwrap();
+    assert!(tests.len() >= 5, "found only {tests:?}");
+    let work = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for t in &tests {
+        let text = std::fs::read_to_string(t).unwrap();
+        assert!(
+            text.contains("// netbsd-2019: "),
+            "{}: a scenario must say how the old rules break it",
+            t.display()
+        );
+        for sem in Semantics::ALL {
+            let cfg = MachineConfig::default()
+                .semantics(sem)
+                .phys_mem(1 << 20)
+                .swap(16 << 20)
+                .swap_backing(SwapBacking::Memory);
+            let r = run_test(&rt, &cfg, t, work.path(), true);
+            eprintln!("{} under {sem}: {r:?}", t.display());
+            let good = match sem {
+                Semantics::Proposed => matches!(r, TestResult::Passed(_)),
+                Semantics::Netbsd2019 => matches!(r, TestResult::BrokeAsExpected(_)),
+            };
+            if !good {
+                failures.push(format!("{} under {sem}: {r:?}", t.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

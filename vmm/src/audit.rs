@@ -4,14 +4,18 @@
 //! compares. The first broken invariant comes back as a [`Violation`] naming it and the values
 //! involved. The invariants, by name:
 //!
-//! - `machine-corrupt`: an operation already found the state inconsistent and stopped;
+//! - whatever an operation found broken when it stopped the machine (`wire-underflow`,
+//!   `object-unwired-twice`, `entry-count-underflow`, ...: see [`crate::Machine::corruption`]);
 //! - `map-*`: a guest's map is sorted, non-overlapping, within bounds and fully merged;
 //! - `entry-svid-count`: an entry's wire count is one while its segment is SHM_LOCKed, else zero
-//!   (no other count holders exist yet);
+//!   (no other count holders exist yet; only under the proposed rules, where the count is
+//!   segment state);
+//! - `shm-lock-mark`: a segment is marked SHM_LOCKed exactly while its object holds its wiring
+//!   (proposed rules only: `netbsd-2019` leaves the mark behind after a failed SHM_UNLOCK);
 //! - `locked-pages`: a guest's locked-page count is the size of its flagged entries;
 //! - `wired-not-resident`: every page under a wired entry or a locked segment is resident;
 //! - `page-wire-count`: a frame's wire count is the number of wired entries mapping its page,
-//!   plus one if its segment is SHM_LOCKed;
+//!   plus one if its segment's object holds its wiring;
 //! - `frame-owner` / `page-frame`: frames and the pages they hold name each other;
 //! - `anon-leak`: no anonymous page outside an anonymous entry holds a frame or a swap slot;
 //! - `queue-*`: free frames are on the free list once, unwired frames in use on the pageout
@@ -50,8 +54,8 @@ fn fail<T>(invariant: &'static str, detail: String) -> Result<T, Violation> {
 
 /// Checks the whole machine.
 pub(crate) fn audit(s: &State) -> Result<(), Violation> {
-    if let Some(c) = &s.corrupt {
-        return fail("machine-corrupt", c.clone());
+    if let Some(v) = &s.corrupt {
+        return Err(v.clone());
     }
     let nframes = s.pool.total();
     let mut expected = vec![0u32; nframes];
@@ -83,7 +87,7 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
                     }
                 },
             };
-            if e.wire_count != svid {
+            if s.rules().counts_are_segment_state() && e.wire_count != svid {
                 return fail(
                     "entry-svid-count",
                     format!(
@@ -128,12 +132,25 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
         }
     }
     for seg in s.shm.iter() {
-        if seg.locked {
+        if s.rules().counts_are_segment_state() && seg.locked != seg.object_wired {
+            return fail(
+                "shm-lock-mark",
+                format!(
+                    "{:?} is marked {} but its object is {}",
+                    seg.id,
+                    if seg.locked { "locked" } else { "unlocked" },
+                    if seg.object_wired {
+                        "wired"
+                    } else {
+                        "not wired"
+                    }
+                ),
+            );
+        }
+        if seg.object_wired {
             for pgoff in 0..seg.pages() {
-                let f = resident_owner(
-                    Owner::Object { shm: seg.id, pgoff },
-                    "its segment is SHM_LOCKed",
-                )?;
+                let f =
+                    resident_owner(Owner::Object { shm: seg.id, pgoff }, "its object is wired")?;
                 expected[f.index()] += 1;
             }
         }

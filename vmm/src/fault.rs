@@ -130,7 +130,7 @@ impl State {
                     }
                     _ => {
                         Err(self
-                            .corrupted(format!("swap-lost: {o:?} could not be put back in swap")))
+                            .corrupted("swap-lost", format!("{o:?} could not be put back in swap")))
                     }
                 }
             }

@@ -20,6 +20,8 @@
 //! | [`shm`] | SysV shared memory |
 //! | [`limits`] | locked-memory and wired limits |
 //! | [`audit`] | every invariant, checked from scratch |
+//! | [`semantics`] | the wiring rules in force: the fix, or NetBSD's 2019 rules |
+//! | [`calllog`] | the last calls, for corruption reports |
 //!
 //! # Wiring
 //! POSIX `mlock` is a flag on the map entry; SVID `SHM_LOCK` and kernel wirings are a count.
@@ -49,6 +51,7 @@
 pub mod addr;
 pub mod amap;
 pub mod audit;
+pub mod calllog;
 pub mod errno;
 pub mod fault;
 pub mod limits;
@@ -59,6 +62,7 @@ pub mod object;
 pub mod page;
 pub mod pdaemon;
 pub mod pmap;
+pub mod semantics;
 pub mod shm;
 pub mod swap;
 pub mod wire;
@@ -68,10 +72,13 @@ pub use audit::Violation;
 pub use errno::Errno;
 pub use fault::{Access, FaultError};
 pub use limits::Limits;
-pub use machine::{Cred, GuestConfig, Machine, MachineConfig, PageInfo, Residency, Stats};
+pub use machine::{
+    Corruption, Cred, GuestConfig, Machine, MachineConfig, PageInfo, Residency, Stats,
+};
 pub use map::{Backing, Entry, EntryFlags, Prot};
 pub use mmap::{MapFlags, MlockallFlags};
 pub use pdaemon::Pagedaemon;
+pub use semantics::Semantics;
 pub use shm::{IpcPerm, ShmCmd, ShmidDs};
 pub use swap::SwapBacking;
 

@@ -6,11 +6,13 @@
 use crate::addr::{GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
 use crate::amap::Amap;
 use crate::audit::Violation;
+use crate::calllog::{shm_cmd_name, Arg, Call, CallLog, CallRecord, Logged};
 use crate::errno::Errno;
 use crate::limits::Limits;
 use crate::map::{Backing, Prot, VmMap};
 use crate::page::{Owner, PagePool, PageSlot};
 use crate::pmap::{FaultOwner, HostStore, PagingMode, View};
+use crate::semantics::{Rules, Semantics};
 use crate::shm::{ShmCmd, ShmTable, ShmidDs};
 use crate::swap::{Swap, SwapBacking};
 use parking_lot::Mutex;
@@ -41,6 +43,9 @@ pub struct MachineConfig {
     pub free_target: u32,
     /// How guest views fault (`None`: the best the host permits).
     pub paging: Option<PagingMode>,
+    /// Which wiring rules the machine follows ([`Semantics::Proposed`] unless replaying the
+    /// original bug).
+    pub semantics: Semantics,
 }
 
 impl Default for MachineConfig {
@@ -54,6 +59,7 @@ impl Default for MachineConfig {
             limits: Limits::for_frames(phys_pages),
             free_target: 0,
             paging: None,
+            semantics: Semantics::Proposed,
         }
     }
 }
@@ -91,6 +97,12 @@ impl MachineConfig {
     /// Sets how many frames the pagedaemon keeps free.
     pub fn free_target(mut self, frames: u32) -> MachineConfig {
         self.free_target = frames;
+        self
+    }
+
+    /// Sets the wiring rules.
+    pub fn semantics(mut self, s: Semantics) -> MachineConfig {
+        self.semantics = s;
         self
     }
 
@@ -225,7 +237,9 @@ pub(crate) struct State {
     /// A second page buffer, for a page coming in while another goes out.
     pub scratch_in: Box<[u8]>,
     /// Set when an operation found the state inconsistent: what it found.
-    pub corrupt: Option<String>,
+    pub corrupt: Option<Violation>,
+    /// The last VM calls, for the corruption report.
+    pub log: CallLog,
     /// Guests whose memory is also mapped in host address space.
     pub views: HashMap<GuestId, Arc<View>>,
     /// How views fault.
@@ -297,10 +311,17 @@ impl State {
         }
     }
 
-    /// Records that the state is inconsistent; every later call is refused with `EIO`.
-    pub fn corrupted(&mut self, what: String) -> Errno {
-        self.corrupt.get_or_insert(what);
+    /// Records that the state is inconsistent (the first finding is kept); every later call is
+    /// refused with `EIO`.
+    pub fn corrupted(&mut self, invariant: &'static str, detail: String) -> Errno {
+        self.corrupt.get_or_insert(Violation { invariant, detail });
         Errno::EIO
+    }
+
+    /// The wiring rules in force.
+    #[inline]
+    pub fn rules(&self) -> &'static dyn Rules {
+        self.cfg.semantics.rules()
     }
 
     pub fn tick(&mut self) -> u32 {
@@ -325,6 +346,34 @@ impl State {
         })
     }
 }
+
+/// Why a machine stopped: the invariant a call found broken, and the calls before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Corruption {
+    /// The broken invariant and the values involved.
+    pub violation: Violation,
+    /// The wiring rules the machine followed.
+    pub semantics: Semantics,
+    /// The last calls, oldest first; the one that found the breakage is last.
+    pub calls: Vec<CallRecord>,
+}
+
+impl std::fmt::Display for Corruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "machine state corrupt ({} rules): {}",
+            self.semantics, self.violation
+        )?;
+        write!(f, "calls that led to it (oldest first):")?;
+        for c in &self.calls {
+            write!(f, "\n  {c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Corruption {}
 
 /// A machine: physical memory, swap, shared-memory namespace and guests.
 ///
@@ -382,6 +431,7 @@ impl Machine {
             scratch: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             corrupt: None,
+            log: CallLog::new(),
             views: HashMap::new(),
             paging,
             paging_note,
@@ -396,8 +446,28 @@ impl Machine {
         f(&mut self.state.lock())
     }
 
-    /// Runs a VM call, refusing it with `EIO` once the state has been found corrupt.
-    fn call<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Errno>) -> Result<R, Errno> {
+    /// Runs a guest's VM call and logs it, refusing it with `EIO` once the state has been found
+    /// corrupt.
+    fn call<R: Logged>(
+        &self,
+        c: Call,
+        f: impl FnOnce(&mut State) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        self.with(|s| {
+            // Calls refused after the breakage stay out of the log: it shows what led there.
+            if s.corrupt.is_some() {
+                return Err(Errno::EIO);
+            }
+            let r = f(s);
+            s.log
+                .record(&c, r.as_ref().map(Logged::logged).map_err(|e| *e));
+            r
+        })
+    }
+
+    /// Runs host work for a guest (not a guest's call: not logged), refusing it with `EIO` once
+    /// the state has been found corrupt.
+    fn quiet<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Errno>) -> Result<R, Errno> {
         self.with(|s| {
             if s.corrupt.is_some() {
                 Err(Errno::EIO)
@@ -405,6 +475,23 @@ impl Machine {
                 f(s)
             }
         })
+    }
+
+    /// What corrupted the machine's state, if anything did: the broken invariant and the calls
+    /// that led to it. Once set, every VM call fails with `EIO`.
+    pub fn corruption(&self) -> Option<Corruption> {
+        self.with(|s| {
+            s.corrupt.clone().map(|violation| Corruption {
+                violation,
+                semantics: s.cfg.semantics,
+                calls: s.log.recent(),
+            })
+        })
+    }
+
+    /// Whether the machine's state has been found corrupt.
+    pub fn is_corrupt(&self) -> bool {
+        self.with(|s| s.corrupt.is_some())
     }
 
     /// The configuration the machine was built with.
@@ -436,7 +523,7 @@ impl Machine {
     /// The guest exits: every mapping is removed (really unwired), every attachment detached,
     /// every frame and swap slot it held freed.
     pub fn exit_guest(&self, g: GuestId) -> Result<(), Errno> {
-        self.call(|s| s.exit(g))
+        self.call(Call::new(g, "exit", []), |s| s.exit(g))
     }
 
     /// `mmap`: maps anonymous memory; returns its address.
@@ -448,61 +535,110 @@ impl Machine {
         prot: Prot,
         flags: crate::MapFlags,
     ) -> Result<Vaddr, Errno> {
-        self.call(|s| s.mmap(g, addr, len, prot, flags))
+        let c = Call::new(
+            g,
+            "mmap",
+            [
+                Arg::Addr(addr.0),
+                Arg::Addr(len),
+                Arg::Num(prot.bits().into()),
+                Arg::Addr(flags.bits().into()),
+            ],
+        );
+        self.call(c, |s| s.mmap(g, addr, len, prot, flags))
     }
     /// `munmap`: removes mappings in the range, really unwiring them.
     pub fn munmap(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        self.call(|s| s.munmap(g, addr, len))
+        let c = Call::new(g, "munmap", [Arg::Addr(addr.0), Arg::Addr(len)]);
+        self.call(c, |s| s.munmap(g, addr, len))
     }
     /// `mprotect`.
     pub fn mprotect(&self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno> {
-        self.call(|s| s.mprotect(g, addr, len, prot))
+        let c = Call::new(
+            g,
+            "mprotect",
+            [
+                Arg::Addr(addr.0),
+                Arg::Addr(len),
+                Arg::Num(prot.bits().into()),
+            ],
+        );
+        self.call(c, |s| s.mprotect(g, addr, len, prot))
     }
     /// `mincore`: one byte per page, bit 0 set when resident.
     pub fn mincore(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
-        self.call(|s| s.mincore(g, addr, len))
+        let c = Call::new(g, "mincore", [Arg::Addr(addr.0), Arg::Addr(len)]);
+        self.call(c, |s| s.mincore(g, addr, len))
     }
     /// `mlock`: sets the POSIX lock flag on the range; wires what was not wired.
     pub fn mlock(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        self.call(|s| s.mlock(g, addr, len))
+        let c = Call::new(g, "mlock", [Arg::Addr(addr.0), Arg::Addr(len)]);
+        self.call(c, |s| s.mlock(g, addr, len))
     }
     /// `munlock`: clears the flag; unwires only what nothing else holds.
     pub fn munlock(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        self.call(|s| s.munlock(g, addr, len))
+        let c = Call::new(g, "munlock", [Arg::Addr(addr.0), Arg::Addr(len)]);
+        self.call(c, |s| s.munlock(g, addr, len))
     }
     /// `mlockall`.
     pub fn mlockall(&self, g: GuestId, flags: crate::MlockallFlags) -> Result<(), Errno> {
-        self.call(|s| s.mlockall(g, flags))
+        let c = Call::new(g, "mlockall", [Arg::Num(flags.bits().into())]);
+        self.call(c, |s| s.mlockall(g, flags))
     }
     /// `munlockall`.
     pub fn munlockall(&self, g: GuestId) -> Result<(), Errno> {
-        self.call(|s| s.munlockall(g))
+        self.call(Call::new(g, "munlockall", []), |s| s.munlockall(g))
     }
     /// `shmget(key, size, shmflg)`.
     pub fn shmget(&self, g: GuestId, key: i32, size: u64, shmflg: i32) -> Result<ShmId, Errno> {
-        self.call(|s| s.shmget(g, key, size, shmflg))
+        let c = Call::new(
+            g,
+            "shmget",
+            [
+                Arg::Num(key.into()),
+                Arg::Addr(size),
+                Arg::Mode(shmflg as u32),
+            ],
+        );
+        self.call(c, |s| s.shmget(g, key, size, shmflg))
     }
     /// `shmat(shmid, addr, shmflg)`; returns the attach address.
     pub fn shmat(&self, g: GuestId, id: ShmId, addr: Vaddr, shmflg: i32) -> Result<Vaddr, Errno> {
-        self.call(|s| s.shmat(g, id, addr, shmflg))
+        let c = Call::new(
+            g,
+            "shmat",
+            [
+                Arg::Num(id.0.into()),
+                Arg::Addr(addr.0),
+                Arg::Mode(shmflg as u32),
+            ],
+        );
+        self.call(c, |s| s.shmat(g, id, addr, shmflg))
     }
     /// `shmdt(addr)`.
     pub fn shmdt(&self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
-        self.call(|s| s.shmdt(g, addr))
+        self.call(Call::new(g, "shmdt", [Arg::Addr(addr.0)]), |s| {
+            s.shmdt(g, addr)
+        })
     }
     /// `shmctl(shmid, cmd, buf)`: IPC_STAT returns the status.
     pub fn shmctl(&self, g: GuestId, id: ShmId, cmd: ShmCmd) -> Result<Option<ShmidDs>, Errno> {
-        self.call(|s| s.shmctl(g, id, cmd))
+        let c = Call::new(
+            g,
+            "shmctl",
+            [Arg::Num(id.0.into()), Arg::Name(shm_cmd_name(&cmd))],
+        );
+        self.call(c, |s| s.shmctl(g, id, cmd))
     }
 
     /// Copies guest memory out to the host, bringing pages in as needed (`EFAULT` for unmapped or
     /// unreadable memory).
     pub fn read(&self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno> {
-        self.call(|s| s.copy_out(g, addr, buf))
+        self.quiet(|s| s.copy_out(g, addr, buf))
     }
     /// Copies host data into guest memory (`EFAULT` for unmapped or unwritable memory).
     pub fn write(&self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno> {
-        self.call(|s| s.copy_in(g, addr, data))
+        self.quiet(|s| s.copy_in(g, addr, data))
     }
 
     /// The pagedaemon reclaims up to `n` unwired pages now; returns how many it reclaimed, fewer
@@ -607,7 +743,7 @@ impl Machine {
         hint: Vaddr,
         ceiling: Vaddr,
     ) -> Result<Option<Vaddr>, Errno> {
-        self.call(|s| {
+        self.quiet(|s| {
             let map = &s.guest(g)?.map;
             let pages = crate::addr::pages_for(len);
             let floor = crate::mmap::PLACEMENT_FLOOR;
@@ -620,7 +756,7 @@ impl Machine {
 
     /// The size in bytes of segment `id` (`EINVAL` if there is none).
     pub fn shm_size(&self, id: ShmId) -> Result<u64, Errno> {
-        self.call(|s| {
+        self.quiet(|s| {
             s.shm
                 .get(id)
                 .map(|seg| seg.pages() * PAGE_SIZE)

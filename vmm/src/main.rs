@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{find_tests, run_test, TestResult};
 use vmm::runtime::{run_guests, GuestSpec, Runtime};
-use vmm::{Machine, MachineConfig, Stats, SwapBacking};
+use vmm::{Machine, MachineConfig, Semantics, Stats, SwapBacking};
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +29,7 @@ enum Cmd {
         /// Instances of each module.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
         copies: u32,
-        /// Guest modules (.wasm or .wat); each exports `main: () -> i32`.
+        /// Guest modules (.wasm, .wat, or .c built with clang); each exports `main: () -> i32`.
         #[arg(required = true)]
         modules: Vec<PathBuf>,
     },
@@ -80,6 +80,10 @@ struct MachineArgs {
     /// How guest memory faults: `auto`, `userfault` or `protect`.
     #[arg(long, default_value = "auto")]
     paging: String,
+    /// Wiring rules: `proposed` (the fix) or `netbsd-2019` (the old rules, to replay the bug;
+    /// `vmm test` then runs every test under both and shows them side by side).
+    #[arg(long, default_value = "proposed")]
+    semantics: Semantics,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -120,6 +124,7 @@ impl MachineArgs {
         };
         let frames = self.phys_mem.div_ceil(vmm::PAGE_SIZE);
         let mut cfg = MachineConfig::default()
+            .semantics(self.semantics)
             .phys_mem(self.phys_mem)
             .swap(self.swap)
             .swap_backing(backing)
@@ -161,12 +166,19 @@ fn run(machine: MachineArgs, copies: u32, modules: Vec<PathBuf>) -> anyhow::Resu
     let cfg = machine.config()?;
     paging_note(&cfg)?;
     let rt = Runtime::new()?;
+    let work = tempfile::tempdir().context("creating a build directory")?;
     let mut specs = Vec::new();
     for p in &modules {
         if !p.is_file() {
             bail!("{}: no such file", p.display());
         }
-        let m = rt.load(p)?;
+        let m = if p.extension().is_some_and(|x| x == "c") {
+            let wasm = vmm::runtime::testing::build_c(p, work.path())?
+                .context("building a C guest needs clang (apt-get install clang lld)")?;
+            rt.load(&wasm)?
+        } else {
+            rt.load(p)?
+        };
         specs.extend((0..copies).map(|_| GuestSpec::new(m.clone())));
     }
     let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
@@ -194,7 +206,10 @@ fn run(machine: MachineArgs, copies: u32, modules: Vec<PathBuf>) -> anyhow::Resu
             }
         }
     }
-    if let Err(v) = m.audit() {
+    if let Some(c) = m.corruption() {
+        eprintln!("vmm: {c}");
+        ok = false;
+    } else if let Err(v) = m.audit() {
         eprintln!("vmm: machine state corrupt: {v}");
         ok = false;
     }
@@ -213,20 +228,53 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
     let tests = find_tests(&paths)?;
     let work = tempfile::tempdir().context("creating a build directory")?;
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for t in &tests {
-        match run_test(&rt, &cfg, t, work.path(), quiet) {
-            TestResult::Passed(st) => {
-                passed += 1;
-                println!("ok      {} ({})", t.display(), summary(&st));
+    let mut count = |r: &TestResult| match r {
+        TestResult::Passed(_) | TestResult::BrokeAsExpected(_) => passed += 1,
+        TestResult::Failed(_) => failed += 1,
+        TestResult::Skipped(_) => skipped += 1,
+    };
+    if cfg.semantics == Semantics::Proposed {
+        for t in &tests {
+            let r = run_test(&rt, &cfg, t, work.path(), quiet);
+            count(&r);
+            match &r {
+                TestResult::Passed(st) => println!("ok      {} ({})", t.display(), summary(st)),
+                TestResult::BrokeAsExpected(how) => println!("ok      {}: {how}", t.display()),
+                TestResult::Failed(why) => println!("FAILED  {}: {why}", t.display()),
+                TestResult::Skipped(why) => println!("skipped {}: {why}", t.display()),
             }
-            TestResult::Failed(why) => {
-                failed += 1;
-                println!("FAILED  {}: {why}", t.display());
+        }
+    } else {
+        // Old rules: every test under both, side by side.
+        let modes = [Semantics::Proposed, cfg.semantics];
+        let mut rows = Vec::new();
+        for t in &tests {
+            println!("{}", t.display());
+            let mut row = vec![t.display().to_string()];
+            for mode in modes {
+                let r = run_test(&rt, &cfg.clone().semantics(mode), t, work.path(), quiet);
+                count(&r);
+                let detail = match &r {
+                    TestResult::Passed(st) => format!("passed, audit clean ({})", summary(st)),
+                    TestResult::BrokeAsExpected(how) => format!("broke as expected: {how}"),
+                    TestResult::Failed(why) => format!("FAILED: {why}"),
+                    TestResult::Skipped(why) => format!("skipped: {why}"),
+                };
+                let mut lines = detail.lines();
+                println!("  {:<12} {}", mode.to_string(), lines.next().unwrap_or(""));
+                for l in lines {
+                    println!("  {:<12} {l}", "");
+                }
+                row.push(short(&r));
             }
-            TestResult::Skipped(why) => {
-                skipped += 1;
-                println!("skipped {}: {why}", t.display());
-            }
+            rows.push(row);
+        }
+        let w = rows.iter().map(|r| r[0].len()).max().unwrap_or(4).max(4);
+        let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(8).max(8);
+        println!();
+        println!("{:<w$}  {:<w1$}  {}", "test", modes[0], modes[1]);
+        for r in &rows {
+            println!("{:<w$}  {:<w1$}  {}", r[0], r[1], r[2]);
         }
     }
     if skipped > 0 {
@@ -239,6 +287,25 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One cell of the side-by-side table.
+fn short(r: &TestResult) -> String {
+    match r {
+        TestResult::Passed(_) => "ok, audit clean".into(),
+        TestResult::BrokeAsExpected(how) => {
+            let first = how.lines().next().unwrap_or("");
+            match first.split_once(" rules): ") {
+                Some((_, v)) => format!("corrupt: {}", v.split(':').next().unwrap_or(v)),
+                None => format!(
+                    "wrong answer: {}",
+                    first.trim_start_matches("check failed: ")
+                ),
+            }
+        }
+        TestResult::Failed(_) => "FAILED".into(),
+        TestResult::Skipped(_) => "skipped".into(),
+    }
 }
 
 fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {

@@ -151,7 +151,7 @@ impl State {
         let r = if self.check_lock_limits(g, range, |_| true) {
             self.guest_mut(g)?.map.clip_range(range);
             let r = self
-                .wire_entries(g, range, WireOp::Mlock, |_| true)
+                .wire_entries(g, range, self.rules().lock_op(), |_| true)
                 .map_err(|_| Errno::ENOMEM);
             self.guest_mut(g)?.map.merge_around(range);
             r
@@ -235,10 +235,13 @@ impl State {
                 PageSlot::Untouched => continue,
                 PageSlot::Resident(f) => {
                     if self.pool.frame(f).wire_count != 0 {
-                        return Err(self.corrupted(format!(
-                            "free-wired: {g:?} page {:?} freed while {f:?} is still wired",
-                            vpn.addr()
-                        )));
+                        return Err(self.corrupted(
+                            "free-wired",
+                            format!(
+                                "{g:?} page {:?} freed while {f:?} is still wired",
+                                vpn.addr()
+                            ),
+                        ));
                     }
                     self.pool.release(f);
                 }
@@ -317,7 +320,7 @@ impl State {
             return Err(Errno::EAGAIN);
         }
         self.guest_mut(g)?.map.clip_range(range);
-        let r = self.wire_entries(g, range, WireOp::Mlock, |_| true);
+        let r = self.wire_entries(g, range, self.rules().lock_op(), |_| true);
         self.guest_mut(g)?.map.merge_around(range);
         r.map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })
     }
@@ -328,7 +331,7 @@ impl State {
             return Err(Errno::ENOMEM);
         }
         self.guest_mut(g)?.map.clip_range(range);
-        let r = self.wire_entries(g, range, WireOp::Munlock, |_| true);
+        let r = self.rules().munlock(self, g, range);
         self.guest_mut(g)?.map.merge_around(range);
         r
     }
@@ -347,7 +350,7 @@ impl State {
             if !self.check_lock_limits(g, all, accessible) {
                 return Err(Errno::ENOMEM);
             }
-            let r = self.wire_entries(g, all, WireOp::Mlock, accessible);
+            let r = self.wire_entries(g, all, self.rules().lock_op(), accessible);
             self.guest_mut(g)?.map.merge_around(all);
             r.map_err(|_| Errno::ENOMEM)?;
         }
@@ -360,7 +363,7 @@ impl State {
     pub(crate) fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
         let all = PageRange::new(Vpn(0), Vpn(self.cfg.space_pages));
         self.guest_mut(g)?.map.wire_future = false;
-        let r = self.wire_entries(g, all, WireOp::Munlock, |_| true);
+        let r = self.rules().munlockall(self, g);
         self.guest_mut(g)?.map.merge_around(all);
         r
     }

@@ -622,9 +622,10 @@ impl State {
             return Ok(());
         };
         if v.unmap(range).is_err() && v.protect(range, Prot::empty(), false).is_err() {
-            return Err(self.corrupted(format!(
-                "pmap-remove: {g:?} range {range:?} could not be removed from its view"
-            )));
+            return Err(self.corrupted(
+                "pmap-remove",
+                format!("{g:?} range {range:?} could not be removed from its view"),
+            ));
         }
         Ok(())
     }

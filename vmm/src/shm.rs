@@ -114,8 +114,11 @@ pub struct Segment {
     pub object: VmObject,
     /// Attachments across all guests.
     pub nattch: u32,
-    /// SHM_LOCK state.
+    /// SHM_LOCK state (the mark `IPC_STAT` shows).
     pub locked: bool,
+    /// Whether the object holds its own wiring on every page. Always equal to `locked` under
+    /// the proposed rules; `netbsd-2019` can leave the mark set after unwiring the object.
+    pub object_wired: bool,
     /// Marked by IPC_RMID.
     pub removed: bool,
     cpid: u32,
@@ -323,6 +326,7 @@ impl State {
             object,
             nattch: 0,
             locked: false,
+            object_wired: false,
             removed: false,
             cpid: g.0,
             lpid: 0,
@@ -390,7 +394,7 @@ impl State {
             Backing::Shm { id, pgoff: 0 },
         );
         self.insert_entry(g, entry)?;
-        if locked {
+        if locked && self.rules().attach_holds() {
             // The pages are already wired by the object, so this hold cannot run short of frames.
             if let Err(e) = self.wire_entries(g, range, WireOp::Hold, |e| is_of(e, id)) {
                 self.remove_range(g, range)?;
@@ -445,6 +449,8 @@ impl State {
 
     /// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
     fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno> {
+        // The mark decides, as NetBSD's segment deallocation did (the two agree under the
+        // proposed rules; the old ones can leave a mark over an object no longer wired).
         if self.seg(id)?.locked {
             self.unwire_object(id)?;
         }
@@ -454,9 +460,10 @@ impl State {
                 PageSlot::Untouched => {}
                 PageSlot::Resident(f) => {
                     if self.pool.frame(f).wire_count != 0 {
-                        return Err(self.corrupted(format!(
-                            "free-wired: {id:?} page {pgoff} freed while {f:?} is still wired"
-                        )));
+                        return Err(self.corrupted(
+                            "free-wired",
+                            format!("{id:?} page {pgoff} freed while {f:?} is still wired"),
+                        ));
                     }
                     self.pool.release(f);
                 }
@@ -468,7 +475,13 @@ impl State {
 
     /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
     /// the pages wired so far are unwired again.
-    fn wire_object(&mut self, id: ShmId) -> Result<(), Errno> {
+    pub(crate) fn wire_object(&mut self, id: ShmId) -> Result<(), Errno> {
+        if self.seg(id)?.object_wired {
+            return Err(self.corrupted(
+                "object-wired-twice",
+                format!("{id:?} took its object wiring while holding it"),
+            ));
+        }
         let pages = self.seg(id)?.pages();
         for pgoff in 0..pages {
             match self.page_in(Owner::Object { shm: id, pgoff }) {
@@ -481,30 +494,47 @@ impl State {
                 }
             }
         }
+        self.shm.get_mut(id).expect("checked above").object_wired = true;
         Ok(())
     }
 
-    fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno> {
+    /// Drops the object's own wiring from every page of the segment. Dropping a wiring the
+    /// object does not hold is a double unwire: corrupt state.
+    pub(crate) fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno> {
+        if !self.seg(id)?.object_wired {
+            return Err(self.corrupted(
+                "object-unwired-twice",
+                format!("{id:?} dropped an object wiring it no longer held"),
+            ));
+        }
         for pgoff in 0..self.seg(id)?.pages() {
             self.unwire_object_page(id, pgoff)?;
         }
+        self.shm.get_mut(id).expect("checked above").object_wired = false;
         Ok(())
     }
 
     fn unwire_object_page(&mut self, id: ShmId, pgoff: u64) -> Result<(), Errno> {
         match self.slot(Owner::Object { shm: id, pgoff }) {
             PageSlot::Resident(f) if self.pool.unwire(f).is_ok() => Ok(()),
-            _ => Err(self.corrupted(format!(
-                "wire-underflow: {id:?} page {pgoff} lost its SHM_LOCK wiring"
-            ))),
+            _ => Err(self.corrupted(
+                "wire-underflow",
+                format!("{id:?} page {pgoff} lost its SHM_LOCK wiring"),
+            )),
         }
     }
 
-    /// Applies `op` to every entry, in every guest, that maps segment `id`.
-    fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
+    /// Applies `op` to every entry that maps segment `id`, in every guest or in `only`.
+    pub(crate) fn wire_attachments(
+        &mut self,
+        id: ShmId,
+        only: Option<GuestId>,
+        op: WireOp,
+    ) -> Result<(), Errno> {
         let targets: Vec<(GuestId, PageRange)> = self
             .guests
             .iter()
+            .filter(|(g, _)| only.is_none_or(|o| o == **g))
             .flat_map(|(g, vm)| {
                 vm.attachments
                     .iter()
@@ -514,13 +544,12 @@ impl State {
             .collect();
         for (i, &(g, r)) in targets.iter().enumerate() {
             if let Err(e) = self.wire_entries(g, r, op, |e| is_of(e, id)) {
-                let undo = if op == WireOp::Hold {
-                    WireOp::Release
-                } else {
-                    WireOp::Hold
-                };
-                for &(g, r) in targets[..i].iter().rev() {
-                    self.wire_entries(g, r, undo, |e| is_of(e, id))?;
+                // Only taking holds can fail for want of memory; undo the ones taken. Dropping
+                // them fails only on corrupt state, which stops the machine anyway.
+                if op == WireOp::Hold {
+                    for &(g, r) in targets[..i].iter().rev() {
+                        self.wire_entries(g, r, WireOp::Release, |e| is_of(e, id))?;
+                    }
                 }
                 return Err(e);
             }
@@ -571,54 +600,57 @@ impl State {
                 }
                 Ok(None)
             }
-            ShmCmd::Lock => {
+            ShmCmd::Lock | ShmCmd::Unlock => {
                 if !cred.is_privileged() {
                     return Err(Errno::EPERM);
                 }
-                if seg.locked {
-                    return Ok(None);
+                let rules = self.rules();
+                if cmd == ShmCmd::Lock {
+                    rules.shm_lock(self, g, id)?;
+                } else {
+                    rules.shm_unlock(self, g, id)?;
                 }
-                let more = (0..seg.pages())
-                    .filter(|&pgoff| match seg.object.get(pgoff) {
-                        PageSlot::Resident(f) => self.pool.frame(f).wire_count == 0,
-                        _ => true,
-                    })
-                    .count() as u64;
-                if !self.cfg.limits.wired_allows(
-                    self.pool.wired() as u64,
-                    more,
-                    self.pool.total() as u64,
-                ) {
-                    return Err(Errno::ENOMEM);
-                }
-                self.wire_object(id)?;
-                if let Err(e) = self.wire_attachments(id, WireOp::Hold) {
-                    self.unwire_object(id)?;
-                    return Err(e);
-                }
-                self.shm.get_mut(id).expect("checked above").locked = true;
-                Ok(None)
-            }
-            ShmCmd::Unlock => {
-                if !cred.is_privileged() {
-                    return Err(Errno::EPERM);
-                }
-                if !seg.locked {
-                    return Ok(None);
-                }
-                self.wire_attachments(id, WireOp::Release)?;
-                self.unwire_object(id)?;
-                self.shm.get_mut(id).expect("checked above").locked = false;
                 Ok(None)
             }
         }
     }
+
+    /// Whether the object's pages may all become wired (`ENOMEM` if the wired maximum forbids).
+    pub(crate) fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno> {
+        let seg = self.seg(id)?;
+        let more = (0..seg.pages())
+            .filter(|&pgoff| match seg.object.get(pgoff) {
+                PageSlot::Resident(f) => self.pool.frame(f).wire_count == 0,
+                _ => true,
+            })
+            .count() as u64;
+        if self
+            .cfg
+            .limits
+            .wired_allows(self.pool.wired() as u64, more, self.pool.total() as u64)
+        {
+            Ok(())
+        } else {
+            Err(Errno::ENOMEM)
+        }
+    }
+
+    /// Sets the segment's SHM_LOCK mark.
+    pub(crate) fn set_locked(&mut self, id: ShmId, locked: bool) {
+        if let Some(seg) = self.shm.get_mut(id) {
+            seg.locked = locked;
+        }
+    }
+
+    /// Whether guest `g` has segment `id` attached.
+    pub(crate) fn is_attached(&self, g: GuestId, id: ShmId) -> bool {
+        self.guests
+            .get(&g)
+            .is_some_and(|vm| vm.attachments.iter().any(|a| a.shm == id))
+    }
 }
 
-/// Whether an entry maps segment `id`.
-fn is_of(e: &Entry, id: ShmId) -> bool {
-    matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
-}
+use crate::semantics::maps_segment as is_of;
 
 #[cfg(test)]
 mod tests {

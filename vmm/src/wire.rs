@@ -143,16 +143,19 @@ impl State {
         for vpn in range.iter() {
             let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
             let PageSlot::Resident(f) = self.slot(o) else {
-                return Err(self.corrupted(format!(
-                    "wire-resident: {g:?} page {:?} of a wired entry is not resident",
-                    vpn.addr()
-                )));
+                return Err(self.corrupted(
+                    "wire-resident",
+                    format!(
+                        "{g:?} page {:?} of a wired entry is not resident",
+                        vpn.addr()
+                    ),
+                ));
             };
             if self.pool.unwire(f).is_err() {
-                return Err(self.corrupted(format!(
-                    "wire-underflow: {g:?} page {:?} ({f:?}) unwired below zero",
-                    vpn.addr()
-                )));
+                return Err(self.corrupted(
+                    "wire-underflow",
+                    format!("{g:?} page {:?} ({f:?}) unwired below zero", vpn.addr()),
+                ));
             }
         }
         Ok(())
@@ -181,10 +184,10 @@ impl State {
             let (t, saved) = match op.apply(e) {
                 Ok(x) => x,
                 Err(CountUnderflow) => {
-                    result = Err(self.corrupted(format!(
-                        "entry-count-underflow: {g:?} entry at {:?} released with no hold",
-                        s.addr()
-                    )));
+                    result = Err(self.corrupted(
+                        "entry-count-underflow",
+                        format!("{g:?} entry at {:?} released with no hold", s.addr()),
+                    ));
                     break;
                 }
             };

@@ -81,3 +81,45 @@ fn bad_input_gives_one_line_and_no_panic() {
         }
     }
 }
+
+fn have_clang() -> bool {
+    Command::new("clang")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn old_rules_replay_side_by_side_and_report_the_corruption() {
+    if !have_clang() {
+        eprintln!("clang is not here: the scenarios are C; skipped");
+        return;
+    }
+    let seed = "../guests/wiring-interactions/shm_lock_munlock_unlock_twice.c";
+    let (code, out, _) = vmm(&["test", "-q", "--semantics", "netbsd-2019", seed]);
+    assert_eq!(code, 0, "{out}");
+    let row = out.lines().rfind(|l| l.starts_with(seed)).expect(&out);
+    assert!(row.contains("ok, audit clean"), "{row}");
+    assert!(row.ends_with("corrupt: object-unwired-twice"), "{row}");
+    assert!(out.contains("shmctl(0, SHM_UNLOCK) = -EIO"), "{out}");
+
+    // `run` under the old rules: the guest traps, stderr carries the report, exit status 1.
+    let (code, _, err) = vmm(&["run", "--semantics", "netbsd-2019", seed]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("guest 0 failed: machine state corrupt: object-unwired-twice"),
+        "{err}"
+    );
+    assert!(
+        err.contains("machine state corrupt (netbsd-2019 rules): object-unwired-twice"),
+        "{err}"
+    );
+    assert!(err.contains("calls that led to it"), "{err}");
+    // The fix holds.
+    let (code, _, err) = vmm(&["run", seed]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, _, err) = vmm(&["test", "--semantics", "netbsd", seed]);
+    assert_eq!(code, 2);
+    assert!(err.contains("proposed or netbsd-2019"), "{err}");
+}

@@ -208,19 +208,21 @@ pub fn add_to_linker<T: 'static>(
     // and take a copy of the context to keep it while the caller is borrowed mutably.
     macro_rules! host {
         ($name:literal, |$x:ident $(, $a:ident)*| $body:expr) => {
-            linker.func_wrap(IMPORT_MODULE, $name, move |caller: Caller<'_, T> $(, $a: i32)*| -> i32 {
+            linker.func_wrap(IMPORT_MODULE, $name, move |caller: Caller<'_, T> $(, $a: i32)*| -> wasmtime::Result<i32> {
                 #[allow(unused_variables)]
                 let $x = ctx(caller.data());
-                $body
+                let v: i32 = $body;
+                stop_if_corrupt($x, v)
             })?
         };
     }
     macro_rules! host_mut {
         ($name:literal, |$c:ident, $x:ident $(, $a:ident)*| $body:expr) => {
-            linker.func_wrap(IMPORT_MODULE, $name, move |mut caller: Caller<'_, T> $(, $a: i32)*| -> i32 {
+            linker.func_wrap(IMPORT_MODULE, $name, move |mut caller: Caller<'_, T> $(, $a: i32)*| -> wasmtime::Result<i32> {
                 let $x = ctx(caller.data()).clone();
                 let $c = &mut caller;
-                $body
+                let v: i32 = $body;
+                stop_if_corrupt(&$x, v)
             })?
         };
     }
@@ -276,6 +278,17 @@ pub fn add_to_linker<T: 'static>(
         };
     }
     Ok(())
+}
+
+/// A call that failed with `EIO` because the machine's state is corrupt traps the guest with the
+/// broken invariant instead of returning: nothing a guest does next can be trusted.
+fn stop_if_corrupt(ctx: &GuestCtx, v: i32) -> wasmtime::Result<i32> {
+    if v == -Errno::EIO.code() {
+        if let Some(c) = ctx.machine.corruption() {
+            wasmtime::bail!("machine state corrupt: {}", c.violation);
+        }
+    }
+    Ok(v)
 }
 
 fn print(ctx: &GuestCtx, p: i32, l: i32) -> R {

@@ -325,7 +325,8 @@ fn run_one(
                 let mut out = [Val::I32(0)];
                 main.call(&mut store, &[], &mut out).map_err(|e| {
                     trapped = true;
-                    format!("{e:#}")
+                    // The cause first, then the context (the wasm backtrace).
+                    format!("{}\n{e:#}", e.root_cause())
                 })?;
                 // A fault host code hit for the guest after its last epoch check.
                 if let Some(why) = machine.pending_fault(guest) {
@@ -340,7 +341,8 @@ fn run_one(
         // the machine still knows them.
         let exit = machine.exit_guest(guest);
         drop(store);
-        exit.map_err(|e| format!("exiting: {e}")).and(r)
+        // A guest's own failure says more than an exit refused because of it.
+        r.and_then(|v| exit.map(|()| v).map_err(|e| format!("exiting: {e}")))
     };
     (result, trapped)
 }

@@ -5,9 +5,17 @@
 //! (`vmm_guests`, default 1) and which must trap instead (`vmm_expect_trap`, a bit mask: bit i
 //! for instance i): a WAT module exports `i32` globals of those names; a C file, which cannot
 //! export a constant global, says `// vmm-guests: 2` and `// vmm-expect-trap: 1` in its text.
+//!
+//! Under the `netbsd-2019` wiring rules a test may say how the old rules break it, on a line
+//! `// netbsd-2019: corrupt <invariant>` (a call finds that invariant broken, a guest traps with
+//! "machine state corrupt", the machine stops) or `// netbsd-2019: check-fails <condition>` (a
+//! guest's `VMM_CHECK(<condition>)` fails: a wrong answer, with the state still consistent).
+//! Such a test passes under the old rules only when it breaks exactly so; under the proposed
+//! rules the line is ignored and the test must pass.
 
 use super::{run_guests, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
+use crate::semantics::Semantics;
 use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +29,44 @@ pub enum TestResult {
     Failed(String),
     /// Not run, and why (a C test without clang).
     Skipped(String),
+    /// Under the old wiring rules, broke exactly as its `netbsd-2019:` line says it must: how.
+    BrokeAsExpected(String),
+}
+
+impl TestResult {
+    /// Whether the test did what it must (passed, or broke as expected under the old rules).
+    pub fn is_ok(&self) -> bool {
+        matches!(self, TestResult::Passed(_) | TestResult::BrokeAsExpected(_))
+    }
+}
+
+/// How a test says the `netbsd-2019` rules break it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum OldRules {
+    /// It passes under them too.
+    Pass,
+    /// A call finds this invariant broken and stops the machine.
+    Corrupt(String),
+    /// This `VMM_CHECK` condition fails.
+    CheckFails(String),
+}
+
+fn old_rules(text: &str) -> anyhow::Result<OldRules> {
+    let Some(v) = text.lines().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix("// netbsd-2019:")
+            .or_else(|| l.strip_prefix(";; netbsd-2019:"))
+    }) else {
+        return Ok(OldRules::Pass);
+    };
+    let v = v.trim();
+    if let Some(inv) = v.strip_prefix("corrupt ") {
+        Ok(OldRules::Corrupt(inv.trim().to_string()))
+    } else if let Some(cond) = v.strip_prefix("check-fails ") {
+        Ok(OldRules::CheckFails(cond.trim().to_string()))
+    } else {
+        bail!("`netbsd-2019:` must be followed by `corrupt <invariant>` or `check-fails <condition>`, not `{v}`")
+    }
 }
 
 /// Every test module under `paths` (files as given, directories searched), sorted.
@@ -172,6 +218,12 @@ fn run_test_inner(
     quiet: bool,
 ) -> anyhow::Result<TestResult> {
     let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
+    let is_text = matches!(path.extension().and_then(|x| x.to_str()), Some("c" | "wat"));
+    let expect_old = if is_text && cfg.semantics == Semantics::Netbsd2019 {
+        old_rules(&std::fs::read_to_string(path)?)?
+    } else {
+        OldRules::Pass
+    };
     let directive = |name: &str| -> anyhow::Result<Option<i32>> {
         if !is_c {
             return Ok(None);
@@ -224,6 +276,8 @@ fn run_test_inner(
         None
     };
     let name = path.display().to_string();
+    let output = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
+    let out = output.clone();
     let outcomes = run_guests(
         rt,
         &machine,
@@ -231,11 +285,48 @@ fn run_test_inner(
             .map(|_| GuestSpec::new(module.clone()))
             .collect(),
         move |i, b| {
+            let text = String::from_utf8_lossy(b);
             if !quiet {
-                eprint!("[{name} #{i}] {}", String::from_utf8_lossy(b));
+                eprint!("[{name} #{i}] {text}");
             }
+            out.lock().push_str(&text);
         },
     );
+    drop(pagedaemon);
+    match expect_old {
+        OldRules::Pass => {}
+        OldRules::Corrupt(inv) => {
+            let Some(c) = machine.corruption() else {
+                bail!("the old rules should have corrupted the state ({inv}), but nothing broke");
+            };
+            if c.violation.invariant != inv {
+                bail!("expected `{inv}` to break, but {}", c.violation);
+            }
+            let trapped = outcomes.iter().any(|o| {
+                o.trapped && matches!(&o.result, Err(e) if e.contains("machine state corrupt"))
+            });
+            if !trapped {
+                bail!(
+                    "the state broke ({}) but no guest trapped for it",
+                    c.violation
+                );
+            }
+            return Ok(TestResult::BrokeAsExpected(c.to_string()));
+        }
+        OldRules::CheckFails(cond) => {
+            let want = format!("check failed: {cond}");
+            if let Some(c) = machine.corruption() {
+                bail!("expected `{cond}` to fail, but the state broke: {c}");
+            }
+            if let Err(v) = machine.audit() {
+                bail!("audit after the run: {v}");
+            }
+            if !output.lock().lines().any(|l| l == want) {
+                bail!("expected the check `{cond}` to fail, but it did not");
+            }
+            return Ok(TestResult::BrokeAsExpected(want));
+        }
+    }
     let mut problems = Vec::new();
     for o in &outcomes {
         let must_trap = expect_trap & (1 << o.index) != 0;
@@ -251,7 +342,6 @@ fn run_test_inner(
             )),
         }
     }
-    drop(pagedaemon);
     if let Err(v) = machine.audit() {
         problems.push(format!("audit after the run: {v}"));
     }
