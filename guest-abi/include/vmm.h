@@ -58,6 +58,10 @@
 
 #define VMM_PAGE_SIZE 4096
 
+/* vmm_dump(flags) */
+#define VMM_DUMP_PAGES 0x1
+#define VMM_DUMP_MACHINE 0x2
+
 typedef int key_t;
 
 struct ipc_perm {
@@ -101,6 +105,7 @@ VMM_IMPORT(vmm_guest_count) int vmm_guest_count(void);
 VMM_IMPORT(vmm_barrier) int vmm_barrier(void);
 VMM_IMPORT(vmm_reclaim) int vmm_reclaim(int npages);
 VMM_IMPORT(vmm_print) int vmm_print(int ptr, int len);
+VMM_IMPORT(vmm_dump) int vmm_dump(int flags);
 
 static int errno;
 

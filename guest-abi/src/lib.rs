@@ -174,6 +174,16 @@ pub mod shmid_ds {
     pub const SHM_DEST: i32 = 0o1000;
 }
 
+/// `vmm_dump(flags)` flags (this project's own; no NetBSD counterpart).
+pub mod dump {
+    /// Add one row per run of like pages (residency and who wires them) under each entry.
+    pub const VMM_DUMP_PAGES: i32 = 0x1;
+    /// Add the machine-wide view (frames, queues, swap, segments, per-guest totals).
+    pub const VMM_DUMP_MACHINE: i32 = 0x2;
+    /// Every flag the host knows.
+    pub const ALL: i32 = VMM_DUMP_PAGES | VMM_DUMP_MACHINE;
+}
+
 /// A host function of the guest interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostFn {
@@ -272,6 +282,11 @@ pub const FUNCTIONS: &[HostFn] = &[
         "vmm_print",
         2,
         "vmm_print(ptr, len): write guest bytes to the machine's output",
+    ),
+    f(
+        "vmm_dump",
+        1,
+        "vmm_dump(flags): write this guest's map (and the machine's view) to the dump output",
     ),
 ];
 

@@ -60,6 +60,7 @@ impl State {
                 }
                 self.set_slot(o, PageSlot::Resident(f));
                 self.stats.zero_fills += 1;
+                tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "zero fill");
                 Ok(f)
             }
             PageSlot::Swapped(slot) => {
@@ -117,6 +118,7 @@ impl State {
             Ok(f) => {
                 self.set_slot(o, PageSlot::Resident(f));
                 self.stats.page_ins += 1;
+                tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "page in");
                 Ok(f)
             }
             // No frame was had, so nothing was paged out and a slot is free again: put the page

@@ -22,6 +22,7 @@
 //! | [`audit`] | every invariant, checked from scratch |
 //! | [`semantics`] | the wiring rules in force: the fix, or NetBSD's 2019 rules |
 //! | [`calllog`] | the last calls, for corruption reports |
+//! | [`dump`] | map and machine dumps: residency and wiring provenance, text and JSON |
 //!
 //! # Wiring
 //! POSIX `mlock` is a flag on the map entry; SVID `SHM_LOCK` and kernel wirings are a count.
@@ -52,6 +53,7 @@ pub mod addr;
 pub mod amap;
 pub mod audit;
 pub mod calllog;
+pub mod dump;
 pub mod errno;
 pub mod fault;
 pub mod limits;

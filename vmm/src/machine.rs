@@ -314,6 +314,7 @@ impl State {
     /// Records that the state is inconsistent (the first finding is kept); every later call is
     /// refused with `EIO`.
     pub fn corrupted(&mut self, invariant: &'static str, detail: String) -> Errno {
+        tracing::error!(target: "vmm::audit", invariant, %detail, "machine state corrupt");
         self.corrupt.get_or_insert(Violation { invariant, detail });
         Errno::EIO
     }
@@ -663,6 +664,17 @@ impl Machine {
             st.swap_used = s.swap.used();
             st
         })
+    }
+
+    /// Guest `g`'s map, one row per entry, with runs of like pages (residency and who wires
+    /// them) when `pages` is set. See [`crate::dump`].
+    pub fn dump_map(&self, g: GuestId, pages: bool) -> Result<crate::dump::MapDump, Errno> {
+        self.with(|s| s.dump_map(g, pages))
+    }
+
+    /// The machine-wide view: frames, queues, swap, segments, per-guest totals.
+    pub fn dump_machine(&self) -> crate::dump::MachineDump {
+        self.with(|s| s.dump_machine())
     }
 
     /// The state of the page at `addr` in guest `g` (`ENOMEM` if unmapped).

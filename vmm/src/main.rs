@@ -4,9 +4,10 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{find_tests, run_test, TestResult};
-use vmm::runtime::{run_guests, GuestSpec, Runtime};
+use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
 use vmm::{Machine, MachineConfig, Semantics, Stats, SwapBacking};
 
 #[derive(Parser)]
@@ -29,6 +30,8 @@ enum Cmd {
         /// Instances of each module.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
         copies: u32,
+        #[command(flatten)]
+        dump: DumpArgs,
         /// Guest modules (.wasm, .wat, or .c built with clang); each exports `main: () -> i32`.
         #[arg(required = true)]
         modules: Vec<PathBuf>,
@@ -84,6 +87,57 @@ struct MachineArgs {
     /// `vmm test` then runs every test under both and shows them side by side).
     #[arg(long, default_value = "proposed")]
     semantics: Semantics,
+}
+
+#[derive(Args, Clone)]
+struct DumpArgs {
+    /// Dump each guest's map just before it exits, and the machine's view at the end.
+    #[arg(long)]
+    dump_at_exit: bool,
+    /// In dumps at exit, one row per run of like pages: residency and who wires them.
+    #[arg(long)]
+    dump_pages: bool,
+    /// Dump format (for `--dump-at-exit` and guests' `vmm_dump` calls).
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write dumps to this file instead of stderr.
+    #[arg(long)]
+    dump_file: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum Format {
+    Text,
+    Json,
+}
+
+impl DumpArgs {
+    fn config(&self) -> anyhow::Result<DumpConfig> {
+        let sink: Arc<dyn Fn(&str) + Send + Sync> = match &self.dump_file {
+            None => Arc::new(|s: &str| eprint!("{s}")),
+            Some(p) => {
+                let f = std::fs::File::create(p)
+                    .with_context(|| format!("creating the dump file {}", p.display()))?;
+                let f = Mutex::new(f);
+                Arc::new(move |s: &str| {
+                    use std::io::Write as _;
+                    let _ = f
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .write_all(s.as_bytes());
+                })
+            }
+        };
+        Ok(DumpConfig {
+            format: match self.format {
+                Format::Text => DumpFormat::Text,
+                Format::Json => DumpFormat::Json,
+            },
+            at_exit: self.dump_at_exit,
+            pages: self.dump_pages,
+            sink,
+        })
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -162,8 +216,14 @@ fn paging_note(cfg: &MachineConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(machine: MachineArgs, copies: u32, modules: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+fn run(
+    machine: MachineArgs,
+    copies: u32,
+    dump: DumpArgs,
+    modules: Vec<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let cfg = machine.config()?;
+    let dump = dump.config()?;
     paging_note(&cfg)?;
     let rt = Runtime::new()?;
     let work = tempfile::tempdir().context("creating a build directory")?;
@@ -185,9 +245,20 @@ fn run(machine: MachineArgs, copies: u32, modules: Vec<PathBuf>) -> anyhow::Resu
     let _pagedaemon = m
         .start_pagedaemon(PDAEMON_PERIOD)
         .context("starting the pagedaemon")?;
-    let outcomes = run_guests(&rt, &m, specs, |i, b| {
-        print!("[guest {i}] {}", String::from_utf8_lossy(b))
-    });
+    let outcomes = run_guests_with(
+        &rt,
+        &m,
+        specs,
+        |i, b| print!("[guest {i}] {}", String::from_utf8_lossy(b)),
+        dump.clone(),
+    );
+    if dump.at_exit {
+        let d = m.dump_machine();
+        (dump.sink)(&match dump.format {
+            DumpFormat::Text => format!("== machine at the end ==\n{}", d.text()),
+            DumpFormat::Json => format!("{}\n", serde_json::to_string(&d)?),
+        });
+    }
     let mut ok = true;
     for o in &outcomes {
         match &o.result {
@@ -358,6 +429,14 @@ fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::
 }
 
 fn main() -> ExitCode {
+    // Structured events (map, wiring, faults, evictions, segments) when RUST_LOG asks for them,
+    // e.g. RUST_LOG=vmm::wire=debug,vmm::shm=debug. Nothing is collected otherwise.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -369,8 +448,9 @@ fn main() -> ExitCode {
         Cmd::Run {
             machine,
             copies,
+            dump,
             modules,
-        } => run(machine, copies, modules),
+        } => run(machine, copies, dump, modules),
         Cmd::Test {
             machine,
             quiet,

@@ -141,6 +141,7 @@ impl State {
             vm.amap.reserve(range);
         }
         vm.map.insert(entry);
+        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?backing, ?prot, "map");
         if let Err(e) = self.pmap_enter(g, range, backing, prot) {
             self.remove_range(g, range)?;
             return Err(e);
@@ -210,6 +211,7 @@ impl State {
     /// Removes every entry in `range`, really unwiring each (flag and count), and frees the
     /// anonymous pages it mapped.
     pub(crate) fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
+        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
         self.guest_mut(g)?.map.clip_range(range);
         self.wire_entries(g, range, WireOp::Remove, |_| true)?;
         for s in self.guests[&g].map.starts_in(range) {
@@ -289,6 +291,7 @@ impl State {
             vm.map.get_mut(s).expect("listed").prot = prot;
         }
         vm.map.merge_around(range);
+        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?prot, "protect");
         self.pmap_protect(g, range, prot)
     }
 

@@ -77,6 +77,7 @@ impl State {
         self.pool.release(f);
         self.pmap_page_restore(&maps);
         self.stats.evictions += 1;
+        tracing::trace!(target: "vmm::pdaemon", owner = ?o, frame = f.index(), slot = slot.0, "evict");
         Ok(())
     }
 }

@@ -125,6 +125,7 @@ impl Rules for Proposed {
             return Err(e);
         }
         s.set_locked(id, true);
+        tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_LOCK");
         Ok(())
     }
 
@@ -135,6 +136,7 @@ impl Rules for Proposed {
         s.wire_attachments(id, None, WireOp::Release)?;
         s.unwire_object(id)?;
         s.set_locked(id, false);
+        tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_UNLOCK");
         Ok(())
     }
 

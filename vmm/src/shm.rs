@@ -335,6 +335,7 @@ impl State {
             ctime: now,
         });
         self.shm.pages += pages;
+        tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, key, pages, "segment created");
         Ok(id)
     }
 
@@ -412,6 +413,7 @@ impl State {
         seg.nattch += 1;
         seg.lpid = g.0;
         seg.atime = now;
+        tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, at = start.addr().0, nattch = seg.nattch, "attach");
         Ok(start.addr())
     }
 
@@ -441,6 +443,7 @@ impl State {
         seg.nattch -= 1;
         seg.lpid = g.0;
         seg.dtime = now;
+        tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
         if seg.nattch == 0 && seg.removed {
             self.destroy_segment(a.shm)?;
         }
@@ -449,6 +452,7 @@ impl State {
 
     /// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
     fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno> {
+        tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
         // The mark decides, as NetBSD's segment deallocation did (the two agree under the
         // proposed rules; the old ones can leave a mark over an object no longer wired).
         if self.seg(id)?.locked {
@@ -593,6 +597,7 @@ impl State {
                 let now = self.tick();
                 let seg = self.shm.get_mut(id).expect("checked above");
                 seg.removed = true;
+                tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, "marked for removal");
                 seg.key = ipc::IPC_PRIVATE;
                 seg.ctime = now;
                 if seg.nattch == 0 {

@@ -192,6 +192,9 @@ impl State {
                 }
             };
             let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+            if t != Transition::Unchanged {
+                tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count, "entry wiring");
+            }
             let r = match t {
                 Transition::Wire => self.wire_pages(g, erange, backing),
                 Transition::Unwire => self.unwire_pages(g, erange, backing),

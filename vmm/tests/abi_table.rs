@@ -108,6 +108,8 @@ fn the_c_header_declares_the_same_functions_and_numbers() {
         ("SHMLBA", ipc::SHMLBA),
         ("SHM_LOCKED", guest_abi::shmid_ds::SHM_LOCKED),
         ("SHM_DEST", guest_abi::shmid_ds::SHM_DEST),
+        ("VMM_DUMP_PAGES", guest_abi::dump::VMM_DUMP_PAGES),
+        ("VMM_DUMP_MACHINE", guest_abi::dump::VMM_DUMP_MACHINE),
     ] {
         assert_eq!(define(name), v, "{name}");
     }

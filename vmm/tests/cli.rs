@@ -123,3 +123,98 @@ fn old_rules_replay_side_by_side_and_report_the_corruption() {
     assert_eq!(code, 2);
     assert!(err.contains("proposed or netbsd-2019"), "{err}");
 }
+
+#[test]
+fn dumps_at_exit_as_json_parse_and_describe_each_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dump.jsonl");
+    let guest = dir.path().join("dumper.wat");
+    std::fs::write(
+        &guest,
+        r#"(module
+  (import "vmm" "mmap" (func $mmap (param i32 i32 i32 i32) (result i32)))
+  (import "vmm" "mlock" (func $mlock (param i32 i32) (result i32)))
+  (import "vmm" "vmm_dump" (func $dump (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "main") (result i32)
+    (local $a i32)
+    (local.set $a (call $mmap (i32.const 0) (i32.const 8192) (i32.const 3) (i32.const 0x1002)))
+    (drop (call $mlock (local.get $a) (i32.const 4096)))
+    (call $dump (i32.const 1))))"#,
+    )
+    .unwrap();
+    let (code, _, err) = vmm(&[
+        "run",
+        "--copies",
+        "2",
+        "--dump-at-exit",
+        "--dump-pages",
+        "--format",
+        "json",
+        "--dump-file",
+        file.to_str().unwrap(),
+        guest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let values: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // Each guest's vmm_dump call and its dump at exit.
+    let maps: Vec<_> = values.iter().filter(|v| v["kind"] == "map").collect();
+    assert_eq!(maps.len(), 4, "{text}");
+    let mut guests: Vec<u64> = maps.iter().map(|m| m["guest"].as_u64().unwrap()).collect();
+    guests.sort();
+    assert_eq!(guests, [0, 0, 1, 1]);
+    for m in &maps {
+        let entries = m["entries"].as_array().unwrap();
+        assert!(!entries.is_empty());
+        // Every page of every entry is in exactly one run.
+        for e in entries {
+            let pages: u64 = e["pages_detail"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["pages"].as_u64().unwrap())
+                .sum();
+            assert_eq!(pages, e["pages"].as_u64().unwrap());
+        }
+        let locked: Vec<_> = entries.iter().filter(|e| e["mlocked"] == true).collect();
+        assert_eq!(locked.len(), 1, "{m}");
+        assert_eq!(locked[0]["pages_detail"][0]["wire_count"], 1);
+        assert_eq!(m["locked_pages"], 1);
+    }
+    let last = values.last().unwrap();
+    assert_eq!(last["kind"], "machine");
+    assert_eq!(
+        last["guests"].as_array().unwrap().len(),
+        0,
+        "every guest has exited"
+    );
+    assert_eq!(last["wired_frames"], 0);
+
+    let (code, _, err) = vmm(&["run", "--format", "xml", "../guests/wat/abi_smoke.wat"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn rust_log_turns_on_structured_events() {
+    let run = |log: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vmm"));
+        c.args(["run", "--phys-mem", "256K", "../guests/wat/abi_smoke.wat"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("RUST_LOG");
+        if let Some(l) = log {
+            c.env("RUST_LOG", l);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let quiet = run(None);
+    assert!(!quiet.contains("vmm::map"), "{quiet}");
+    let loud = run(Some("vmm::map=debug,vmm::pdaemon=trace"));
+    assert!(loud.contains("vmm::map") && loud.contains("map"), "{loud}");
+    assert!(loud.contains("evict"), "{loud}");
+}

@@ -272,6 +272,7 @@ pub fn add_to_linker<T: 'static>(
                 Ok(x.machine.reclaim(n as usize) as i32)
             })),
             "vmm_print" => host!("vmm_print", |x, p, l| ret(print(x, p, l))),
+            "vmm_dump" => host!("vmm_dump", |x, fl| ret(dump(x, fl))),
             other => {
                 wasmtime::bail!("guest-abi lists `{other}`, which the host does not implement")
             }
@@ -289,6 +290,22 @@ fn stop_if_corrupt(ctx: &GuestCtx, v: i32) -> wasmtime::Result<i32> {
         }
     }
     Ok(v)
+}
+
+fn dump(ctx: &GuestCtx, flags: i32) -> R {
+    use guest_abi::dump::{ALL, VMM_DUMP_MACHINE, VMM_DUMP_PAGES};
+    if flags & !ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let why = format!("vmm_dump by guest {}", ctx.index);
+    ctx.run.dump.write(
+        &ctx.machine,
+        ctx.guest,
+        &why,
+        flags & VMM_DUMP_PAGES != 0,
+        flags & VMM_DUMP_MACHINE != 0,
+    );
+    Ok(0)
 }
 
 fn print(ctx: &GuestCtx, p: i32, l: i32) -> R {

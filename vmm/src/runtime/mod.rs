@@ -119,12 +119,92 @@ impl Runtime {
 /// Where guest output goes: (guest index, bytes).
 type Printer = Box<dyn Fn(u32, &[u8]) + Send + Sync>;
 
+/// How dumps are written: text for people, JSON (one object per line) for tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DumpFormat {
+    /// Tables, like `pmap -x`.
+    #[default]
+    Text,
+    /// One JSON object per line (schema in [`crate::dump`]).
+    Json,
+}
+
+/// Where guests' `vmm_dump` calls and the dumps at exit go, and what they hold.
+#[derive(Clone)]
+pub struct DumpConfig {
+    /// Text or JSON.
+    pub format: DumpFormat,
+    /// Dump each guest's map, with runs of pages if `pages`, just before it exits.
+    pub at_exit: bool,
+    /// Runs of like pages in dumps taken at exit.
+    pub pages: bool,
+    /// Receives each finished dump.
+    pub sink: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Default for DumpConfig {
+    /// Text to stderr, nothing at exit.
+    fn default() -> DumpConfig {
+        DumpConfig {
+            format: DumpFormat::Text,
+            at_exit: false,
+            pages: false,
+            sink: Arc::new(|s: &str| eprint!("{s}")),
+        }
+    }
+}
+
+impl std::fmt::Debug for DumpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DumpConfig")
+            .field("format", &self.format)
+            .field("at_exit", &self.at_exit)
+            .field("pages", &self.pages)
+            .finish()
+    }
+}
+
+impl DumpConfig {
+    /// Writes guest `g`'s map (with page runs if `pages`) and, if `whole`, the machine's view.
+    pub fn write(&self, machine: &Machine, g: GuestId, why: &str, pages: bool, whole: bool) {
+        let map = machine.dump_map(g, pages).ok();
+        let mach = whole.then(|| machine.dump_machine());
+        let mut out = String::new();
+        match self.format {
+            DumpFormat::Text => {
+                out.push_str(&format!("== {why} ==\n"));
+                if let Some(m) = &map {
+                    out.push_str(&m.text());
+                }
+                if let Some(m) = &mach {
+                    out.push_str(&m.text());
+                }
+            }
+            DumpFormat::Json => {
+                for v in [
+                    map.as_ref().and_then(|m| serde_json::to_string(m).ok()),
+                    mach.as_ref().and_then(|m| serde_json::to_string(m).ok()),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    out.push_str(&v);
+                    out.push('\n');
+                }
+            }
+        }
+        (self.sink)(&out);
+    }
+}
+
 /// What a running machine's guests share: their number, the barrier, the output.
 pub struct Run {
     count: u32,
     barrier: Mutex<BarrierState>,
     cv: Condvar,
     printer: Printer,
+    /// Where dumps go.
+    pub dump: DumpConfig,
 }
 
 impl std::fmt::Debug for Run {
@@ -143,11 +223,21 @@ struct BarrierState {
 impl Run {
     /// Shared state for `count` guests whose `vmm_print` output goes to `printer`.
     pub fn new(count: u32, printer: impl Fn(u32, &[u8]) + Send + Sync + 'static) -> Arc<Run> {
+        Run::with_dump(count, printer, DumpConfig::default())
+    }
+
+    /// The same, with dumps going where `dump` says.
+    pub fn with_dump(
+        count: u32,
+        printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
+        dump: DumpConfig,
+    ) -> Arc<Run> {
         Arc::new(Run {
             count,
             barrier: Mutex::new(BarrierState::default()),
             cv: Condvar::new(),
             printer: Box::new(printer),
+            dump,
         })
     }
 
@@ -251,7 +341,19 @@ pub fn run_guests(
     specs: Vec<GuestSpec>,
     printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
 ) -> Vec<GuestOutcome> {
-    let run = Run::new(specs.len() as u32, printer);
+    run_guests_with(rt, machine, specs, printer, DumpConfig::default())
+}
+
+/// [`run_guests`], with dumps (guests' `vmm_dump` calls, and each guest's map at exit if asked)
+/// going where `dump` says.
+pub fn run_guests_with(
+    rt: &Runtime,
+    machine: &Machine,
+    specs: Vec<GuestSpec>,
+    printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
+    dump: DumpConfig,
+) -> Vec<GuestOutcome> {
+    let run = Run::with_dump(specs.len() as u32, printer, dump);
     let threads: Vec<_> = specs
         .into_iter()
         .enumerate()
@@ -337,6 +439,10 @@ fn run_one(
                     .i32()
                     .ok_or_else(|| "`main` must return an i32".to_string())
             });
+        if run.dump.at_exit {
+            let why = format!("guest {index} at exit");
+            run.dump.write(machine, guest, &why, run.dump.pages, false);
+        }
         // The guest exits before its memory goes: its mappings and wirings are released while
         // the machine still knows them.
         let exit = machine.exit_guest(guest);

@@ -13,7 +13,7 @@
 //! Such a test passes under the old rules only when it breaks exactly so; under the proposed
 //! rules the line is ignored and the test must pass.
 
-use super::{run_guests, GuestSpec, Runtime};
+use super::{run_guests_with, DumpConfig, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
 use crate::semantics::Semantics;
 use anyhow::{bail, Context as _};
@@ -278,7 +278,15 @@ fn run_test_inner(
     let name = path.display().to_string();
     let output = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
     let out = output.clone();
-    let outcomes = run_guests(
+    let dump = DumpConfig {
+        sink: std::sync::Arc::new(move |d: &str| {
+            if !quiet {
+                eprint!("{d}");
+            }
+        }),
+        ..DumpConfig::default()
+    };
+    let outcomes = run_guests_with(
         rt,
         &machine,
         (0..copies)
@@ -291,6 +299,7 @@ fn run_test_inner(
             }
             out.lock().push_str(&text);
         },
+        dump,
     );
     drop(pagedaemon);
     match expect_old {
