@@ -17,10 +17,17 @@ use std::io;
 const CHUNK_SHIFT: u32 = 9;
 const CHUNK: usize = 1 << CHUNK_SHIFT;
 
+/// A second-level chunk: its slots and how many are not untouched, so scans skip idle chunks.
+#[derive(Debug)]
+struct Chunk {
+    slots: [PageSlot; CHUNK],
+    touched: u32,
+}
+
 /// A guest's anonymous pages and the host store that holds their data.
 #[derive(Debug)]
 pub struct Amap {
-    chunks: Vec<Option<Box<[PageSlot; CHUNK]>>>,
+    chunks: Vec<Option<Box<Chunk>>>,
     store: HostStore,
 }
 
@@ -47,7 +54,12 @@ impl Amap {
         let first = (range.start.0 >> CHUNK_SHIFT) as usize;
         let last = ((range.end.0 - 1) >> CHUNK_SHIFT) as usize;
         for c in &mut self.chunks[first..=last] {
-            c.get_or_insert_with(|| Box::new([PageSlot::Untouched; CHUNK]));
+            c.get_or_insert_with(|| {
+                Box::new(Chunk {
+                    slots: [PageSlot::Untouched; CHUNK],
+                    touched: 0,
+                })
+            });
         }
     }
 
@@ -57,7 +69,7 @@ impl Amap {
         self.chunks
             .get(c)
             .and_then(|c| c.as_ref())
-            .map_or(PageSlot::Untouched, |c| c[i])
+            .map_or(PageSlot::Untouched, |c| c.slots[i])
     }
 
     /// Sets the slot of a reserved page.
@@ -66,7 +78,10 @@ impl Amap {
         let chunk = self.chunks[c]
             .as_mut()
             .expect("page of a mapped range is reserved");
-        chunk[i] = slot;
+        let was = chunk.slots[i] != PageSlot::Untouched;
+        let is = slot != PageSlot::Untouched;
+        chunk.touched = chunk.touched + u32::from(is) - u32::from(was);
+        chunk.slots[i] = slot;
     }
 
     /// Every page that is not untouched, with its slot.
@@ -74,9 +89,10 @@ impl Amap {
         self.chunks
             .iter()
             .enumerate()
-            .filter_map(|(c, ch)| ch.as_ref().map(|ch| (c, ch)))
+            .filter_map(|(c, ch)| ch.as_ref().filter(|ch| ch.touched > 0).map(|ch| (c, ch)))
             .flat_map(|(c, ch)| {
-                ch.iter()
+                ch.slots
+                    .iter()
                     .enumerate()
                     .filter(|(_, s)| **s != PageSlot::Untouched)
                     .map(move |(i, s)| (Vpn(((c as u64) << CHUNK_SHIFT) + i as u64), *s))

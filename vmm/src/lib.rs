@@ -22,6 +22,7 @@
 //! | [`audit`] | every invariant, checked from scratch |
 //! | [`semantics`] | the wiring rules in force: the fix, or NetBSD's 2019 rules |
 //! | [`calllog`] | the last calls, for corruption reports |
+//! | [`callseq`] | bytes to multi-guest call sequences, for fuzzing |
 //! | [`dump`] | map and machine dumps: residency and wiring provenance, text and JSON |
 //!
 //! # Wiring
@@ -53,6 +54,7 @@ pub mod addr;
 pub mod amap;
 pub mod audit;
 pub mod calllog;
+pub mod callseq;
 pub mod dump;
 pub mod errno;
 pub mod fault;

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod abi;
+pub mod hostile;
 pub mod memory;
 pub mod testing;
 pub mod wast;
