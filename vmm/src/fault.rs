@@ -187,6 +187,13 @@ impl State {
         };
         self.stats.faults += 1;
         if self.page_in_to(owner, Some((&view, vpn))).is_err() {
+            // The guest traps; say why, since its trap alone reads like a bad address.
+            if let Some(vm) = self.guests.get_mut(&g) {
+                vm.fault.get_or_insert(format!(
+                    "out of memory: no frame or swap slot for the page at {:?}",
+                    addr
+                ));
+            }
             return false;
         }
         // A protection fault (protect mode, or a page-out that raced the access) needs the

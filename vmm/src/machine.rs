@@ -740,6 +740,15 @@ impl Machine {
         self.with(|s| s.guests.get(&g).and_then(|vm| vm.fault.clone()))
     }
 
+    /// Marks guest `g` to stop: it traps with `why` at its next check (wasm code checks at loop
+    /// heads and calls once the runtime bumps the epoch; see `runtime::stop_guest`).
+    pub fn stop_guest(&self, g: GuestId, why: &str) -> Result<(), Errno> {
+        self.with(|s| {
+            s.guest_mut(g)?.fault.get_or_insert_with(|| why.to_string());
+            Ok(())
+        })
+    }
+
     /// Forgets guest `g`'s view (it is unmapped when the last holder lets go).
     pub fn drop_view(&self, g: GuestId) {
         let v = self.with(|s| s.views.remove(&g));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{find_tests, run_test, TestResult};
 use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
-use vmm::{Machine, MachineConfig, Semantics, Stats, SwapBacking};
+use vmm::{Cred, Machine, MachineConfig, Semantics, Stats, SwapBacking};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +32,13 @@ enum Cmd {
         copies: u32,
         #[command(flatten)]
         dump: DumpArgs,
+        /// Identity of every guest, `uid:gid` (default 0:0, privileged).
+        #[arg(long, value_parser = parse_cred, default_value = "0:0")]
+        cred: Cred,
+        /// Identity of one guest, `INDEX=uid:gid` (guests count from 0 in command-line order,
+        /// copies included); may be repeated.
+        #[arg(long = "guest-cred", value_parser = parse_guest_cred)]
+        guest_creds: Vec<(usize, Cred)>,
         /// Guest modules (.wasm, .wat, or .c built with clang); each exports `main: () -> i32`.
         #[arg(required = true)]
         modules: Vec<PathBuf>,
@@ -140,6 +147,26 @@ impl DumpArgs {
     }
 }
 
+fn parse_cred(s: &str) -> Result<Cred, String> {
+    let (u, g) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not uid:gid"))?;
+    Ok(Cred {
+        uid: u.parse().map_err(|_| format!("bad uid `{u}`"))?,
+        gid: g.parse().map_err(|_| format!("bad gid `{g}`"))?,
+    })
+}
+
+fn parse_guest_cred(s: &str) -> Result<(usize, Cred), String> {
+    let (i, c) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not INDEX=uid:gid"))?;
+    Ok((
+        i.parse().map_err(|_| format!("bad guest index `{i}`"))?,
+        parse_cred(c)?,
+    ))
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mul) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -220,6 +247,7 @@ fn run(
     machine: MachineArgs,
     copies: u32,
     dump: DumpArgs,
+    creds: (Cred, Vec<(usize, Cred)>),
     modules: Vec<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = machine.config()?;
@@ -240,6 +268,17 @@ fn run(
             rt.load(p)?
         };
         specs.extend((0..copies).map(|_| GuestSpec::new(m.clone())));
+    }
+    for s in &mut specs {
+        s.config.cred = creds.0;
+    }
+    for (i, c) in creds.1 {
+        let n = specs.len();
+        specs
+            .get_mut(i)
+            .with_context(|| format!("--guest-cred {i}=...: there are only {n} guests"))?
+            .config
+            .cred = c;
     }
     let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
     let _pagedaemon = m
@@ -449,8 +488,10 @@ fn main() -> ExitCode {
             machine,
             copies,
             dump,
+            cred,
+            guest_creds,
             modules,
-        } => run(machine, copies, dump, modules),
+        } => run(machine, copies, dump, (cred, guest_creds), modules),
         Cmd::Test {
             machine,
             quiet,

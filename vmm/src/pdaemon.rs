@@ -20,12 +20,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 impl State {
-    /// Takes a frame for `o`, paging others out first if the free list is at or below target.
+    /// Takes a frame for `o`. Keeping frames free ahead of demand is the pagedaemon thread's
+    /// work; only when the free list is empty does the allocation page out itself, a batch of
+    /// the free target (at least one) so the next faults find frames.
     pub(crate) fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno> {
-        let free = self.pool.free_count();
-        let target = self.cfg.free_target as usize;
-        if free <= target {
-            self.reclaim(target + 1 - free);
+        if self.pool.free_count() == 0 {
+            self.reclaim(self.cfg.free_target.max(1) as usize);
         }
         self.pool.alloc(o).ok_or(Errno::ENOMEM)
     }

@@ -49,6 +49,15 @@ impl std::fmt::Debug for Runtime {
 
 static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
 
+/// Stops guest `g` of `machine` wherever it is: it traps with `why` at its next loop head or
+/// call (or when its current host call returns), and is then exited like any trapped guest,
+/// releasing everything it held.
+pub fn stop_guest(machine: &Machine, g: GuestId, why: &str) -> Result<(), Errno> {
+    machine.stop_guest(g, why)?;
+    bump_epoch();
+    Ok(())
+}
+
 /// Signal-safe (an atomic add): makes every store check its epoch deadline at its next check.
 fn bump_epoch() {
     if let Some(e) = ENGINE.get() {
@@ -428,8 +437,13 @@ fn run_one(
                 let mut out = [Val::I32(0)];
                 main.call(&mut store, &[], &mut out).map_err(|e| {
                     trapped = true;
-                    // The cause first, then the context (the wasm backtrace).
-                    format!("{}\n{e:#}", e.root_cause())
+                    // The cause first (the machine's reason when it has one), then the context.
+                    match machine.pending_fault(guest) {
+                        Some(why) if !e.root_cause().to_string().contains(&why) => {
+                            format!("guest trapped: {why}\n{e:#}")
+                        }
+                        _ => format!("{}\n{e:#}", e.root_cause()),
+                    }
                 })?;
                 // A fault host code hit for the guest after its last epoch check.
                 if let Some(why) = machine.pending_fault(guest) {

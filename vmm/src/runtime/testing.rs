@@ -5,6 +5,9 @@
 //! (`vmm_guests`, default 1) and which must trap instead (`vmm_expect_trap`, a bit mask: bit i
 //! for instance i): a WAT module exports `i32` globals of those names; a C file, which cannot
 //! export a constant global, says `// vmm-guests: 2` and `// vmm-expect-trap: 1` in its text.
+//! A C test may give its instances identities, `// vmm-creds: 0:0 1000:100` (uid:gid per
+//! instance, root for the rest). After the run the audit must hold and nothing may be left but
+//! the segments nobody removed ([`leak`]).
 //!
 //! Under the `netbsd-2019` wiring rules a test may say how the old rules break it, on a line
 //! `// netbsd-2019: corrupt <invariant>` (a call finds that invariant broken, a guest traps with
@@ -196,6 +199,55 @@ pub fn exported_global(wasm: &[u8], name: &str) -> anyhow::Result<Option<i32>> {
         .and_then(|i| globals.get(i as usize).copied().flatten()))
 }
 
+/// Every guest has exited: only segments nobody removed may still hold frames, swap slots or
+/// wirings. Says what is left over otherwise.
+pub fn leak(machine: &Machine) -> Option<String> {
+    let d = machine.dump_machine();
+    let seg_resident: u64 = d.segments.iter().map(|s| s.resident).sum();
+    let seg_swapped: u64 = d.segments.iter().map(|s| s.swapped).sum();
+    let seg_wired: u64 = d
+        .segments
+        .iter()
+        .filter(|s| s.object_wired)
+        .map(|s| s.pages)
+        .sum();
+    let in_use = (d.frames - d.free_frames) as u64;
+    if in_use != seg_resident
+        || u64::from(d.swap_used) != seg_swapped
+        || d.wired_frames as u64 != seg_wired
+    {
+        return Some(format!(
+            "leak after every guest exited: {in_use} frames in use, {} swap slots, {} wired; segments left hold {seg_resident}, {seg_swapped} and {seg_wired}",
+            d.swap_used, d.wired_frames
+        ));
+    }
+    None
+}
+
+/// A `uid:gid` pair.
+fn parse_cred(s: &str) -> anyhow::Result<crate::machine::Cred> {
+    let (u, g) = s
+        .split_once(':')
+        .with_context(|| format!("`{s}` is not uid:gid"))?;
+    Ok(crate::machine::Cred {
+        uid: u.parse().with_context(|| format!("bad uid in `{s}`"))?,
+        gid: g.parse().with_context(|| format!("bad gid in `{s}`"))?,
+    })
+}
+
+/// The text after `// name:` in a C test, if it says one.
+fn text_directive(path: &Path, name: &str) -> anyhow::Result<Option<String>> {
+    if path.extension().and_then(|x| x.to_str()) != Some("c") {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)?;
+    let key = format!("// {name}:");
+    Ok(text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(key.as_str()))
+        .map(|v| v.trim().to_string()))
+}
+
 /// Runs one test module in a fresh machine built from `cfg`.
 pub fn run_test(
     rt: &Runtime,
@@ -264,6 +316,13 @@ fn run_test_inner(
     let expect_trap = directive("vmm-expect-trap")?
         .or(exported_global(&bytes, "vmm_expect_trap")?)
         .unwrap_or(0) as u32;
+    let creds = match text_directive(path, "vmm-creds")? {
+        None => Vec::new(),
+        Some(v) => v
+            .split_whitespace()
+            .map(parse_cred)
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
     let module = rt.compile(&bytes).context("compiling")?;
     let machine = Machine::new(cfg.clone()).context("building the machine")?;
     let pagedaemon = if cfg.free_target > 0 {
@@ -289,8 +348,14 @@ fn run_test_inner(
     let outcomes = run_guests_with(
         rt,
         &machine,
-        (0..copies)
-            .map(|_| GuestSpec::new(module.clone()))
+        (0..copies as usize)
+            .map(|i| GuestSpec {
+                module: module.clone(),
+                config: crate::machine::GuestConfig {
+                    cred: creds.get(i).copied().unwrap_or(crate::machine::Cred::ROOT),
+                    memlock_limit: None,
+                },
+            })
             .collect(),
         move |i, b| {
             let text = String::from_utf8_lossy(b);
@@ -353,6 +418,8 @@ fn run_test_inner(
     }
     if let Err(v) = machine.audit() {
         problems.push(format!("audit after the run: {v}"));
+    } else if let Some(leak) = leak(&machine) {
+        problems.push(leak);
     }
     if problems.is_empty() {
         Ok(TestResult::Passed(machine.stats()))
