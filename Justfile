@@ -38,3 +38,12 @@ bench-quick *ARGS:
 # The original bug replayed: every wiring-interactions scenario under the old and the new rules.
 replay:
     cargo run --release -p vmm -- test -q --semantics netbsd-2019 guests/wiring-interactions
+
+# Fuzz one target with libFuzzer (calls or guest_args) for SECS seconds; new inputs join the corpus.
+fuzz TARGET="calls" SECS="300":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none {{TARGET}} -- -max_total_time={{SECS}}
+
+# The concurrency stress test as a long soak.
+soak ROUNDS="30000":
+    STRESS_ROUNDS={{ROUNDS}} cargo test --release -p vmm --test stress -- --nocapture

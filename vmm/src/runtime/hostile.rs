@@ -94,7 +94,15 @@ impl Hostile {
             index: 0,
             run,
         };
-        let module = rt.compile(module_text().as_bytes())?;
+        // Compiled once per process: fuzzing makes many hostile guests.
+        static MODULE: std::sync::OnceLock<wasmtime::Module> = std::sync::OnceLock::new();
+        let module = match MODULE.get() {
+            Some(m) => m.clone(),
+            None => {
+                let m = rt.compile(module_text().as_bytes())?;
+                MODULE.get_or_init(|| m).clone()
+            }
+        };
         let mut store = Store::new(rt.engine(), ctx);
         let m = machine.clone();
         Runtime::guard_store(&mut store, move || m.pending_fault(guest));
