@@ -33,7 +33,9 @@
 //! # Locking
 //! The whole machine state sits behind one lock, taken by every call, fault and page-out for
 //! its whole duration: the lock order is that single lock. It is never held while wasm code
-//! runs. One lock keeps every invariant trivially atomic with respect to other guests; its cost
+//! runs. The other locks (the pagedaemon's stop flag, a run's barrier, a dump sink's file) are
+//! leaves: none is held while the machine lock is taken, and none is taken under it. The fault
+//! handler finds views through a lock-free registry and takes only the machine lock. One lock keeps every invariant trivially atomic with respect to other guests; its cost
 //! is that guests serialise on VM calls, which are short.
 //!
 //! # Example
