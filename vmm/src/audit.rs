@@ -1,6 +1,6 @@
 //! The audit: every invariant of the whole machine, checked from scratch.
 //!
-//! [`audit`] recomputes what every counter should be from the maps, objects and segments, and
+//! `audit` recomputes what every counter should be from the maps, objects and segments, and
 //! compares. The first broken invariant comes back as a [`Violation`] naming it and the values
 //! involved. The invariants, by name:
 //!

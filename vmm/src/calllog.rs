@@ -1,7 +1,7 @@
 //! The last VM calls a machine served, kept so a corruption report can show the sequence that
 //! led to it.
 //!
-//! The log is a fixed ring of [`CallLog::CAPACITY`] records written under the machine lock;
+//! The log is a fixed ring of 32 records written under the machine lock;
 //! recording a call copies one small record and allocates nothing.
 
 use crate::addr::{GuestId, ShmId, Vaddr};

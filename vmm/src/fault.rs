@@ -2,8 +2,8 @@
 //!
 //! A fault at (guest, address, access) finds the map entry, checks the protection, and brings the
 //! page in: a zero fill for an untouched page, a read from swap for a paged-out one, nothing for a
-//! resident one. Host code reads and writes guest memory only through [`State::copy_in`] and
-//! [`State::copy_out`], which fault each page in before touching its host memory, so the host
+//! resident one. Host code reads and writes guest memory only through `State::copy_in` and
+//! `State::copy_out`, which fault each page in before touching its host memory, so the host
 //! never hands a non-resident range to anything.
 
 use crate::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
@@ -279,11 +279,11 @@ impl State {
 /// The process-wide handlers for faults in guest views.
 ///
 /// Two handlers bracket wasmtime's, so every SIGSEGV and SIGBUS meets them in this order:
-/// 1. [`install`] (after the engine exists) puts `on_fault` in front. A fault at an address
+/// 1. `install` (after the engine exists) puts `on_fault` in front. A fault at an address
 ///    inside a registered view that the guest may make is resolved by the view's machine (page
 ///    in, enter, return to retry the access). Anything else goes on to wasmtime.
 /// 2. wasmtime turns a fault at a trapping instruction of guest code into a precise trap.
-/// 3. [`install_catcher`] (before the engine exists) puts `on_declined` behind wasmtime, which
+/// 3. `install_catcher` (before the engine exists) puts `on_declined` behind wasmtime, which
 ///    calls it for what it declines: faults in host code acting for the guest (`memory.fill`
 ///    and other libcalls, instantiation) and in guest code that wasmtime did not expect to
 ///    trap (an inlined `memory.copy` over an unmapped page). Passing those on would kill the

@@ -3,7 +3,7 @@
 //!
 //! Each call validates everything and checks its limits before it changes anything, so a call
 //! that fails leaves no state changed; the few failures that can only show up part-way (no frame
-//! could be had while wiring) are rolled back by [`State::wire_entries`].
+//! could be had while wiring) are rolled back by `State::wire_entries`.
 
 use crate::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::errno::Errno;

@@ -1,7 +1,7 @@
 //! Selectable wiring rules: the fix this project implements (`proposed`, the default), and the
 //! rules NetBSD had in 2019 (`netbsd-2019`), kept to replay the original bug.
 //!
-//! Everything the two modes do differently lives in one [`Rules`] implementation each; the map,
+//! Everything the two modes do differently lives in one `Rules` implementation each; the map,
 //! page and shm code ask the machine's rules and never test the mode themselves.
 //!
 //! | | `proposed` | `netbsd-2019` |
