@@ -527,9 +527,10 @@ impl MachineDump {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "machine ({} rules): {} frames: {} free, {} wired (max {}), {} on the pageout queue; swap {} of {} slots",
+            "machine ({} rules): {} frames: {} in use, {} free, {} wired (max {}), {} on the pageout queue; swap {} of {} slots",
             self.semantics,
             self.frames,
+            self.frames - self.free_frames,
             self.free_frames,
             self.wired_frames,
             self.wired_max,

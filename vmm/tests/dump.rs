@@ -192,7 +192,7 @@ fn machine_dump_counts_the_known_state() {
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     assert_eq!(
         lines[0],
-        "machine (proposed rules): 64 frames: 60 free, 4 wired (max 48), 0 on the pageout queue; swap 1 of 64 slots"
+        "machine (proposed rules): 64 frames: 4 in use, 60 free, 4 wired (max 48), 0 on the pageout queue; swap 1 of 64 slots"
     );
     assert_eq!(
         lines[2].split_whitespace().collect::<Vec<_>>(),
