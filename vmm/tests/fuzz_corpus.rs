@@ -57,7 +57,7 @@ fn call_sequence_corpus_keeps_the_audit() {
         deaths += out.deaths;
     }
     eprintln!(
-        "{} seeds ({steps} steps) and {runs} random sequences ({random_steps} steps, {deaths} guest deaths): audit clean throughout",
+        "{} corpus inputs ({steps} steps) and {runs} random sequences ({random_steps} steps, {deaths} guest deaths): audit clean throughout",
         seeds.len()
     );
 }

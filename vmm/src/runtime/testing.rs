@@ -277,22 +277,12 @@ fn run_test_inner(
         OldRules::Pass
     };
     let directive = |name: &str| -> anyhow::Result<Option<i32>> {
-        if !is_c {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(path)?;
-        let key = format!("// {name}:");
-        match text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(key.as_str()))
-        {
-            Some(v) => Ok(Some(
-                v.trim()
-                    .parse()
-                    .with_context(|| format!("`{key}` needs a number"))?,
-            )),
-            None => Ok(None),
-        }
+        text_directive(path, name)?
+            .map(|v| {
+                v.parse()
+                    .with_context(|| format!("`// {name}:` needs a number"))
+            })
+            .transpose()
     };
     let wasm_path = if is_c {
         match build_c(path, work)? {
