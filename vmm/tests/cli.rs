@@ -218,3 +218,24 @@ fn rust_log_turns_on_structured_events() {
     assert!(loud.contains("vmm::map") && loud.contains("map"), "{loud}");
     assert!(loud.contains("evict"), "{loud}");
 }
+
+#[test]
+fn guest_identities_come_from_the_command_line() {
+    if !have_clang() {
+        eprintln!("clang is not here: the permissions guest is C; skipped");
+        return;
+    }
+    let t = "../guests/c/permissions_and_isolation.c";
+    let (code, _, err) = vmm(&["run", "--copies", "2", "--guest-cred", "1=1000:100", t]);
+    assert_eq!(code, 0, "{err}");
+    // As root, guest 1 is let do what the test expects refused.
+    let (code, _, err) = vmm(&["run", "--copies", "2", t]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("guest 1 exited with status"), "{err}");
+    let (code, _, err) = vmm(&["run", "--copies", "2", "--guest-cred", "5=1:1", t]);
+    assert_eq!(code, 1);
+    assert!(err.contains("there are only 2 guests"), "{err}");
+    let (code, _, err) = vmm(&["run", "--cred", "root", t]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not uid:gid"), "{err}");
+}
