@@ -590,9 +590,3 @@ impl MachineDump {
         o
     }
 }
-
-/// The first page of a run, for tests that look rows up by address.
-pub fn run_at(runs: &[PageRun], addr: u64) -> Option<&PageRun> {
-    runs.iter()
-        .find(|r| addr >= r.start && addr < r.start + r.pages * PAGE_SIZE)
-}
