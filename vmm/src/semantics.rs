@@ -9,8 +9,8 @@
 //! | `mlock`, `mlockall(MCL_CURRENT)`, `MCL_FUTURE` mappings | set the entry's POSIX flag | add one to the entry's only count |
 //! | `munlock` | clear the flag; a count still wires | `EINVAL` unless every entry is counted, then force every count to 0 |
 //! | `munlockall` | clear every flag | force every count to 0 |
-//! | `SHM_LOCK` | segment state: the object and every entry mapping it, in any guest, hold one wiring | unless marked: wire the object, count the caller's own attachment, mark; nothing if the caller has no attachment |
-//! | `SHM_UNLOCK` | removes exactly those wirings | if marked: unwire the object, then force the caller's attachment count to 0 (`EIO` if it already is 0, and the mark stays), then clear the mark |
+//! | `SHM_LOCK` | segment state: the object and every entry mapping it, in any guest, hold one wiring | unless marked: wire the object, count the caller's newest attachment (NetBSD's list head), mark; nothing if the caller has no attachment |
+//! | `SHM_UNLOCK` | removes exactly those wirings | if marked: unwire the object, then force that attachment's count to 0 (`EIO` if it already is 0, and the mark stays), then clear the mark |
 //! | `shmat` of a locked segment | the new entry holds one count | nothing |
 //!
 //! Under `netbsd-2019` the sequences that broke NetBSD (SHM_LOCK, munlock, SHM_UNLOCK twice; one
@@ -95,6 +95,18 @@ fn all(s: &State) -> PageRange {
     PageRange::new(Vpn(0), Vpn(s.cfg.space_pages))
 }
 
+/// The caller's attachment of segment `id` that NetBSD's shm_memlock acts on: the first on its
+/// list, which is the newest (attachments are pushed on the list's head).
+fn newest_attachment(s: &State, g: GuestId, id: ShmId) -> Option<PageRange> {
+    s.guests
+        .get(&g)?
+        .attachments
+        .iter()
+        .rev()
+        .find(|a| a.shm == id)
+        .map(|a| PageRange::new(a.va, a.va.plus(a.pages)))
+}
+
 /// Whether an entry maps segment `id`.
 pub(crate) fn maps_segment(e: &Entry, id: ShmId) -> bool {
     matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
@@ -120,7 +132,7 @@ impl Rules for Proposed {
         }
         s.check_object_wiring(id)?;
         s.wire_object(id)?;
-        if let Err(e) = s.wire_attachments(id, None, WireOp::Hold) {
+        if let Err(e) = s.wire_attachments(id, WireOp::Hold) {
             s.unwire_object(id)?;
             return Err(e);
         }
@@ -133,7 +145,7 @@ impl Rules for Proposed {
         if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        s.wire_attachments(id, None, WireOp::Release)?;
+        s.wire_attachments(id, WireOp::Release)?;
         s.unwire_object(id)?;
         s.set_locked(id, false);
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_UNLOCK");
@@ -172,12 +184,15 @@ impl Rules for Netbsd2019 {
     }
 
     fn shm_lock(&self, s: &mut State, g: GuestId, id: ShmId) -> Result<(), Errno> {
-        if s.shm.get(id).ok_or(Errno::EINVAL)?.locked || !s.is_attached(g, id) {
+        let Some(r) = newest_attachment(s, g, id) else {
+            return Ok(());
+        };
+        if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
         s.check_object_wiring(id)?;
         s.wire_object(id)?;
-        if let Err(e) = s.wire_attachments(id, Some(g), WireOp::Hold) {
+        if let Err(e) = s.wire_entries(g, r, WireOp::Hold, |e| maps_segment(e, id)) {
             s.unwire_object(id)?;
             return Err(e);
         }
@@ -186,28 +201,24 @@ impl Rules for Netbsd2019 {
     }
 
     fn shm_unlock(&self, s: &mut State, g: GuestId, id: ShmId) -> Result<(), Errno> {
-        if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked || !s.is_attached(g, id) {
+        let Some(r) = newest_attachment(s, g, id) else {
+            return Ok(());
+        };
+        if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
         s.unwire_object(id)?;
         let uncounted = s
             .guest(g)?
-            .attachments
-            .iter()
-            .filter(|a| a.shm == id)
-            .any(|a| {
-                let r = PageRange::new(a.va, a.va.plus(a.pages));
-                s.guests[&g]
-                    .map
-                    .overlapping(r)
-                    .any(|e| maps_segment(e, id) && e.wire_count == 0)
-            });
+            .map
+            .overlapping(r)
+            .any(|e| maps_segment(e, id) && e.wire_count == 0);
         if uncounted {
             // uvm_map_pageable(unwire) fails with EINVAL, which shm_memlock reports as EIO;
             // the object's pages were unwired already and the mark stays.
             return Err(Errno::EIO);
         }
-        s.wire_attachments(id, Some(g), WireOp::Remove)?;
+        s.wire_entries(g, r, WireOp::Remove, |e| maps_segment(e, id))?;
         s.set_locked(id, false);
         Ok(())
     }

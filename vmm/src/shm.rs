@@ -528,17 +528,11 @@ impl State {
         }
     }
 
-    /// Applies `op` to every entry that maps segment `id`, in every guest or in `only`.
-    pub(crate) fn wire_attachments(
-        &mut self,
-        id: ShmId,
-        only: Option<GuestId>,
-        op: WireOp,
-    ) -> Result<(), Errno> {
+    /// Applies `op` to every entry, in every guest, that maps segment `id`.
+    pub(crate) fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
         let targets: Vec<(GuestId, PageRange)> = self
             .guests
             .iter()
-            .filter(|(g, _)| only.is_none_or(|o| o == **g))
             .flat_map(|(g, vm)| {
                 vm.attachments
                     .iter()
@@ -645,13 +639,6 @@ impl State {
         if let Some(seg) = self.shm.get_mut(id) {
             seg.locked = locked;
         }
-    }
-
-    /// Whether guest `g` has segment `id` attached.
-    pub(crate) fn is_attached(&self, g: GuestId, id: ShmId) -> bool {
-        self.guests
-            .get(&g)
-            .is_some_and(|vm| vm.attachments.iter().any(|a| a.shm == id))
     }
 }
 

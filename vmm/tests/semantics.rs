@@ -219,3 +219,23 @@ fn exit_of_a_netbsd_guest_releases_its_wirings_while_the_state_holds() {
     assert_eq!(m.stats().wired_frames, 0);
     assert_eq!(m.stats().free_frames, m.stats().frames);
 }
+
+#[test]
+fn netbsd_2019_shm_lock_counts_only_the_callers_newest_attachment() {
+    for sem in Semantics::ALL {
+        let m = machine(sem);
+        let (g, id, older) = attach(&m, 21);
+        let newer = m.shmat(g, id, Vaddr(0), 0).unwrap();
+        m.shmctl(g, id, ShmCmd::Lock).unwrap();
+        let wired = |a: Vaddr| m.page_info(g, a).unwrap().entry_wired;
+        match sem {
+            Semantics::Proposed => assert!(wired(older) && wired(newer)),
+            Semantics::Netbsd2019 => assert!(!wired(older) && wired(newer)),
+        }
+        // Pages stay resident either way: the object holds its own wiring.
+        assert!(stays_resident(&m, g, older));
+        m.shmctl(g, id, ShmCmd::Unlock).unwrap();
+        clean(&m);
+        assert!(!wired(older) && !wired(newer));
+    }
+}
