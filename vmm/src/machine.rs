@@ -319,6 +319,11 @@ impl State {
         Errno::EIO
     }
 
+    /// The whole address space of a guest, for calls that act on every entry.
+    pub fn whole_space(&self) -> PageRange {
+        PageRange::new(Vpn(0), Vpn(self.cfg.space_pages))
+    }
+
     /// The wiring rules in force.
     #[inline]
     pub fn rules(&self) -> &'static dyn Rules {
@@ -488,11 +493,6 @@ impl Machine {
                 calls: s.log.recent(),
             })
         })
-    }
-
-    /// Whether the machine's state has been found corrupt.
-    pub fn is_corrupt(&self) -> bool {
-        self.with(|s| s.corrupt.is_some())
     }
 
     /// The configuration the machine was built with.

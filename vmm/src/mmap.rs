@@ -343,7 +343,7 @@ impl State {
     /// `MCL_FUTURE` makes later mappings start locked. `MCL_CURRENT` alone leaves an earlier
     /// `MCL_FUTURE` in force (as NetBSD).
     pub(crate) fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
-        let all = PageRange::new(Vpn(0), Vpn(self.cfg.space_pages));
+        let all = self.whole_space();
         self.guest(g)?;
         if flags.is_empty() {
             return Err(Errno::EINVAL);
@@ -364,7 +364,7 @@ impl State {
     }
 
     pub(crate) fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
-        let all = PageRange::new(Vpn(0), Vpn(self.cfg.space_pages));
+        let all = self.whole_space();
         self.guest_mut(g)?.map.wire_future = false;
         let r = self.rules().munlockall(self, g);
         self.guest_mut(g)?.map.merge_around(all);
@@ -376,7 +376,7 @@ impl State {
         while let Some(a) = self.guest(g)?.attachments.first().copied() {
             self.shmdt(g, a.va.addr())?;
         }
-        self.remove_range(g, PageRange::new(Vpn(0), Vpn(self.cfg.space_pages)))?;
+        self.remove_range(g, self.whole_space())?;
         self.views.remove(&g);
         self.guests.remove(&g);
         Ok(())

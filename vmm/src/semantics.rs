@@ -18,7 +18,7 @@
 //! wire count would underflow; there the machine records the broken invariant and refuses every
 //! further call (see [`crate::Machine::corruption`]).
 
-use crate::addr::{GuestId, PageRange, ShmId, Vpn};
+use crate::addr::{GuestId, PageRange, ShmId};
 use crate::errno::Errno;
 use crate::machine::State;
 use crate::map::{Backing, Entry};
@@ -91,8 +91,21 @@ pub(crate) trait Rules: Sync {
 struct Proposed;
 struct Netbsd2019;
 
-fn all(s: &State) -> PageRange {
-    PageRange::new(Vpn(0), Vpn(s.cfg.space_pages))
+/// SHM_LOCK's shape under both rule sets: the object's own wiring, then `hold` (the entries'
+/// counts, as the mode decides), undone together on failure, then the mark.
+fn lock_segment(
+    s: &mut State,
+    id: ShmId,
+    hold: impl FnOnce(&mut State) -> Result<(), Errno>,
+) -> Result<(), Errno> {
+    s.check_object_wiring(id)?;
+    s.wire_object(id)?;
+    if let Err(e) = hold(s) {
+        s.unwire_object(id)?;
+        return Err(e);
+    }
+    s.set_locked(id, true);
+    Ok(())
 }
 
 /// The caller's attachment of segment `id` that NetBSD's shm_memlock acts on: the first on its
@@ -122,7 +135,7 @@ impl Rules for Proposed {
     }
 
     fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
-        let r = all(s);
+        let r = s.whole_space();
         s.wire_entries(g, r, WireOp::Munlock, |_| true)
     }
 
@@ -130,13 +143,7 @@ impl Rules for Proposed {
         if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        s.check_object_wiring(id)?;
-        s.wire_object(id)?;
-        if let Err(e) = s.wire_attachments(id, WireOp::Hold) {
-            s.unwire_object(id)?;
-            return Err(e);
-        }
-        s.set_locked(id, true);
+        lock_segment(s, id, |s| s.wire_attachments(id, WireOp::Hold))?;
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_LOCK");
         Ok(())
     }
@@ -179,7 +186,7 @@ impl Rules for Netbsd2019 {
     }
 
     fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
-        let r = all(s);
+        let r = s.whole_space();
         s.wire_entries(g, r, WireOp::Remove, |_| true)
     }
 
@@ -190,14 +197,9 @@ impl Rules for Netbsd2019 {
         if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        s.check_object_wiring(id)?;
-        s.wire_object(id)?;
-        if let Err(e) = s.wire_entries(g, r, WireOp::Hold, |e| maps_segment(e, id)) {
-            s.unwire_object(id)?;
-            return Err(e);
-        }
-        s.set_locked(id, true);
-        Ok(())
+        lock_segment(s, id, |s| {
+            s.wire_entries(g, r, WireOp::Hold, |e| maps_segment(e, id))
+        })
     }
 
     fn shm_unlock(&self, s: &mut State, g: GuestId, id: ShmId) -> Result<(), Errno> {

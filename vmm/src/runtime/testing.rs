@@ -54,15 +54,11 @@ enum OldRules {
     CheckFails(String),
 }
 
-fn old_rules(text: &str) -> anyhow::Result<OldRules> {
-    let Some(v) = text.lines().find_map(|l| {
-        let l = l.trim();
-        l.strip_prefix("// netbsd-2019:")
-            .or_else(|| l.strip_prefix(";; netbsd-2019:"))
-    }) else {
+fn old_rules(line: Option<String>) -> anyhow::Result<OldRules> {
+    let Some(v) = line else {
         return Ok(OldRules::Pass);
     };
-    let v = v.trim();
+    let v = v.as_str();
     if let Some(inv) = v.strip_prefix("corrupt ") {
         Ok(OldRules::Corrupt(inv.trim().to_string()))
     } else if let Some(cond) = v.strip_prefix("check-fails ") {
@@ -235,13 +231,14 @@ fn parse_cred(s: &str) -> anyhow::Result<crate::machine::Cred> {
     })
 }
 
-/// The text after `// name:` in a C test, if it says one.
+/// The text after `// name:` in a C test (`;; name:` in a WAT one), if it says one.
 fn text_directive(path: &Path, name: &str) -> anyhow::Result<Option<String>> {
-    if path.extension().and_then(|x| x.to_str()) != Some("c") {
-        return Ok(None);
-    }
+    let key = match path.extension().and_then(|x| x.to_str()) {
+        Some("c") => format!("// {name}:"),
+        Some("wat") => format!(";; {name}:"),
+        _ => return Ok(None),
+    };
     let text = std::fs::read_to_string(path)?;
-    let key = format!("// {name}:");
     Ok(text
         .lines()
         .find_map(|l| l.trim().strip_prefix(key.as_str()))
@@ -270,9 +267,8 @@ fn run_test_inner(
     quiet: bool,
 ) -> anyhow::Result<TestResult> {
     let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
-    let is_text = matches!(path.extension().and_then(|x| x.to_str()), Some("c" | "wat"));
-    let expect_old = if is_text && cfg.semantics == Semantics::Netbsd2019 {
-        old_rules(&std::fs::read_to_string(path)?)?
+    let expect_old = if cfg.semantics == Semantics::Netbsd2019 {
+        old_rules(text_directive(path, "netbsd-2019")?)?
     } else {
         OldRules::Pass
     };
