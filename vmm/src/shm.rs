@@ -529,17 +529,29 @@ impl State {
     }
 
     /// Applies `op` to every entry, in every guest, that maps segment `id`.
+    ///
+    /// Each entry is acted on once, even where a guest's attachment records overlap (an
+    /// attachment whose range was `munmap`ped stays attached, as in SysV, and a later `shmat` may
+    /// map the segment again at the same addresses): the ranges are merged per guest first.
     pub(crate) fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
-        let targets: Vec<(GuestId, PageRange)> = self
-            .guests
-            .iter()
-            .flat_map(|(g, vm)| {
-                vm.attachments
-                    .iter()
-                    .filter(|a| a.shm == id)
-                    .map(move |a| (*g, PageRange::new(a.va, a.va.plus(a.pages))))
-            })
-            .collect();
+        let mut targets: Vec<(GuestId, PageRange)> = Vec::new();
+        for (&g, vm) in &self.guests {
+            let mut ranges: Vec<PageRange> = vm
+                .attachments
+                .iter()
+                .filter(|a| a.shm == id)
+                .map(|a| PageRange::new(a.va, a.va.plus(a.pages)))
+                .collect();
+            ranges.sort_by_key(|r| r.start);
+            for r in ranges {
+                match targets.last_mut() {
+                    Some((lg, last)) if *lg == g && r.start < last.end => {
+                        last.end = last.end.max(r.end);
+                    }
+                    _ => targets.push((g, r)),
+                }
+            }
+        }
         for (i, &(g, r)) in targets.iter().enumerate() {
             if let Err(e) = self.wire_entries(g, r, op, |e| is_of(e, id)) {
                 // Only taking holds can fail for want of memory; undo the ones taken. Dropping

@@ -600,3 +600,29 @@ fn shmat_and_shmdt_reject_bad_addresses() {
     assert_eq!(m.shmdt(g, at), Err(Errno::EINVAL));
     ok(&m);
 }
+
+/// Found by the `calls` fuzzer: an attachment whose range was munmapped stays attached (SysV),
+/// and a second shmat may map the segment again at the same addresses. SHM_LOCK must still hold
+/// each entry once.
+#[test]
+fn shm_lock_counts_each_entry_once_over_a_munmapped_then_reattached_segment() {
+    let m = machine(32);
+    let g = guest(&m);
+    let id = m.shmget(g, 0, 2 * P, 0o600).unwrap();
+    let at = m.shmat(g, id, Vaddr(0), 0).unwrap();
+    m.munmap(g, at, 2 * P).unwrap();
+    ok(&m);
+    assert_eq!(m.shmat(g, id, at, 0).unwrap(), at);
+    m.shmctl(g, id, ShmCmd::Lock).unwrap();
+    ok(&m);
+    assert!(m.page_info(g, at).unwrap().entry_wired);
+    m.shmctl(g, id, ShmCmd::Unlock).unwrap();
+    ok(&m);
+    assert!(!m.page_info(g, at).unwrap().entry_wired);
+    // Both attachments detach; the segment is then free to go.
+    m.shmdt(g, at).unwrap();
+    m.shmdt(g, at).unwrap();
+    m.shmctl(g, id, ShmCmd::Rmid).unwrap();
+    ok(&m);
+    assert_eq!(m.stats().free_frames, m.stats().frames);
+}
