@@ -419,10 +419,12 @@ impl State {
 
     pub(crate) fn shmdt(&mut self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
         let vm = self.guest(g)?;
+        // The newest attachment at that address, as NetBSD's list walk finds it first: an older
+        // one there was munmapped, and the segment mapped now is the newer one's.
         let i = vm
             .attachments
             .iter()
-            .position(|a| a.va.addr() == addr)
+            .rposition(|a| a.va.addr() == addr)
             .ok_or(Errno::EINVAL)?;
         let a = vm.attachments[i];
         let range = PageRange::new(a.va, a.va.plus(a.pages));

@@ -626,3 +626,24 @@ fn shm_lock_counts_each_entry_once_over_a_munmapped_then_reattached_segment() {
     ok(&m);
     assert_eq!(m.stats().free_frames, m.stats().frames);
 }
+
+/// Found by the model test: with a munmapped attachment still on record at an address, shmdt
+/// there detaches the newest attachment (the segment actually mapped), as NetBSD's list walk does.
+#[test]
+fn shmdt_detaches_the_newest_attachment_at_an_address() {
+    let m = machine(32);
+    let g = guest(&m);
+    let old = m.shmget(g, 0, P, 0o600).unwrap();
+    let new = m.shmget(g, 0, P, 0o600).unwrap();
+    let at = m.shmat(g, old, Vaddr(0), 0).unwrap();
+    m.munmap(g, at, P).unwrap();
+    m.mlockall(g, MlockallFlags::FUTURE).unwrap();
+    assert_eq!(m.shmat(g, new, at, 0).unwrap(), at);
+    assert_eq!(m.stats().wired_frames, 1);
+    m.shmdt(g, at).unwrap();
+    ok(&m);
+    assert!(!m.is_mapped(g, at, P).unwrap());
+    assert_eq!(m.stats().wired_frames, 0);
+    assert_eq!(m.shmctl(g, new, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
+    assert_eq!(m.shmctl(g, old, ShmCmd::Stat).unwrap().unwrap().nattch, 1);
+}
