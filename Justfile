@@ -16,8 +16,8 @@ guests *ARGS:
 wast:
     cargo run --release -p vmm -- wast --phys-mem 32K --evict-each ../shared/spec/*.wast
 
-# The model-based property test with many cases (CASES=20000 by default).
-proptest CASES="20000":
+# The model-based property test with many cases (CASES=100000 by default, about 40 s).
+proptest CASES="100000":
     PROPTEST_CASES={{CASES}} cargo test --release -p vmm --test model
 
 # Formatting and lints, as CI would want them.

@@ -39,6 +39,11 @@ pub struct ShmId(pub i32);
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GuestId(pub u32);
 
+/// One `shmat` of a guest: the attachment its map entries belong to (numbered per guest, never
+/// reused).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttachId(pub u64);
+
 macro_rules! debug_as {
     ($t:ident, $fmt:literal) => {
         impl fmt::Debug for $t {
@@ -59,6 +64,7 @@ debug_as!(FrameId, "frame {}");
 debug_as!(SwapSlot, "swap slot {}");
 debug_as!(ShmId, "shmid {}");
 debug_as!(GuestId, "guest {}");
+debug_as!(AttachId, "attachment {}");
 
 impl Vaddr {
     /// The page that holds this address.

@@ -22,13 +22,17 @@
 //!   queue once, wired frames on neither, and the pool's counters agree;
 //! - `swap-*`: every swapped page's slot is in use, no slot serves two pages, none is leaked;
 //! - `shm-*`: attach counts match the guests' attachments, which name live segments;
+//!   `shm-attach-entry`: every segment entry belongs to a recorded attachment of its segment,
+//!   inside its range at the matching object offset; `shm-attach-unmapped` (mapping rule only,
+//!   see [`crate::semantics`]): no attachment is counted once its pages are all unmapped;
 //! - `wired-max`: no more frames are wired than the machine allows.
 
-use crate::addr::FrameId;
-use crate::machine::State;
+use crate::addr::{AttachId, FrameId, GuestId};
+use crate::machine::{Attachment, GuestVm, State};
 use crate::map::Backing;
 use crate::page::{Owner, PageSlot, Queue};
-use std::collections::HashSet;
+use crate::semantics::AttachmentLife;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// A broken invariant.
@@ -52,6 +56,62 @@ fn fail<T>(invariant: &'static str, detail: String) -> Result<T, Violation> {
     Err(Violation { invariant, detail })
 }
 
+/// A guest's attachments against its map: every segment entry belongs to one recorded
+/// attachment of its segment, inside the attachment's range and at the matching object offset;
+/// no anonymous entry belongs to one; and under the mapping rule every attachment still maps a
+/// page (so no two can claim one range and none outlives its pages).
+fn check_attachments(s: &State, g: GuestId, vm: &GuestVm) -> Result<(), Violation> {
+    let records: HashMap<AttachId, &Attachment> =
+        vm.attachments.iter().map(|a| (a.id, a)).collect();
+    if records.len() != vm.attachments.len() {
+        return fail(
+            "shm-attach-entry",
+            format!("{g:?} records one attachment id twice"),
+        );
+    }
+    let mut mapping = HashSet::new();
+    for e in vm.map.iter() {
+        let ok = match (e.backing, e.attachment) {
+            (Backing::Anon, None) => true,
+            (Backing::Shm { id, pgoff }, Some(aid)) => {
+                mapping.insert(aid);
+                records.get(&aid).is_some_and(|a| {
+                    a.shm == id
+                        && a.va <= e.start
+                        && e.end <= a.range().end
+                        && pgoff == e.start.0 - a.va.0
+                })
+            }
+            _ => false,
+        };
+        if !ok {
+            return fail(
+                "shm-attach-entry",
+                format!(
+                    "{g:?} entry {:?} ({:?}, {:?}) is not part of a recorded attachment of its segment",
+                    e.range(),
+                    e.backing,
+                    e.attachment
+                ),
+            );
+        }
+    }
+    if s.rules().attachment_life() == AttachmentLife::Mapping {
+        if let Some(a) = vm.attachments.iter().find(|a| !mapping.contains(&a.id)) {
+            return fail(
+                "shm-attach-unmapped",
+                format!(
+                    "{g:?} {:?} of {:?} at {:?} maps no page but is still counted",
+                    a.id,
+                    a.shm,
+                    a.va.addr()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Checks the whole machine.
 pub(crate) fn audit(s: &State) -> Result<(), Violation> {
     if let Some(v) = &s.corrupt {
@@ -73,6 +133,7 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
         if let Err((name, detail)) = vm.map.check() {
             return fail(name, format!("{g:?}: {detail}"));
         }
+        check_attachments(s, g, vm)?;
         let mut locked = 0;
         for e in vm.map.iter() {
             let svid = match e.backing {

@@ -73,7 +73,7 @@ pub mod shm;
 pub mod swap;
 pub mod wire;
 
-pub use addr::{FrameId, GuestId, PageRange, ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
+pub use addr::{AttachId, FrameId, GuestId, PageRange, ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
 pub use audit::Violation;
 pub use errno::Errno;
 pub use fault::{Access, FaultError};

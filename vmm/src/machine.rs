@@ -3,7 +3,7 @@
 //! [`Machine`] is a cheap, clonable handle; every call takes the machine lock for its whole
 //! duration (see the crate documentation for why one lock, and the lock order).
 
-use crate::addr::{GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
+use crate::addr::{AttachId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
 use crate::amap::Amap;
 use crate::audit::Violation;
 use crate::calllog::{shm_cmd_name, Arg, Call, CallLog, CallRecord, Logged};
@@ -150,15 +150,24 @@ impl Default for GuestConfig {
     }
 }
 
-/// A segment attached by a guest.
+/// A segment attached by a guest: one `shmat`, whose map entries carry its id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attachment {
+    /// Which `shmat` it was.
+    pub id: AttachId,
     /// First page of the attachment.
     pub va: Vpn,
     /// Its length in pages.
     pub pages: u64,
     /// The segment.
     pub shm: ShmId,
+}
+
+impl Attachment {
+    /// The pages it was attached at (some may have been unmapped since).
+    pub fn range(&self) -> PageRange {
+        PageRange::new(self.va, self.va.plus(self.pages))
+    }
 }
 
 /// One guest's virtual memory.
@@ -170,7 +179,10 @@ pub(crate) struct GuestVm {
     /// Pages in entries carrying the POSIX lock flag (counted against `memlock_limit`).
     pub locked_pages: u64,
     pub memlock_limit: u64,
+    /// Oldest first.
     pub attachments: Vec<Attachment>,
+    /// The id the next attachment gets.
+    pub next_attach: u64,
     /// A fault host code hit for the guest, which the guest must trap for.
     pub fault: Option<String>,
 }
@@ -514,6 +526,7 @@ impl Machine {
                 locked_pages: 0,
                 memlock_limit: gc.memlock_limit.unwrap_or(s.cfg.limits.memlock),
                 attachments: Vec::new(),
+                next_attach: 0,
                 fault: None,
             };
             s.guests.insert(id, vm);
@@ -603,8 +616,30 @@ impl Machine {
         );
         self.call(c, |s| s.shmget(g, key, size, shmflg))
     }
-    /// `shmat(shmid, addr, shmflg)`; returns the attach address.
+    /// `shmat(shmid, addr, shmflg)`; returns the attach address. An address of 0 lets the
+    /// machine choose (the lowest free room above page 0); any other is a fixed attach there,
+    /// rounded down to `SHMLBA` under `SHM_RND` (to 0 if it rounds there, as NetBSD and Linux
+    /// both do).
     pub fn shmat(&self, g: GuestId, id: ShmId, addr: Vaddr, shmflg: i32) -> Result<Vaddr, Errno> {
+        let at = (addr.0 != 0).then_some(addr);
+        self.shmat_placed(g, id, addr, at, shmflg)
+    }
+
+    /// `shmat` at exactly `at` (after `SHM_RND` rounding, if asked), 0 included: for a host
+    /// that chose the room itself, such as the wasm runtime, whose free room must lie inside
+    /// the guest's linear memory.
+    pub fn shmat_at(&self, g: GuestId, id: ShmId, at: Vaddr, shmflg: i32) -> Result<Vaddr, Errno> {
+        self.shmat_placed(g, id, at, Some(at), shmflg)
+    }
+
+    fn shmat_placed(
+        &self,
+        g: GuestId,
+        id: ShmId,
+        addr: Vaddr,
+        at: Option<Vaddr>,
+        shmflg: i32,
+    ) -> Result<Vaddr, Errno> {
         let c = Call::new(
             g,
             "shmat",
@@ -614,7 +649,7 @@ impl Machine {
                 Arg::Mode(shmflg as u32),
             ],
         );
-        self.call(c, |s| s.shmat(g, id, addr, shmflg))
+        self.call(c, |s| s.shmat(g, id, at, shmflg))
     }
     /// `shmdt(addr)`.
     pub fn shmdt(&self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {

@@ -269,6 +269,14 @@ fn run(
         };
         specs.extend((0..copies).map(|_| GuestSpec::new(m.clone())));
     }
+    if specs.len() > vmm::pmap::MAX_VIEWS {
+        bail!(
+            "{} guests asked for ({} modules, {copies} copies each); at most {} can run at once",
+            specs.len(),
+            modules.len(),
+            vmm::pmap::MAX_VIEWS
+        );
+    }
     for s in &mut specs {
         s.config.cred = creds.0;
     }

@@ -12,7 +12,7 @@
 //!   the ends of the range they change and merge around it afterwards, so an operation undone by
 //!   its inverse leaves the map exactly as it was.
 
-use crate::addr::{PageRange, ShmId, Vpn};
+use crate::addr::{AttachId, PageRange, ShmId, Vpn};
 use crate::errno::Errno;
 use crate::wire;
 use bitflags::bitflags;
@@ -87,6 +87,9 @@ pub struct Entry {
     pub flags: EntryFlags,
     /// SVID and kernel wirings (balanced).
     pub wire_count: u32,
+    /// The `shmat` this entry belongs to (segment entries only). Clipping keeps it; entries of
+    /// different attachments never merge.
+    pub attachment: Option<AttachId>,
 }
 
 impl Entry {
@@ -100,7 +103,14 @@ impl Entry {
             backing,
             flags: EntryFlags::empty(),
             wire_count: 0,
+            attachment: None,
         }
+    }
+
+    /// The same entry, belonging to attachment `a`.
+    pub fn of_attachment(mut self, a: AttachId) -> Entry {
+        self.attachment = Some(a);
+        self
     }
 
     /// The entry's pages.
@@ -137,6 +147,7 @@ impl Entry {
             && self.max_prot == next.max_prot
             && self.flags == next.flags
             && self.wire_count == next.wire_count
+            && self.attachment == next.attachment
             && self.backing_at_end() == Some(next.backing)
     }
 

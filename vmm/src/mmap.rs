@@ -5,7 +5,7 @@
 //! that fails leaves no state changed; the few failures that can only show up part-way (no frame
 //! could be had while wiring) are rolled back by `State::wire_entries`.
 
-use crate::addr::{GuestId, PageRange, Vaddr, Vpn};
+use crate::addr::{AttachId, GuestId, PageRange, Vaddr, Vpn};
 use crate::errno::Errno;
 use crate::limits::Limits;
 use crate::machine::State;
@@ -146,7 +146,9 @@ impl State {
             self.remove_range(g, range)?;
             return Err(e);
         }
-        if !self.guests[&g].map.wire_future {
+        // A PROT_NONE mapping is never locked, as NetBSD's uvm_mmaplock returns before wiring
+        // one (and as `mlock` refuses one).
+        if !self.guests[&g].map.wire_future || prot.is_empty() {
             return Ok(());
         }
         let r = if self.check_lock_limits(g, range, |_| true) {
@@ -183,7 +185,10 @@ impl State {
         let limit = self.limit_bytes();
         let range = if flags.contains(MapFlags::FIXED) {
             let r = PageRange::aligned(addr, len, limit)?;
-            if self.guests[&g].map.wire_future && !self.future_lock_allows(g, r.pages()) {
+            if self.guests[&g].map.wire_future
+                && !prot.is_empty()
+                && !self.future_lock_allows(g, r.pages())
+            {
                 // Checked before the old mappings go (counting the new range in full, whatever
                 // it replaces), so a refused call changes nothing.
                 return Err(Errno::ENOMEM);
@@ -209,11 +214,18 @@ impl State {
     }
 
     /// Removes every entry in `range`, really unwiring each (flag and count), and frees the
-    /// anonymous pages it mapped.
+    /// anonymous pages it mapped. An attachment left with no page mapped ends there under the
+    /// mapping rule ([`crate::semantics::AttachmentLife`]).
     pub(crate) fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
         tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
         self.guest_mut(g)?.map.clip_range(range);
         self.wire_entries(g, range, WireOp::Remove, |_| true)?;
+        let mut attachments: Vec<AttachId> = self.guests[&g]
+            .map
+            .overlapping(range)
+            .filter_map(|e| e.attachment)
+            .collect();
+        attachments.dedup();
         for s in self.guests[&g].map.starts_in(range) {
             let e = self
                 .guests
@@ -226,7 +238,8 @@ impl State {
                 self.free_anon(g, e.range())?;
             }
         }
-        self.pmap_remove(g, range)
+        self.pmap_remove(g, range)?;
+        self.end_unmapped_attachments(g, &attachments)
     }
 
     /// Frees the frames, swap slots and host memory of guest `g`'s anonymous pages in `range`.
@@ -314,10 +327,17 @@ impl State {
         Ok(out)
     }
 
+    /// `mlock`. A range with a hole is `ENOMEM`; one with a `PROT_NONE` entry is `EINVAL`, as
+    /// NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`, `mlock_mmap`,
+    /// requires the failure). Either way nothing changes.
     pub(crate) fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let range = PageRange::rounded(addr, len, self.limit_bytes())?;
-        if !self.guest(g)?.map.is_fully_mapped(range) {
+        let map = &self.guest(g)?.map;
+        if !map.is_fully_mapped(range) {
             return Err(Errno::ENOMEM);
+        }
+        if map.overlapping(range).any(|e| e.prot.is_empty()) {
+            return Err(Errno::EINVAL);
         }
         if !self.check_lock_limits(g, range, |_| true) {
             return Err(Errno::EAGAIN);

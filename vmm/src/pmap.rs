@@ -306,7 +306,9 @@ impl View {
             None => {
                 // SAFETY: as above.
                 unsafe { libc::munmap(base as *mut libc::c_void, len) };
-                return Err(io::Error::other("too many guest memories at once"));
+                return Err(io::Error::other(format!(
+                    "too many guest memories at once: at most {MAX_VIEWS} can exist in one process"
+                )));
             }
         };
         Ok(View {
@@ -486,15 +488,21 @@ impl Drop for View {
     }
 }
 
-/// Who resolves faults in a view: the machine state (as a weak reference's raw pointer) and the
-/// guest.
+/// Who resolves faults in a view: the machine state and the guest.
+///
+/// `state` is the address of the machine's `Mutex<State>` inside its `Arc`, taken with
+/// `Arc::as_ptr`: a plain pointer that keeps nothing alive. It is valid while the view is
+/// registered because every holder of a view drops it before the machine handle it came with
+/// (`GuestMemory` declares its view first; `State::views` is dropped with the state itself, when
+/// no guest runs), and the view leaves the registry in its `Drop`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FaultOwner {
     pub state: *const (),
     pub guest: GuestId,
 }
 
-const SLOTS: usize = 4096;
+/// How many views (guest memories) can exist in one process at once.
+pub const MAX_VIEWS: usize = 4096;
 
 struct RegSlot {
     start: AtomicUsize,
@@ -514,7 +522,7 @@ const EMPTY: RegSlot = RegSlot {
 };
 
 /// Every live view, for the fault handler to find by address without locks or allocation.
-static REGISTRY: [RegSlot; SLOTS] = [EMPTY; SLOTS];
+static REGISTRY: [RegSlot; MAX_VIEWS] = [EMPTY; MAX_VIEWS];
 
 fn registry_insert(start: usize, end: usize, owner: FaultOwner) -> Option<usize> {
     for (i, s) in REGISTRY.iter().enumerate() {
@@ -581,11 +589,7 @@ impl State {
                         .filter(|a| a.shm == shm && pgoff < a.pages)
                     {
                         let vpn = a.va.plus(pgoff);
-                        if let Some(e) = vm
-                            .map
-                            .lookup(vpn)
-                            .filter(|e| e.backing_at(vpn) == (Backing::Shm { id: shm, pgoff }))
-                        {
+                        if let Some(e) = vm.map.lookup(vpn).filter(|e| e.attachment == Some(a.id)) {
                             out.push((*g, vpn, e.prot));
                         }
                     }

@@ -13,6 +13,10 @@
 //! | `SHM_UNLOCK` | removes exactly those wirings | if marked: unwire the object, then force that attachment's count to 0 (`EIO` if it already is 0, and the mark stays), then clear the mark |
 //! | `shmat` of a locked segment | the new entry holds one count | nothing |
 //!
+//! | an attachment whose pages were all unmapped | ends there: a detach ([`AttachmentLife::Mapping`]) | stays on record until `shmdt` or exit ([`AttachmentLife::Record`]) |
+//! | `shmdt(addr)` | the newest live attachment made at `addr`; removes exactly its remaining pages | the newest record made at `addr`; unmaps its whole range, whatever is mapped there now |
+//! | `mlock` of a range with a `PROT_NONE` entry | `EINVAL`, nothing changed (NetBSD's errno) | the same |
+//!
 //! Under `netbsd-2019` the sequences that broke NetBSD (SHM_LOCK, munlock, SHM_UNLOCK twice; one
 //! guest locks and another unlocks; the locker detaches first) give NetBSD's wrong answers until a
 //! wire count would underflow; there the machine records the broken invariant and refuses every
@@ -39,6 +43,11 @@ pub enum Semantics {
 impl Semantics {
     /// Both modes, default first.
     pub const ALL: [Semantics; 2] = [Semantics::Proposed, Semantics::Netbsd2019];
+
+    /// How long an attachment lives under these rules.
+    pub fn attachment_life(self) -> AttachmentLife {
+        self.rules().attachment_life()
+    }
 
     pub(crate) fn rules(self) -> &'static dyn Rules {
         match self {
@@ -70,6 +79,53 @@ impl FromStr for Semantics {
     }
 }
 
+/// How long an attachment (one `shmat`) lives once its pages are unmapped by something other
+/// than `shmdt`.
+///
+/// # `proposed`: an attachment is its mapping
+///
+/// Every `shmat` makes an attachment, and each map entry it creates carries the attachment's
+/// id (clipping keeps it, and entries of two attachments never merge). The attachment ends when
+/// its last page leaves the map, whatever removes it: `shmdt`, one `munmap` of the whole range
+/// or several of its parts, a `MAP_FIXED` mapping placed over it, or exit. Its end is a detach:
+/// `shm_nattch` falls, `shm_dtime` is set, and a segment marked by `IPC_RMID` is destroyed when
+/// its last attachment ends. So:
+/// - `shm_nattch` counts the attachments that still map at least one page;
+/// - `shmat` places by the map alone: the addresses of an unmapped attachment are free, and a
+///   new attachment there is new, with no record behind it to confuse;
+/// - `shmdt(addr)` detaches the attachment made at `addr` that still maps something and removes
+///   exactly its remaining pages, never a mapping made over it since. Two live attachments can
+///   have been made at one address only when the older one lost its first pages and the newer
+///   one was attached into that hole; the newer one, which maps `addr`, is taken;
+/// - `SHM_LOCK` holds are taken and dropped entry by entry on the live attachments, each entry
+///   once;
+/// - exit detaches every live attachment.
+///
+/// This is Linux's rule (`ipc/shm.c`: the vma's close hook, `shm_close`, detaches; `shmdt`
+/// finds the vma), with one difference: Linux counts mapped vmas, so its `shm_nattch` rises when
+/// a partial `munmap` or an `mprotect` splits one, where here it counts attachments. It is
+/// chosen because a record that can outlive its mapping is a second truth that must be kept
+/// consistent with the map, and every bug found in this area came from that: a stale record
+/// behind a live one at the same address made `SHM_LOCK` hold an entry twice and `shmdt` take
+/// the wrong attachment. It also leaks nothing: a segment removed with `IPC_RMID` whose
+/// attachments were all unmapped is freed at once, where NetBSD keeps it until the process
+/// calls `shmdt` or exits.
+///
+/// # `netbsd-2019`: a record kept until `shmdt`
+///
+/// NetBSD's `sys/kern/sysv_shm.c` keeps a `shmmap_entry` per `shmat` on a list headed by the
+/// newest, whatever `munmap` does to the pages. `shm_nattch` counts records. `sys_shmdt` takes
+/// the first record on the list whose address is `addr` (the newest) and unmaps its whole range
+/// with `uvm_deallocate`, whatever is mapped there now. `SHM_LOCK` acts on the newest record of
+/// the segment. Exit detaches every record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachmentLife {
+    /// The attachment ends with its last mapped page (`proposed`).
+    Mapping,
+    /// The record stays until `shmdt` or exit (`netbsd-2019`).
+    Record,
+}
+
 /// What a mode decides. Every method runs under the machine lock.
 pub(crate) trait Rules: Sync {
     /// The entry operation of `mlock`, `mlockall(MCL_CURRENT)` and `MCL_FUTURE` mappings.
@@ -86,6 +142,8 @@ pub(crate) trait Rules: Sync {
     fn attach_holds(&self) -> bool;
     /// Whether an entry's count must equal its segment's lock state (the audit's rule).
     fn counts_are_segment_state(&self) -> bool;
+    /// How long an attachment lives.
+    fn attachment_life(&self) -> AttachmentLife;
 }
 
 struct Proposed;
@@ -166,6 +224,10 @@ impl Rules for Proposed {
     fn counts_are_segment_state(&self) -> bool {
         true
     }
+
+    fn attachment_life(&self) -> AttachmentLife {
+        AttachmentLife::Mapping
+    }
 }
 
 impl Rules for Netbsd2019 {
@@ -231,5 +293,9 @@ impl Rules for Netbsd2019 {
 
     fn counts_are_segment_state(&self) -> bool {
         false
+    }
+
+    fn attachment_life(&self) -> AttachmentLife {
+        AttachmentLife::Record
     }
 }

@@ -19,13 +19,14 @@
 //! `IPC_STAT`; owner, creator or privilege for `IPC_SET` and `IPC_RMID`; privilege alone for
 //! `SHM_LOCK` and `SHM_UNLOCK`.
 
-use crate::addr::{pages_for, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
+use crate::addr::{pages_for, AttachId, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::errno::Errno;
 use crate::machine::{Attachment, Cred, State};
 use crate::map::{Backing, Entry, Prot};
 use crate::mmap::PLACEMENT_FLOOR;
 use crate::object::VmObject;
 use crate::page::{Owner, PageSlot};
+use crate::semantics::AttachmentLife;
 use crate::wire::WireOp;
 use guest_abi::ipc;
 
@@ -339,11 +340,13 @@ impl State {
         Ok(id)
     }
 
+    /// `shmat`: at `addr` (rounded down to `SHMLBA` under `SHM_RND`; `EINVAL` if unaligned,
+    /// past the space or not free), or where the map has room when `addr` is `None`.
     pub(crate) fn shmat(
         &mut self,
         g: GuestId,
         id: ShmId,
-        addr: Vaddr,
+        addr: Option<Vaddr>,
         shmflg: i32,
     ) -> Result<Vaddr, Errno> {
         let cred = self.guest(g)?.cred;
@@ -361,7 +364,7 @@ impl State {
         let (pages, locked) = (seg.pages(), seg.locked);
         let limit = self.cfg.space_pages;
         let map = &self.guest(g)?.map;
-        let start = if addr.0 != 0 {
+        let start = if let Some(addr) = addr {
             let a = if shmflg & ipc::SHM_RND != 0 {
                 Vaddr(addr.0 & !(ipc::SHMLBA as u64 - 1))
             } else {
@@ -387,23 +390,31 @@ impl State {
         } else {
             Prot::ALL
         };
+        let vm = self.guest_mut(g)?;
+        let aid = AttachId(vm.next_attach);
+        vm.next_attach += 1;
         let entry = Entry::new(
             range.start,
             range.end,
             prot,
             max_prot,
             Backing::Shm { id, pgoff: 0 },
-        );
+        )
+        .of_attachment(aid);
+        // The record is pushed once the entry is in place: removing the entry on a failure
+        // below finds no record to end.
         self.insert_entry(g, entry)?;
         if locked && self.rules().attach_holds() {
             // The pages are already wired by the object, so this hold cannot run short of frames.
-            if let Err(e) = self.wire_entries(g, range, WireOp::Hold, |e| is_of(e, id)) {
+            if let Err(e) = self.wire_entries(g, range, WireOp::Hold, |e| e.attachment == Some(aid))
+            {
                 self.remove_range(g, range)?;
                 return Err(e);
             }
             self.guest_mut(g)?.map.merge_around(range);
         }
         self.guest_mut(g)?.attachments.push(Attachment {
+            id: aid,
             va: start,
             pages,
             shm: id,
@@ -417,29 +428,50 @@ impl State {
         Ok(start.addr())
     }
 
+    /// `shmdt(addr)`: detaches the newest attachment made at `addr` (`EINVAL` if there is none).
+    /// Under [`AttachmentLife::Mapping`] it removes exactly that attachment's remaining pages;
+    /// under [`AttachmentLife::Record`] its whole range, whatever is mapped there now. The
+    /// segment goes with its last attachment if it was marked removed.
     pub(crate) fn shmdt(&mut self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
         let vm = self.guest(g)?;
-        // The newest attachment at that address, as NetBSD's list walk finds it first: an older
-        // one there was munmapped, and the segment mapped now is the newer one's.
+        // Newest first, as NetBSD's list walk finds it; under the mapping rule the newest is
+        // the one that maps `addr` (see `AttachmentLife`).
+        let a = *vm
+            .attachments
+            .iter()
+            .rev()
+            .find(|a| a.va.addr() == addr)
+            .ok_or(Errno::EINVAL)?;
+        match self.rules().attachment_life() {
+            AttachmentLife::Mapping => {
+                let pieces: Vec<PageRange> = vm
+                    .map
+                    .overlapping(a.range())
+                    .filter(|e| e.attachment == Some(a.id))
+                    .map(|e| e.range())
+                    .collect();
+                // Removing the last piece ends the attachment.
+                for r in pieces {
+                    self.remove_range(g, r)?;
+                }
+            }
+            AttachmentLife::Record => self.remove_range(g, a.range())?,
+        }
+        if self.guest(g)?.attachments.iter().any(|x| x.id == a.id) {
+            self.end_attachment(g, a.id)?;
+        }
+        Ok(())
+    }
+
+    /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
+    fn end_attachment(&mut self, g: GuestId, aid: AttachId) -> Result<(), Errno> {
+        let vm = self.guest_mut(g)?;
         let i = vm
             .attachments
             .iter()
-            .rposition(|a| a.va.addr() == addr)
-            .ok_or(Errno::EINVAL)?;
-        let a = vm.attachments[i];
-        let range = PageRange::new(a.va, a.va.plus(a.pages));
-        // Remove only what still maps this segment: a MAP_FIXED mapping placed over part of
-        // the attachment since is not the segment's to take away.
-        let pieces: Vec<PageRange> = vm
-            .map
-            .overlapping(range)
-            .filter(|e| is_of(e, a.shm))
-            .map(|e| e.range())
-            .collect();
-        for r in pieces {
-            self.remove_range(g, r)?;
-        }
-        self.guest_mut(g)?.attachments.remove(i);
+            .position(|a| a.id == aid)
+            .expect("ending a recorded attachment");
+        let a = vm.attachments.remove(i);
         let now = self.tick();
         let seg = self.shm.get_mut(a.shm).expect("an attached segment exists");
         seg.nattch -= 1;
@@ -448,6 +480,33 @@ impl State {
         tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
         if seg.nattch == 0 && seg.removed {
             self.destroy_segment(a.shm)?;
+        }
+        Ok(())
+    }
+
+    /// After `munmap`-like removal of entries that belonged to attachments `ids`: under
+    /// [`AttachmentLife::Mapping`], ends each of them that no longer maps any page. Ids with no
+    /// record (an attachment still being made) are skipped.
+    pub(crate) fn end_unmapped_attachments(
+        &mut self,
+        g: GuestId,
+        ids: &[AttachId],
+    ) -> Result<(), Errno> {
+        if self.rules().attachment_life() != AttachmentLife::Mapping {
+            return Ok(());
+        }
+        for &aid in ids {
+            let vm = self.guest(g)?;
+            let Some(a) = vm.attachments.iter().find(|a| a.id == aid) else {
+                continue;
+            };
+            if !vm
+                .map
+                .overlapping(a.range())
+                .any(|e| e.attachment == Some(aid))
+            {
+                self.end_attachment(g, aid)?;
+            }
         }
         Ok(())
     }
@@ -530,42 +589,35 @@ impl State {
         }
     }
 
-    /// Applies `op` to every entry, in every guest, that maps segment `id`.
-    ///
-    /// Each entry is acted on once, even where a guest's attachment records overlap (an
-    /// attachment whose range was `munmap`ped stays attached, as in SysV, and a later `shmat` may
-    /// map the segment again at the same addresses): the ranges are merged per guest first.
+    /// Applies `op` to every entry, in every guest, that maps segment `id`: the entries of its
+    /// attachments, each of which belongs to exactly one, so each is acted on once.
     pub(crate) fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
-        let mut targets: Vec<(GuestId, PageRange)> = Vec::new();
-        for (&g, vm) in &self.guests {
-            let mut ranges: Vec<PageRange> = vm
-                .attachments
-                .iter()
-                .filter(|a| a.shm == id)
-                .map(|a| PageRange::new(a.va, a.va.plus(a.pages)))
-                .collect();
-            ranges.sort_by_key(|r| r.start);
-            for r in ranges {
-                match targets.last_mut() {
-                    Some((lg, last)) if *lg == g && r.start < last.end => {
-                        last.end = last.end.max(r.end);
-                    }
-                    _ => targets.push((g, r)),
-                }
-            }
-        }
-        for (i, &(g, r)) in targets.iter().enumerate() {
-            if let Err(e) = self.wire_entries(g, r, op, |e| is_of(e, id)) {
+        let targets: Vec<(GuestId, Attachment)> = self
+            .guests
+            .iter()
+            .flat_map(|(&g, vm)| {
+                vm.attachments
+                    .iter()
+                    .filter(|a| a.shm == id)
+                    .map(move |&a| (g, a))
+            })
+            .collect();
+        for (i, &(g, a)) in targets.iter().enumerate() {
+            let mine = |e: &Entry| e.attachment == Some(a.id);
+            if let Err(e) = self.wire_entries(g, a.range(), op, mine) {
                 // Only taking holds can fail for want of memory; undo the ones taken. Dropping
                 // them fails only on corrupt state, which stops the machine anyway.
                 if op == WireOp::Hold {
-                    for &(g, r) in targets[..i].iter().rev() {
-                        self.wire_entries(g, r, WireOp::Release, |e| is_of(e, id))?;
+                    for &(g, a) in targets[..i].iter().rev() {
+                        self.wire_entries(g, a.range(), WireOp::Release, |e| {
+                            e.attachment == Some(a.id)
+                        })?;
+                        self.guest_mut(g)?.map.merge_around(a.range());
                     }
                 }
                 return Err(e);
             }
-            self.guest_mut(g)?.map.merge_around(r);
+            self.guest_mut(g)?.map.merge_around(a.range());
         }
         Ok(())
     }
@@ -655,8 +707,6 @@ impl State {
         }
     }
 }
-
-use crate::semantics::maps_segment as is_of;
 
 #[cfg(test)]
 mod tests {

@@ -82,6 +82,25 @@ fn bad_input_gives_one_line_and_no_panic() {
     }
 }
 
+/// More guests than can run at once: clap's range for `--copies`, and the total over several
+/// modules, each refused with a message that names the limit.
+#[test]
+fn too_many_guests_are_refused_with_the_limit_named() {
+    let t = "../guests/wat/abi_smoke.wat";
+    let (code, _, err) = vmm(&["run", "--copies", "300", t]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("1..=256"), "{err}");
+    let mut args = vec!["run", "--copies", "256"];
+    args.extend(std::iter::repeat_n(t, 17));
+    let (code, _, err) = vmm(&args);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("4352 guests") && err.contains("at most 4096"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 fn have_clang() -> bool {
     Command::new("clang")
         .arg("--version")

@@ -134,6 +134,16 @@ struct MPage {
     phys: Phys,
     prot: Prot,
     mlocked: bool,
+    /// The attachment a segment page belongs to.
+    att: Option<u64>,
+}
+
+/// One `shmat`: its address, segment and serial.
+#[derive(Clone, Copy, Debug)]
+struct MAttach {
+    va: u64,
+    seg: usize,
+    serial: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -141,7 +151,8 @@ struct MGuest {
     pages: BTreeMap<u64, MPage>,
     anon_data: BTreeMap<u64, u8>,
     future: bool,
-    attachments: Vec<(u64, u64, usize)>,
+    /// Oldest first. The proposed rule: an attachment lives while it maps a page.
+    attachments: Vec<MAttach>,
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +172,7 @@ struct World {
     ids: Vec<GuestId>,
     guests: Vec<MGuest>,
     segs: Vec<MSeg>,
+    next_serial: u64,
 }
 
 impl World {
@@ -180,6 +192,7 @@ impl World {
             ids,
             guests: vec![MGuest::default(); GUESTS],
             segs: Vec::new(),
+            next_serial: 0,
         }
     }
 
@@ -231,17 +244,40 @@ impl World {
         }
     }
 
-    fn shmdt_model(&mut self, g: usize, idx: usize) {
-        let (va, pages, s) = self.guests[g].attachments.remove(idx);
-        for v in va..va + pages {
-            if matches!(self.guests[g].pages.get(&v), Some(p) if matches!(p.phys, Phys::Seg(x, _) if x == s))
-            {
-                self.guests[g].pages.remove(&v);
+    /// `shmdt(va)`: the newest attachment made at `va` loses its remaining pages (and so ends).
+    fn shmdt_model(&mut self, g: usize, va: u64) -> Result<(), Errno> {
+        let a = *self.guests[g]
+            .attachments
+            .iter()
+            .rev()
+            .find(|a| a.va == va)
+            .ok_or(Errno::EINVAL)?;
+        self.guests[g].pages.retain(|_, p| p.att != Some(a.serial));
+        self.end_unmapped_attachments();
+        Ok(())
+    }
+
+    /// Ends every attachment that maps no page any more: one detach each.
+    fn end_unmapped_attachments(&mut self) {
+        for g in 0..GUESTS {
+            let mut i = 0;
+            while i < self.guests[g].attachments.len() {
+                let a = self.guests[g].attachments[i];
+                if self.guests[g]
+                    .pages
+                    .values()
+                    .any(|p| p.att == Some(a.serial))
+                {
+                    i += 1;
+                    continue;
+                }
+                self.guests[g].attachments.remove(i);
+                let s = &mut self.segs[a.seg];
+                s.nattch -= 1;
+                if s.removed && s.nattch == 0 {
+                    s.alive = false;
+                }
             }
-        }
-        self.segs[s].nattch -= 1;
-        if self.segs[s].removed && self.segs[s].nattch == 0 {
-            self.segs[s].alive = false;
         }
     }
 
@@ -274,7 +310,8 @@ impl World {
                     .m
                     .mmap(self.ids[g], Vaddr(page * P), len * P, prot, flags);
                 let wired_now = self.wired_set(&self.guests, &self.segs).len() as u64;
-                let future = self.guests[g].future;
+                // A PROT_NONE mapping is never locked (NetBSD's uvm_mmaplock).
+                let future = self.guests[g].future && !prot.is_empty();
                 let model: Result<u64, Errno> = if fixed {
                     if page + len > SPACE || (future && wired_now + len > WIRED_MAX) {
                         Err(Errno::ENOMEM)
@@ -301,6 +338,7 @@ impl World {
                                     phys: Phys::Anon(g, v),
                                     prot,
                                     mlocked: future,
+                                    att: None,
                                 },
                             );
                         }
@@ -350,6 +388,8 @@ impl World {
                 let real = self.m.mlock(self.ids[g], Vaddr(page * P), len * P);
                 let model = if page + len > SPACE || !self.fully_mapped(g, page, len) {
                     Err(Errno::ENOMEM)
+                } else if (page..page + len).any(|v| self.guests[g].pages[&v].prot.is_empty()) {
+                    Err(Errno::EINVAL)
                 } else {
                     let mut guests = self.guests.clone();
                     for v in page..page + len {
@@ -474,6 +514,8 @@ impl World {
                 let model = match model {
                     Ok(start) => {
                         let future = self.guests[g].future;
+                        let serial = self.next_serial;
+                        self.next_serial += 1;
                         let mut guests = self.guests.clone();
                         for (o, v) in (start..start + s.pages).enumerate() {
                             guests[g].pages.insert(
@@ -482,6 +524,7 @@ impl World {
                                     phys: Phys::Seg(seg, o as u64),
                                     prot: Prot::RW,
                                     mlocked: future,
+                                    att: Some(serial),
                                 },
                             );
                         }
@@ -489,7 +532,11 @@ impl World {
                             Err(Errno::ENOMEM)
                         } else {
                             self.guests = guests;
-                            self.guests[g].attachments.push((start, s.pages, seg));
+                            self.guests[g].attachments.push(MAttach {
+                                va: start,
+                                seg,
+                                serial,
+                            });
                             self.segs[seg].nattch += 1;
                             Ok(start)
                         }
@@ -502,13 +549,12 @@ impl World {
             }
             Op::Shmdt { g, which } => {
                 let att = self.guests[g].attachments.get(which).copied();
-                let addr = att.map_or(Vaddr(5 * P + 1), |(va, _, _)| Vaddr(va * P));
-                let real = self.m.shmdt(self.ids[g], addr);
+                let real = match att {
+                    Some(a) => self.m.shmdt(self.ids[g], Vaddr(a.va * P)),
+                    None => self.m.shmdt(self.ids[g], Vaddr(5 * P + 1)),
+                };
                 let model = match att {
-                    Some(_) => {
-                        self.shmdt_model(g, which);
-                        Ok(())
-                    }
+                    Some(a) => self.shmdt_model(g, a.va),
                     None => Err(Errno::EINVAL),
                 };
                 expect_eq("shmdt", real, model)?;
@@ -633,13 +679,14 @@ impl World {
                 self.m
                     .exit_guest(self.ids[g])
                     .map_err(|e| format!("exit: {e:?}"))?;
-                while !self.guests[g].attachments.is_empty() {
-                    self.shmdt_model(g, 0);
-                }
+                self.guests[g].pages.clear();
+                self.end_unmapped_attachments();
                 self.guests[g] = MGuest::default();
                 self.ids[g] = self.m.add_guest(GuestConfig::default()).unwrap();
             }
         }
+        // Whatever unmapped pages (munmap, MAP_FIXED over them) may have ended attachments.
+        self.end_unmapped_attachments();
         // Wired pages are resident whatever happened.
         let wired = self.wired_set(&self.guests, &self.segs);
         if self.m.stats().wired_frames != wired.len() {
@@ -692,5 +739,104 @@ proptest! {
     #[test]
     fn machine_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..120)) {
         run(&ops)?;
+    }
+}
+
+/// Minimal failing inputs found by long runs, kept as plain tests so that they run first and
+/// whatever the seed. Add every new one here.
+mod regressions {
+    use super::*;
+
+    fn check(ops: &[Op]) {
+        if let Err(e) = run(ops) {
+            panic!("{e}");
+        }
+    }
+
+    /// Issue 13, input 1: `shmdt` of an attachment whose first pages were munmapped took away
+    /// the pages of a newer attachment mapped over them, and the next `shmat` placed differently
+    /// from the model.
+    #[test]
+    fn shmdt_of_a_partly_unmapped_attachment_leaves_a_newer_one_alone() {
+        check(&[
+            Op::Shmget {
+                g: 0,
+                key: 0,
+                pages: 1,
+            },
+            Op::Mmap {
+                g: 1,
+                page: 5,
+                len: 1,
+                fixed: false,
+                prot: 0,
+            },
+            Op::Shmget {
+                g: 0,
+                key: 0,
+                pages: 3,
+            },
+            Op::Shmat {
+                g: 1,
+                seg: 1,
+                page: None,
+            },
+            Op::Shmat {
+                g: 1,
+                seg: 1,
+                page: None,
+            },
+            Op::Munmap {
+                g: 1,
+                page: 4,
+                len: 3,
+            },
+            Op::Shmat {
+                g: 1,
+                seg: 1,
+                page: None,
+            },
+            Op::Shmdt { g: 1, which: 1 },
+            Op::Shmat {
+                g: 1,
+                seg: 0,
+                page: None,
+            },
+        ]);
+    }
+
+    /// Issue 13, input 2: an attachment munmapped whole stayed on record, and `shmdt` at its
+    /// address detached the newer attachment made there instead.
+    #[test]
+    fn an_attachment_munmapped_whole_is_detached_and_its_address_reusable() {
+        check(&[
+            Op::Shmget {
+                g: 0,
+                key: 0,
+                pages: 1,
+            },
+            Op::Shmat {
+                g: 2,
+                seg: 0,
+                page: None,
+            },
+            Op::Shmget {
+                g: 0,
+                key: 0,
+                pages: 1,
+            },
+            Op::Munmap {
+                g: 2,
+                page: 0,
+                len: 2,
+            },
+            Op::Shmat {
+                g: 2,
+                seg: 1,
+                page: None,
+            },
+            Op::Shmdt { g: 2, which: 0 },
+            Op::Reclaim { n: usize::MAX },
+        ]);
     }
 }

@@ -601,9 +601,9 @@ fn shmat_and_shmdt_reject_bad_addresses() {
     ok(&m);
 }
 
-/// Found by the `calls` fuzzer: an attachment whose range was munmapped stays attached (SysV),
-/// and a second shmat may map the segment again at the same addresses. SHM_LOCK must still hold
-/// each entry once.
+/// Found by the `calls` fuzzer: a segment munmapped and attached again at the same addresses.
+/// The first attachment ended with its last page (the proposed rule, see `vmm::semantics`), so
+/// SHM_LOCK holds the one entry there once, and one shmdt detaches it.
 #[test]
 fn shm_lock_counts_each_entry_once_over_a_munmapped_then_reattached_segment() {
     let m = machine(32);
@@ -612,6 +612,7 @@ fn shm_lock_counts_each_entry_once_over_a_munmapped_then_reattached_segment() {
     let at = m.shmat(g, id, Vaddr(0), 0).unwrap();
     m.munmap(g, at, 2 * P).unwrap();
     ok(&m);
+    assert_eq!(m.shmctl(g, id, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
     assert_eq!(m.shmat(g, id, at, 0).unwrap(), at);
     m.shmctl(g, id, ShmCmd::Lock).unwrap();
     ok(&m);
@@ -619,18 +620,17 @@ fn shm_lock_counts_each_entry_once_over_a_munmapped_then_reattached_segment() {
     m.shmctl(g, id, ShmCmd::Unlock).unwrap();
     ok(&m);
     assert!(!m.page_info(g, at).unwrap().entry_wired);
-    // Both attachments detach; the segment is then free to go.
     m.shmdt(g, at).unwrap();
-    m.shmdt(g, at).unwrap();
+    assert_eq!(m.shmdt(g, at), Err(Errno::EINVAL));
     m.shmctl(g, id, ShmCmd::Rmid).unwrap();
     ok(&m);
     assert_eq!(m.stats().free_frames, m.stats().frames);
 }
 
-/// Found by the model test: with a munmapped attachment still on record at an address, shmdt
-/// there detaches the newest attachment (the segment actually mapped), as NetBSD's list walk does.
+/// Found by the model test: a segment munmapped whole, another attached at its address; shmdt
+/// there detaches the one mapped now, and the first had already ended with its pages.
 #[test]
-fn shmdt_detaches_the_newest_attachment_at_an_address() {
+fn shmdt_detaches_the_attachment_mapped_at_the_address() {
     let m = machine(32);
     let g = guest(&m);
     let old = m.shmget(g, 0, P, 0o600).unwrap();
@@ -645,5 +645,82 @@ fn shmdt_detaches_the_newest_attachment_at_an_address() {
     assert!(!m.is_mapped(g, at, P).unwrap());
     assert_eq!(m.stats().wired_frames, 0);
     assert_eq!(m.shmctl(g, new, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
-    assert_eq!(m.shmctl(g, old, ShmCmd::Stat).unwrap().unwrap().nattch, 1);
+    assert_eq!(m.shmctl(g, old, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
+    assert_eq!(m.shmdt(g, at), Err(Errno::EINVAL));
+}
+
+/// An attachment lives while any of its pages is mapped: a partial munmap keeps it (and its
+/// shmdt removes only what is left), munmapping the rest ends it, and a segment marked removed
+/// is freed then, frames and all.
+#[test]
+fn an_attachment_ends_with_its_last_mapped_page() {
+    let m = machine(32);
+    let g = guest(&m);
+    let id = m.shmget(g, 0, 4 * P, 0o600).unwrap();
+    let at = m.shmat(g, id, Vaddr(0), 0).unwrap();
+    fill(&m, g, at, 4, 7);
+    m.shmctl(g, id, ShmCmd::Rmid).unwrap();
+    m.munmap(g, at, P).unwrap();
+    m.munmap(g, Vaddr(at.0 + 2 * P), P).unwrap();
+    ok(&m);
+    assert_eq!(m.shmctl(g, id, ShmCmd::Stat).unwrap().unwrap().nattch, 1);
+    m.munmap(g, Vaddr(at.0 + P), P).unwrap();
+    m.munmap(g, Vaddr(at.0 + 3 * P), P).unwrap();
+    ok(&m);
+    assert_eq!(
+        m.shmctl(g, id, ShmCmd::Stat),
+        Err(Errno::EINVAL),
+        "segment freed"
+    );
+    assert_eq!(m.stats().free_frames, m.stats().frames);
+    assert_eq!(m.shmdt(g, at), Err(Errno::EINVAL));
+}
+
+/// An attachment that lost its first page, and a newer one attached into that hole: shmdt at
+/// the address takes the newer one (which maps it), then the older one, each removing only its
+/// own pages.
+#[test]
+fn shmdt_takes_the_newer_of_two_attachments_made_at_one_address() {
+    let m = machine(32);
+    let g = guest(&m);
+    let big = m.shmget(g, 0, 3 * P, 0o600).unwrap();
+    let small = m.shmget(g, 0, P, 0o600).unwrap();
+    let at = m.shmat(g, big, Vaddr(0), 0).unwrap();
+    fill(&m, g, at, 3, 1);
+    m.munmap(g, at, P).unwrap();
+    assert_eq!(m.shmat(g, small, at, 0).unwrap(), at);
+    ok(&m);
+    m.shmdt(g, at).unwrap();
+    ok(&m);
+    assert_eq!(m.shmctl(g, small, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
+    assert!(!m.is_mapped(g, at, P).unwrap());
+    assert!(m.is_mapped(g, Vaddr(at.0 + P), 2 * P).unwrap());
+    check(&m, g, Vaddr(at.0 + P), 2, 2);
+    m.shmdt(g, at).unwrap();
+    ok(&m);
+    assert_eq!(m.shmctl(g, big, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
+    assert!(!m.is_mapped(g, Vaddr(at.0 + P), P).unwrap());
+    assert_eq!(m.shmdt(g, at), Err(Errno::EINVAL));
+}
+
+/// A MAP_FIXED mapping over a whole attachment ends it like munmap; the anonymous mapping
+/// stays and shmdt finds nothing to detach.
+#[test]
+fn map_fixed_over_an_attachment_ends_it() {
+    let m = machine(32);
+    let g = guest(&m);
+    let id = m.shmget(g, 0, 2 * P, 0o600).unwrap();
+    let at = m.shmat(g, id, Vaddr(0), 0).unwrap();
+    m.mmap(
+        g,
+        at,
+        2 * P,
+        Prot::RW,
+        MapFlags::ANON | MapFlags::PRIVATE | MapFlags::FIXED,
+    )
+    .unwrap();
+    ok(&m);
+    assert_eq!(m.shmctl(g, id, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
+    assert_eq!(m.shmdt(g, at), Err(Errno::EINVAL));
+    assert!(m.is_mapped(g, at, 2 * P).unwrap());
 }

@@ -239,3 +239,73 @@ fn netbsd_2019_shm_lock_counts_only_the_callers_newest_attachment() {
         assert!(!wired(older) && !wired(newer));
     }
 }
+
+/// The attachment rule of each mode (see `vmm::semantics::AttachmentLife`): a segment munmapped
+/// whole, then anonymous memory mapped over its range. Under `proposed` the attachment ended
+/// with its pages: `shm_nattch` is 0, `shmdt` there is `EINVAL` and the new mapping stays. Under
+/// `netbsd-2019` the record stays until `shmdt`, which then unmaps the whole range, the new
+/// mapping included, as NetBSD's `uvm_deallocate` does.
+#[test]
+fn an_unmapped_attachment_ends_under_proposed_and_stays_on_record_under_netbsd_2019() {
+    for sem in Semantics::ALL {
+        let m = machine(sem);
+        let (g, id, at) = attach(&m, 7);
+        m.munmap(g, at, N * P).unwrap();
+        clean(&m);
+        let nattch = m.shmctl(g, id, ShmCmd::Stat).unwrap().unwrap().nattch;
+        let anon = MapFlags::ANON | MapFlags::PRIVATE | MapFlags::FIXED;
+        m.mmap(g, at, P, Prot::RW, anon).unwrap();
+        m.write(g, at, b"x").unwrap();
+        let dt = m.shmdt(g, at);
+        clean(&m);
+        let still_mapped = m.is_mapped(g, at, P).unwrap();
+        match sem {
+            Semantics::Proposed => {
+                assert_eq!(nattch, 0, "{sem}");
+                assert_eq!(dt, Err(Errno::EINVAL), "{sem}");
+                assert!(
+                    still_mapped,
+                    "{sem}: shmdt took a mapping that was not the segment's"
+                );
+            }
+            Semantics::Netbsd2019 => {
+                assert_eq!(nattch, 1, "{sem}");
+                assert_eq!(dt, Ok(()), "{sem}");
+                assert!(
+                    !still_mapped,
+                    "{sem}: shmdt unmaps the record's whole range"
+                );
+            }
+        }
+        assert_eq!(m.shmctl(g, id, ShmCmd::Stat).unwrap().unwrap().nattch, 0);
+        m.shmctl(g, id, ShmCmd::Rmid).unwrap();
+        assert_eq!(m.shmctl(g, id, ShmCmd::Stat), Err(Errno::EINVAL), "{sem}");
+        clean(&m);
+    }
+}
+
+/// The same rule seen through `IPC_RMID`: a removed segment whose only attachment was munmapped
+/// is freed at once under `proposed`; under `netbsd-2019` it waits for the guest's exit.
+#[test]
+fn a_removed_segment_with_its_attachment_unmapped_is_freed_when_the_rule_says() {
+    for sem in Semantics::ALL {
+        let m = machine(sem);
+        let (g, id, at) = attach(&m, 8);
+        m.shmctl(g, id, ShmCmd::Rmid).unwrap();
+        m.munmap(g, at, N * P).unwrap();
+        clean(&m);
+        let alive = m.shmctl(g, id, ShmCmd::Stat).is_ok();
+        assert_eq!(alive, sem == Semantics::Netbsd2019, "{sem}");
+        m.exit_guest(g).unwrap();
+        clean(&m);
+        assert_eq!(
+            m.shmctl(
+                m.add_guest(GuestConfig::default()).unwrap(),
+                id,
+                ShmCmd::Stat
+            ),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(m.stats().free_frames, m.stats().frames, "{sem}");
+    }
+}

@@ -120,6 +120,11 @@ fn mincore(ctx: &GuestCtx, a: i32, l: i32, vec: i32) -> R {
     Ok(0)
 }
 
+/// `shmat`: a null address takes room inside the guest's memory (growing it when there is
+/// none); any other is a fixed attach at the address, after `SHM_RND` rounding, with the memory
+/// grown to cover it. A rounded address of 0 is a fixed attach at 0, as NetBSD and Linux treat
+/// it, never "anywhere": the machine's own placement knows nothing of where the guest's memory
+/// ends.
 fn shmat<T>(caller: &mut Caller<'_, T>, ctx: &GuestCtx, id: i32, a: i32, flags: i32) -> R {
     let id = ShmId(id);
     let size = ctx.machine.shm_size(id)?;
@@ -131,12 +136,15 @@ fn shmat<T>(caller: &mut Caller<'_, T>, ctx: &GuestCtx, id: i32, a: i32, flags: 
         } else {
             addr(a)
         };
+        if !a.is_aligned() {
+            return Err(Errno::EINVAL);
+        }
         let end = a.0.checked_add(size).ok_or(Errno::EINVAL)?;
         let (_, mem) = memory(caller);
         if end > mem {
             // Room past the end of memory: grow, and give the growth to the segment.
             grow_to(caller, end)?;
-            let from = Vaddr(mem.max(a.0 & !(PAGE_SIZE - 1)));
+            let from = Vaddr(mem.max(a.0));
             let (_, now) = memory(caller);
             ctx.machine.munmap(ctx.guest, from, now - from.0)?;
         }
@@ -144,7 +152,7 @@ fn shmat<T>(caller: &mut Caller<'_, T>, ctx: &GuestCtx, id: i32, a: i32, flags: 
     };
     addr_ret(
         ctx.machine
-            .shmat(ctx.guest, id, at, flags & !ipc::SHM_RND)?,
+            .shmat_at(ctx.guest, id, at, flags & !ipc::SHM_RND)?,
     )
 }
 

@@ -95,11 +95,15 @@ unsafe impl MemoryCreator for VmmMemoryCreator {
 }
 
 /// A guest's linear memory.
+///
+/// `view` is declared before `machine` so that it drops first: the fault registry holds a raw
+/// pointer to the machine's state for as long as the view is registered, and this memory's
+/// `machine` may be the last handle keeping that state alive.
 #[derive(Debug)]
 pub struct GuestMemory {
+    view: Arc<View>,
     machine: Machine,
     guest: GuestId,
-    view: Arc<View>,
     size: usize,
     capacity: usize,
     maximum: Option<usize>,
