@@ -7,7 +7,9 @@
 //! the semantics are UVM's.
 //!
 //! The host registers exactly [`FUNCTIONS`]; `include/vmm.h` is the C view of the same numbers,
-//! and a test checks that the two agree.
+//! and a test checks that the two agree. [`posix`] is the POSIX layer standard C guests link
+//! with, and on wasm32 `guest` is the Rust guest side: imports, safe wrappers and owners that
+//! unmap or detach on drop. The crate is `no_std`.
 //!
 //! ```
 //! use guest_abi::{errno, function, is_error};
@@ -16,6 +18,10 @@
 //! assert!(!is_error(4096));
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(not(test), no_std)]
+
+#[cfg(target_arch = "wasm32")]
+pub mod guest;
 
 /// The wasm import module every host function lives in.
 pub const IMPORT_MODULE: &str = "vmm";
@@ -23,6 +29,38 @@ pub const IMPORT_MODULE: &str = "vmm";
 /// `include/vmm.h`: the C header guests include (constants, `struct shmid_ds`, and POSIX-style
 /// wrappers that return -1 and set `errno`).
 pub const C_HEADER: &str = include_str!("../include/vmm.h");
+
+/// The POSIX layer for standard C guests on wasi-libc: headers (`sys/mman.h`, `sys/ipc.h`,
+/// `sys/shm.h`, a `unistd.h` that gives the host's page size) and the small library that
+/// implements them with the host functions, translating the libc's numbers to the ABI's and
+/// the ABI's errnos back to the libc's. Each entry is a path relative to the build directory
+/// and the file's text; `include/` holds the headers, `vmm_posix.c` the library.
+pub mod posix {
+    /// Every file of the layer.
+    pub const FILES: &[(&str, &str)] = &[
+        (
+            "include/sys/mman.h",
+            include_str!("../include/posix/sys/mman.h"),
+        ),
+        (
+            "include/sys/ipc.h",
+            include_str!("../include/posix/sys/ipc.h"),
+        ),
+        (
+            "include/sys/shm.h",
+            include_str!("../include/posix/sys/shm.h"),
+        ),
+        (
+            "include/unistd.h",
+            include_str!("../include/posix/unistd.h"),
+        ),
+        (
+            "include/vmm_abi.h",
+            include_str!("../include/posix/vmm_abi.h"),
+        ),
+        ("vmm_posix.c", include_str!("../posix/vmm_posix.c")),
+    ];
+}
 
 /// The page size the guest sees (`getpagesize()`), in bytes.
 pub const PAGE_SIZE: u32 = 4096;

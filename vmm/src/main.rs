@@ -39,9 +39,21 @@ enum Cmd {
         /// copies included); may be repeated.
         #[arg(long = "guest-cred", value_parser = parse_guest_cred)]
         guest_creds: Vec<(usize, Cred)>,
-        /// Guest modules (.wasm, .wat, or .c built with clang); each exports `main: () -> i32`.
+        /// An environment variable for every guest, `KEY=VALUE` (none of the host's is passed);
+        /// may be repeated.
+        #[arg(long = "env", value_parser = vmm::runtime::wasi::parse_env)]
+        env: Vec<(String, String)>,
+        /// A host directory every guest may use, `HOST[::GUEST]` (none by default); may be
+        /// repeated.
+        #[arg(long = "dir", value_parser = vmm::runtime::wasi::parse_dir)]
+        dirs: Vec<(PathBuf, String)>,
+        /// Guest modules (.wasm, .wat, or .c built with clang): WASI commands (`_start`, a C
+        /// `int main`) or vmm test modules (`main: () -> i32`).
         #[arg(required = true)]
         modules: Vec<PathBuf>,
+        /// Arguments for every guest, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
     },
     /// Run every test module found under the paths, each in a fresh machine.
     Test {
@@ -243,13 +255,22 @@ fn paging_note(cfg: &MachineConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What every guest of `vmm run` gets from the command line besides its module.
+struct GuestArgs {
+    creds: (Cred, Vec<(usize, Cred)>),
+    env: Vec<(String, String)>,
+    dirs: Vec<(PathBuf, String)>,
+    args: Vec<String>,
+}
+
 fn run(
     machine: MachineArgs,
     copies: u32,
     dump: DumpArgs,
-    creds: (Cred, Vec<(usize, Cred)>),
+    ga: GuestArgs,
     modules: Vec<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    let creds = ga.creds;
     let cfg = machine.config()?;
     let dump = dump.config()?;
     paging_note(&cfg)?;
@@ -261,13 +282,34 @@ fn run(
             bail!("{}: no such file", p.display());
         }
         let m = if p.extension().is_some_and(|x| x == "c") {
-            let wasm = vmm::runtime::testing::build_c(p, work.path())?
-                .context("building a C guest needs clang (apt-get install clang lld)")?;
+            let wasm = vmm::runtime::testing::build_c(p, work.path())?.context(
+                "building a C guest needs clang and lld, and a standard C program also \
+                     wasi-libc (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)",
+            )?;
             rt.load(&wasm)?
         } else {
             rt.load(p)?
         };
-        specs.extend((0..copies).map(|_| GuestSpec::new(m.clone())));
+        let program = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("guest")
+            .to_string();
+        specs.extend((0..copies).map(|_| {
+            let mut s = GuestSpec::new(m.clone());
+            s.wasi = vmm::runtime::wasi::WasiConfig {
+                program: program.clone(),
+                args: ga.args.clone(),
+                env: ga.env.clone(),
+                dirs: ga.dirs.clone(),
+            };
+            s
+        }));
+    }
+    for (host, _) in &ga.dirs {
+        if !host.is_dir() {
+            bail!("--dir {}: no such directory", host.display());
+        }
     }
     if specs.len() > vmm::pmap::MAX_VIEWS {
         bail!(
@@ -307,12 +349,15 @@ fn run(
         });
     }
     let mut ok = true;
+    // The first guest's non-zero status is vmm's own, as a shell sees a program's.
+    let mut status = None;
     for o in &outcomes {
         match &o.result {
             Ok(0) => {}
             Ok(s) => {
                 ok = false;
-                eprintln!("guest {} exited with status {s}", o.index);
+                status.get_or_insert(*s);
+                eprintln!("vmm: {}", o.failure().unwrap_or_default());
             }
             Err(e) => {
                 ok = false;
@@ -332,10 +377,10 @@ fn run(
         ok = false;
     }
     eprintln!("vmm: {} guests; {}", outcomes.len(), summary(&m.stats()));
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match (ok, status) {
+        (true, _) => ExitCode::SUCCESS,
+        (false, Some(s)) if s & 0xff != 0 => ExitCode::from((s & 0xff) as u8),
+        _ => ExitCode::FAILURE,
     })
 }
 
@@ -499,8 +544,22 @@ fn main() -> ExitCode {
             dump,
             cred,
             guest_creds,
+            env,
+            dirs,
             modules,
-        } => run(machine, copies, dump, (cred, guest_creds), modules),
+            args,
+        } => run(
+            machine,
+            copies,
+            dump,
+            GuestArgs {
+                creds: (cred, guest_creds),
+                env,
+                dirs,
+                args,
+            },
+            modules,
+        ),
         Cmd::Test {
             machine,
             quiet,

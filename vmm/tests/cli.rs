@@ -258,12 +258,81 @@ fn guest_identities_come_from_the_command_line() {
     assert_eq!(code, 0, "{err}");
     // As root, guest 1 is let do what the test expects refused.
     let (code, _, err) = vmm(&["run", "--copies", "2", t]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("guest 1 exited with status"), "{err}");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("guest 1 returned"), "{err}");
     let (code, _, err) = vmm(&["run", "--copies", "2", "--guest-cred", "5=1:1", t]);
     assert_eq!(code, 1);
     assert!(err.contains("there are only 2 guests"), "{err}");
     let (code, _, err) = vmm(&["run", "--cred", "root", t]);
     assert_eq!(code, 2);
     assert!(err.contains("not uid:gid"), "{err}");
+}
+
+fn have_wasi_libc() -> bool {
+    vmm::runtime::testing::wasi_libc_available()
+}
+
+/// A standard C program runs unchanged: its arguments after `--`, only the environment given
+/// with `--env`, its output on stdout, and its exit status as vmm's.
+#[test]
+fn a_portable_program_gets_its_arguments_environment_and_exit_status() {
+    if !have_wasi_libc() {
+        eprintln!("wasi-libc is not here; skipped");
+        return;
+    }
+    let t = "../guests/posix/args_env_exit.c";
+    let (code, out, err) = vmm(&["run", "--env", "GREETING=hi", t, "--", "7", "x y"]);
+    assert_eq!(code, 7, "{err}");
+    assert_eq!(
+        out,
+        "2 arguments after the program\nargv[1] = 7\nargv[2] = x y\nGREETING = hi\nHOME = (unset)\n"
+    );
+    assert!(err.contains("guest 0 exited with status 7"), "{err}");
+    // Several guests: each line carries its guest, and lines never mix.
+    let (code, out, _) = vmm(&["run", "--copies", "3", t]);
+    assert_eq!(code, 0);
+    for i in 0..3 {
+        assert!(
+            out.contains(&format!("[guest {i}] GREETING = (unset)\n")),
+            "{out}"
+        );
+    }
+    assert!(out.lines().all(|l| l.starts_with("[guest ")), "{out}");
+}
+
+/// Bad guests get one clear line each, never a panic: no entry point, C that does not compile,
+/// a `--dir` that does not exist, a malformed `--env`.
+#[test]
+fn bad_guests_are_reported_in_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let noentry = dir.path().join("noentry.wat");
+    std::fs::write(&noentry, "(module (memory (export \"memory\") 1))").unwrap();
+    let (code, _, err) = vmm(&["run", noentry.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("exports neither `_start` (a WASI command) nor `main`"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    if have_clang() {
+        let bad = dir.path().join("bad.c");
+        std::fs::write(&bad, "int main(void) { return undeclared; }\n").unwrap();
+        let (code, _, err) = vmm(&["run", bad.to_str().unwrap()]);
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("does not compile") && err.contains("undeclared"),
+            "{err}"
+        );
+    }
+    let ok = "../guests/wat/abi_smoke.wat";
+    let (code, _, err) = vmm(&["run", "--dir", "/no/such/dir", ok]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--dir /no/such/dir: no such directory"),
+        "{err}"
+    );
+    let (code, _, err) = vmm(&["run", "--env", "NOEQUALS", ok]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not KEY=VALUE"), "{err}");
 }

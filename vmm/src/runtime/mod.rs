@@ -24,6 +24,7 @@ pub mod abi;
 pub mod hostile;
 pub mod memory;
 pub mod testing;
+pub mod wasi;
 pub mod wast;
 
 use crate::errno::Errno;
@@ -33,7 +34,7 @@ use anyhow::Context as _;
 use parking_lot::{Condvar, Mutex};
 use std::path::Path;
 use std::sync::Arc;
-use wasmtime::{Config, Engine, Linker, Module, Store, Val};
+use wasmtime::{Config, Engine, Linker, Module, Store};
 
 /// The engine every guest runs on.
 #[derive(Clone)]
@@ -79,6 +80,11 @@ impl Runtime {
         cfg.memory_reservation(1 << 32);
         cfg.memory_reservation_for_growth(0);
         cfg.wasm_multi_memory(true);
+        // What the spec scripts' modules use besides memory (typed references, GC types and
+        // exception tags in `linking.wast` and `imports.wast`).
+        cfg.wasm_function_references(true);
+        cfg.wasm_gc(true);
+        cfg.wasm_exceptions(true);
         // Epochs only move when host code hit a memory fault for a guest, which must then trap.
         cfg.epoch_interruption(true);
         // Before the engine: wasmtime chains to whatever handler it finds, and the faults it
@@ -213,6 +219,8 @@ pub struct Run {
     barrier: Mutex<BarrierState>,
     cv: Condvar,
     printer: Printer,
+    /// Where guests' WASI standard output and error go, a line at a time.
+    pub stdio: wasi::StdioSink,
     /// Where dumps go.
     pub dump: DumpConfig,
 }
@@ -242,11 +250,22 @@ impl Run {
         printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
         dump: DumpConfig,
     ) -> Arc<Run> {
+        Run::with_io(count, printer, wasi::host_stdio(count), dump)
+    }
+
+    /// The same, with WASI standard output and error going to `stdio`.
+    pub fn with_io(
+        count: u32,
+        printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
+        stdio: wasi::StdioSink,
+        dump: DumpConfig,
+    ) -> Arc<Run> {
         Arc::new(Run {
             count,
             barrier: Mutex::new(BarrierState::default()),
             cv: Condvar::new(),
             printer: Box::new(printer),
+            stdio,
             dump,
         })
     }
@@ -308,20 +327,40 @@ pub struct GuestCtx {
 /// A guest to run.
 #[derive(Clone, Debug)]
 pub struct GuestSpec {
-    /// Its module; it exports `main: () -> i32`.
+    /// Its module: a WASI command (exports `_start`) or a vmm test module (exports
+    /// `main: () -> i32`).
     pub module: Module,
     /// Its identity and limits.
     pub config: GuestConfig,
+    /// Its arguments, environment and host directories.
+    pub wasi: wasi::WasiConfig,
 }
 
 impl GuestSpec {
-    /// A privileged guest running `module`.
+    /// A privileged guest running `module`, with no arguments, environment or directories.
     pub fn new(module: Module) -> GuestSpec {
+        let program = module_name(&module);
         GuestSpec {
             module,
             config: GuestConfig::default(),
+            wasi: wasi::WasiConfig {
+                program,
+                ..Default::default()
+            },
         }
     }
+}
+
+fn module_name(m: &Module) -> String {
+    m.name().unwrap_or("guest").to_string()
+}
+
+/// A guest's store data: its vmm context and its WASI state.
+pub struct GuestState {
+    /// The vmm side.
+    pub ctx: GuestCtx,
+    /// The WASI side.
+    pub wasi: wasmtime_wasi::p1::WasiP1Ctx,
 }
 
 /// How a guest ended.
@@ -329,16 +368,29 @@ impl GuestSpec {
 pub struct GuestOutcome {
     /// Its index in the run.
     pub index: u32,
-    /// `main`'s result, or why it did not return (a trap, a missing export, an exit error).
+    /// Its status (what `main` returned, what it passed to `proc_exit`, or 0 for a command
+    /// whose `_start` returned), or why it has none (a trap, no entry point, an exit error).
     pub result: Result<i32, String>,
     /// Whether it ended in a trap (rather than returning, or failing to start).
     pub trapped: bool,
+    /// Whether the status came from WASI `proc_exit`.
+    pub exited: bool,
 }
 
 impl GuestOutcome {
-    /// Whether `main` returned 0.
+    /// Whether the guest ended with status 0.
     pub fn succeeded(&self) -> bool {
         matches!(self.result, Ok(0))
+    }
+
+    /// What a person is told of a guest that did not succeed, if it did not.
+    pub fn failure(&self) -> Option<String> {
+        match &self.result {
+            Ok(0) => None,
+            Ok(s) if self.exited => Some(format!("guest {} exited with status {s}", self.index)),
+            Ok(s) => Some(format!("guest {} returned {s}", self.index)),
+            Err(e) => Some(format!("guest {}: {e}", self.index)),
+        }
     }
 }
 
@@ -363,7 +415,23 @@ pub fn run_guests_with(
     printer: impl Fn(u32, &[u8]) + Send + Sync + 'static,
     dump: DumpConfig,
 ) -> Vec<GuestOutcome> {
-    let run = Run::with_dump(specs.len() as u32, printer, dump);
+    let count = specs.len() as u32;
+    run_guests_io(
+        rt,
+        machine,
+        specs,
+        Run::with_io(count, printer, wasi::host_stdio(count), dump),
+    )
+}
+
+/// [`run_guests`] with every output of the run (`vmm_print`, WASI standard output and error,
+/// dumps) going where `run` says; `run` counts the guests.
+pub fn run_guests_io(
+    rt: &Runtime,
+    machine: &Machine,
+    specs: Vec<GuestSpec>,
+    run: Arc<Run>,
+) -> Vec<GuestOutcome> {
     let threads: Vec<_> = specs
         .into_iter()
         .enumerate()
@@ -372,12 +440,13 @@ pub fn run_guests_with(
             std::thread::Builder::new()
                 .name(format!("guest-{i}"))
                 .spawn(move || {
-                    let (result, trapped) = run_one(&rt, &machine, &run, i as u32, spec);
+                    let (result, trapped, exited) = run_one(&rt, &machine, &run, i as u32, spec);
                     run.leave();
                     GuestOutcome {
                         index: i as u32,
                         result,
                         trapped,
+                        exited,
                     }
                 })
         })
@@ -390,28 +459,64 @@ pub fn run_guests_with(
                 index: i as u32,
                 result: Err("guest thread panicked".into()),
                 trapped: false,
+                exited: false,
             }),
             Err(e) => GuestOutcome {
                 index: i as u32,
                 result: Err(format!("could not start a thread: {e}")),
                 trapped: false,
+                exited: false,
             },
         })
         .collect()
 }
 
+/// How a guest is entered.
+enum Entry {
+    /// A WASI command's `_start`.
+    Command(wasmtime::TypedFunc<(), ()>),
+    /// A vmm test module's `main: () -> i32`.
+    Main(wasmtime::TypedFunc<(), i32>),
+    /// `main: (i32, i32) -> i32`, as LLVM's wasm backend exports a `main` that takes nothing
+    /// (it is given argc 0 and a null argv).
+    MainArgs(wasmtime::TypedFunc<(i32, i32), i32>),
+}
+
+fn entry(store: &mut Store<GuestState>, instance: &wasmtime::Instance) -> Result<Entry, String> {
+    if let Some(f) = instance.get_func(&mut *store, "_start") {
+        return f
+            .typed(&*store)
+            .map(Entry::Command)
+            .map_err(|_| "`_start` must take and return nothing".to_string());
+    }
+    if let Some(f) = instance.get_func(&mut *store, "main") {
+        return f
+            .typed(&*store)
+            .map(Entry::Main)
+            .or_else(|_| f.typed(&*store).map(Entry::MainArgs))
+            .map_err(|_| {
+                "`main` must take nothing (or argc and argv) and return an i32".to_string()
+            });
+    }
+    Err(
+        "the module exports neither `_start` (a WASI command) nor `main` (a vmm test module)"
+            .into(),
+    )
+}
+
+/// Runs one guest to its end; (status or why none, trapped, exited through `proc_exit`).
 fn run_one(
     rt: &Runtime,
     machine: &Machine,
     run: &Arc<Run>,
     index: u32,
     spec: GuestSpec,
-) -> (Result<i32, String>, bool) {
+) -> (Result<i32, String>, bool, bool) {
     let guest = match machine.add_guest(spec.config) {
         Ok(g) => g,
-        Err(e) => return (Err(format!("adding the guest: {e}")), false),
+        Err(e) => return (Err(format!("adding the guest: {e}")), false, false),
     };
-    let mut trapped = false;
+    let (mut trapped, mut exited) = (false, false);
     let ctx = GuestCtx {
         machine: machine.clone(),
         guest,
@@ -419,11 +524,21 @@ fn run_one(
         run: run.clone(),
     };
     let result = {
-        let mut store = Store::new(rt.engine(), ctx);
+        let w = match spec.wasi.build(run, index) {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing ran; the guest's exit releases nothing a report needs.
+                let _ = machine.exit_guest(guest);
+                return (Err(format!("{e:#}")), false, false);
+            }
+        };
+        let (out, err) = (w.out.clone(), w.err.clone());
+        let mut store = Store::new(rt.engine(), GuestState { ctx, wasi: w.ctx });
         let m = machine.clone();
         Runtime::guard_store(&mut store, move || m.pending_fault(guest));
         let mut linker = Linker::new(rt.engine());
-        let r = abi::add_to_linker(&mut linker, |c: &GuestCtx| c)
+        let r = abi::add_to_linker(&mut linker, |s: &GuestState| &s.ctx)
+            .and_then(|()| wasi::add_to_linker(&mut linker, |s: &mut GuestState| &mut s.wasi))
             .map_err(|e| format!("{e:#}"))
             .and_then(|()| {
                 let instance =
@@ -431,29 +546,40 @@ fn run_one(
                         linker.instantiate(&mut store, &spec.module)
                     })
                     .map_err(|e| format!("instantiating: {e:#}"))?;
-                let main = instance
-                    .get_func(&mut store, "main")
-                    .ok_or("the module exports no `main`")?;
-                let mut out = [Val::I32(0)];
-                main.call(&mut store, &[], &mut out).map_err(|e| {
-                    trapped = true;
-                    // The cause first (the machine's reason when it has one), then the context.
-                    match machine.pending_fault(guest) {
-                        Some(why) if !e.root_cause().to_string().contains(&why) => {
-                            format!("guest trapped: {why}\n{e:#}")
+                let called = match entry(&mut store, &instance)? {
+                    Entry::Command(f) => f.call(&mut store, ()).map(|()| 0),
+                    Entry::Main(f) => f.call(&mut store, ()),
+                    Entry::MainArgs(f) => f.call(&mut store, (0, 0)),
+                };
+                let status = match called {
+                    Ok(v) => v,
+                    Err(e) => match e.downcast_ref::<wasi::I32Exit>() {
+                        Some(x) => {
+                            exited = true;
+                            x.0
                         }
-                        _ => format!("{}\n{e:#}", e.root_cause()),
-                    }
-                })?;
+                        None => {
+                            trapped = true;
+                            // The cause first (the machine's reason when it has one), then the
+                            // context.
+                            return Err(match machine.pending_fault(guest) {
+                                Some(why) if !e.root_cause().to_string().contains(&why) => {
+                                    format!("guest trapped: {why}\n{e:#}")
+                                }
+                                _ => format!("{}\n{e:#}", e.root_cause()),
+                            });
+                        }
+                    },
+                };
                 // A fault host code hit for the guest after its last epoch check.
                 if let Some(why) = machine.pending_fault(guest) {
                     trapped = true;
                     return Err(format!("guest trapped: {why}"));
                 }
-                out[0]
-                    .i32()
-                    .ok_or_else(|| "`main` must return an i32".to_string())
+                Ok(status)
             });
+        out.finish();
+        err.finish();
         if run.dump.at_exit {
             let why = format!("guest {index} at exit");
             run.dump.write(machine, guest, &why, run.dump.pages, false);
@@ -465,5 +591,5 @@ fn run_one(
         // A guest's own failure says more than an exit refused because of it.
         r.and_then(|v| exit.map(|()| v).map_err(|e| format!("exiting: {e}")))
     };
-    (result, trapped)
+    (result, trapped, exited)
 }

@@ -16,7 +16,7 @@
 //! Such a test passes under the old rules only when it breaks exactly so; under the proposed
 //! rules the line is ignored and the test must pass.
 
-use super::{run_guests_with, DumpConfig, GuestSpec, Runtime};
+use super::{run_guests_io, DumpConfig, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
 use crate::semantics::Semantics;
 use anyhow::{bail, Context as _};
@@ -83,12 +83,19 @@ pub fn find_tests(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Whether `dir` is a Rust guest: a crate (`Cargo.toml`, `src/lib.rs`) built to a wasm module.
+pub fn is_rust_guest(dir: &Path) -> bool {
+    dir.join("Cargo.toml").is_file() && dir.join("src/lib.rs").is_file()
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let p = e.path();
-        if p.is_dir() {
+        if p.is_dir() && is_rust_guest(&p) {
+            out.push(p);
+        } else if p.is_dir() && p.file_name().is_some_and(|n| n != "target") {
             walk(&p, out)?;
         } else if matches!(
             p.extension().and_then(|x| x.to_str()),
@@ -108,19 +115,63 @@ pub fn clang_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Compiles a C guest with `clang --target=wasm32` against `vmm.h`; `Ok(None)` when clang is
-/// missing.
+/// Whether clang can build standard C programs for WASI here: wasi-libc, wasm-ld and the
+/// wasm32 compiler-rt builtins (Debian: `clang lld wasi-libc libclang-rt-<version>-dev-wasm32`).
+/// Probed once per process by building an empty program.
+pub fn wasi_libc_available() -> bool {
+    static PROBE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBE.get_or_init(|| {
+        let Ok(dir) = tempfile::tempdir() else {
+            return false;
+        };
+        let src = dir.path().join("probe.c");
+        if std::fs::write(
+            &src,
+            "#include <stdio.h>\nint main(void) { puts(\"\"); return 0; }\n",
+        )
+        .is_err()
+        {
+            return false;
+        }
+        Command::new("clang")
+            .args(["--target=wasm32-wasi", "-O1", "-o"])
+            .arg(dir.path().join("probe.wasm"))
+            .arg(&src)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Whether a C source is written against the raw ABI (`#include "vmm.h"`, `VMM_MAIN`) rather
+/// than the standard headers.
+fn uses_raw_abi(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.trim_start().starts_with("#include") && l.contains("\"vmm.h\""))
+}
+
+/// Compiles a C guest; `Ok(None)` when this machine cannot build it (clang missing, or wasi-libc
+/// missing for a standard program).
+///
+/// A source that includes `"vmm.h"` is built freestanding against the raw ABI (`VMM_MAIN`
+/// exports `main`). Any other is an ordinary program (`int main(void)` or
+/// `int main(int, char **)`, standard headers) built with `clang --target=wasm32-wasi` against
+/// wasi-libc and the POSIX layer from `guest-abi` (`<sys/mman.h>`, `<sys/ipc.h>`, `<sys/shm.h>`,
+/// the host's page size from `getpagesize()` and `sysconf`), linked automatically. A source that
+/// does not compile is an error naming the compiler's first error.
 pub fn build_c(src: &Path, out_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     if !clang_available() {
         return Ok(None);
     }
-    let inc = out_dir.join("include");
-    std::fs::create_dir_all(&inc)?;
-    std::fs::write(inc.join("vmm.h"), guest_abi::C_HEADER)?;
+    let text =
+        std::fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
     let stem = src.file_stem().and_then(|s| s.to_str()).unwrap_or("guest");
     let out = out_dir.join(format!("{stem}.wasm"));
-    let o = Command::new("clang")
-        .args([
+    let mut cmd = Command::new("clang");
+    if uses_raw_abi(&text) {
+        let inc = out_dir.join("include");
+        std::fs::create_dir_all(&inc)?;
+        std::fs::write(inc.join("vmm.h"), guest_abi::C_HEADER)?;
+        cmd.args([
             "--target=wasm32",
             "-O2",
             "-nostdlib",
@@ -140,19 +191,115 @@ pub fn build_c(src: &Path, out_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         ])
         .arg("-I")
         .arg(&inc)
-        .arg("-o")
-        .arg(&out)
-        .arg(src)
-        .output()
-        .context("running clang")?;
+        .arg(src);
+    } else {
+        if !wasi_libc_available() {
+            return Ok(None);
+        }
+        let posix = out_dir.join("posix");
+        for (rel, body) in guest_abi::posix::FILES {
+            let p = posix.join(rel);
+            std::fs::create_dir_all(p.parent().expect("a relative path with a file name"))?;
+            std::fs::write(&p, body)?;
+        }
+        cmd.args(["--target=wasm32-wasi", "-O2", "-Wall"])
+            .arg("-I")
+            .arg(posix.join("include"))
+            .arg(src)
+            .arg(posix.join("vmm_posix.c"));
+    }
+    let o = cmd.arg("-o").arg(&out).output().context("running clang")?;
     if !o.status.success() {
-        bail!(
-            "clang failed on {}:\n{}",
-            src.display(),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let first = stderr
+            .lines()
+            .find(|l| l.contains("error"))
+            .or_else(|| stderr.lines().next())
+            .unwrap_or("no message");
+        bail!("{} does not compile: {first}", src.display());
     }
     Ok(Some(out))
+}
+
+/// The Rust target guests are built for.
+pub const RUST_GUEST_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Whether Rust guests can be built here: the toolchain has the wasm32 target's standard
+/// library (`rustup target add wasm32-unknown-unknown`).
+pub fn rust_target_available() -> bool {
+    static PROBE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBE.get_or_init(|| {
+        Command::new("rustc")
+            .args(["--print", "target-libdir", "--target", RUST_GUEST_TARGET])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| std::fs::read_dir(String::from_utf8_lossy(&o.stdout).trim()).ok())
+            .is_some_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-")))
+            })
+    })
+}
+
+/// Builds the Rust guest crate in `dir` for wasm32 (release) into `target_dir`; `Ok(None)` when
+/// the wasm32 target is not installed. The module is the crate's `cdylib`.
+pub fn build_rust(dir: &Path, target_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if !rust_target_available() {
+        return Ok(None);
+    }
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let name = text
+        .lines()
+        .find_map(|l| {
+            let v = l
+                .trim()
+                .strip_prefix("name")?
+                .trim_start()
+                .strip_prefix('=')?;
+            Some(v.trim().trim_matches('"').to_string())
+        })
+        .with_context(|| format!("{} names no package", manifest.display()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let o = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            RUST_GUEST_TARGET,
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .context("running cargo")?;
+    if !o.status.success() {
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let first = stderr
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("no message");
+        bail!("{} does not build: {first}", dir.display());
+    }
+    let wasm = target_dir
+        .join(RUST_GUEST_TARGET)
+        .join("release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    if !wasm.is_file() {
+        bail!("{} built no {}", dir.display(), wasm.display());
+    }
+    Ok(Some(wasm))
+}
+
+/// Whether `build_c` can build this source here (clang, and wasi-libc for standard programs).
+pub fn can_build_c(src: &Path) -> bool {
+    clang_available()
+        && (std::fs::read_to_string(src).is_ok_and(|t| uses_raw_abi(&t)) || wasi_libc_available())
 }
 
 /// The `i32` value of an exported global defined by the module (constant initialiser only).
@@ -231,14 +378,16 @@ fn parse_cred(s: &str) -> anyhow::Result<crate::machine::Cred> {
     })
 }
 
-/// The text after `// name:` in a C test (`;; name:` in a WAT one), if it says one.
+/// The text after `// name:` in a C test (`;; name:` in a WAT one, `// name:` in a Rust guest's
+/// `src/lib.rs`), if it says one.
 fn text_directive(path: &Path, name: &str) -> anyhow::Result<Option<String>> {
-    let key = match path.extension().and_then(|x| x.to_str()) {
-        Some("c") => format!("// {name}:"),
-        Some("wat") => format!(";; {name}:"),
+    let (key, file) = match path.extension().and_then(|x| x.to_str()) {
+        Some("c") => (format!("// {name}:"), path.to_path_buf()),
+        Some("wat") => (format!(";; {name}:"), path.to_path_buf()),
+        _ if path.is_dir() => (format!("// {name}:"), path.join("src/lib.rs")),
         _ => return Ok(None),
     };
-    let text = std::fs::read_to_string(path)?;
+    let text = std::fs::read_to_string(file)?;
     Ok(text
         .lines()
         .find_map(|l| l.trim().strip_prefix(key.as_str()))
@@ -280,10 +429,28 @@ fn run_test_inner(
             })
             .transpose()
     };
-    let wasm_path = if is_c {
+    let wasm_path = if path.is_dir() {
+        // One target directory per process, shared by every Rust guest, so each builds once.
+        static TARGET: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        let target = TARGET.get_or_init(|| work.join("rust-target"));
+        match build_rust(path, target)? {
+            Some(p) => p,
+            None => {
+                return Ok(TestResult::Skipped(format!(
+                    "the {RUST_GUEST_TARGET} target is not installed (rustup target add {RUST_GUEST_TARGET})"
+                )))
+            }
+        }
+    } else if is_c {
         match build_c(path, work)? {
             Some(p) => p,
-            None => return Ok(TestResult::Skipped("clang not found".into())),
+            None => {
+                return Ok(TestResult::Skipped(if clang_available() {
+                    "wasi-libc not found (apt-get install wasi-libc libclang-rt-<clang version>-dev-wasm32)".into()
+                } else {
+                    "clang not found".into()
+                }))
+            }
         }
     } else {
         path.to_path_buf()
@@ -331,7 +498,32 @@ fn run_test_inner(
         }),
         ..DumpConfig::default()
     };
-    let outcomes = run_guests_with(
+    let (out2, name2) = (output.clone(), name.clone());
+    let stdio: super::wasi::StdioSink = std::sync::Arc::new(move |i, _, b| {
+        let text = String::from_utf8_lossy(b);
+        if !quiet {
+            eprint!("[{name2} #{i}] {text}");
+        }
+        out2.lock().push_str(&text);
+    });
+    let run = super::Run::with_io(
+        copies as u32,
+        move |i, b| {
+            let text = String::from_utf8_lossy(b);
+            if !quiet {
+                eprint!("[{name} #{i}] {text}");
+            }
+            out.lock().push_str(&text);
+        },
+        stdio,
+        dump,
+    );
+    let program = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("guest")
+        .to_string();
+    let outcomes = run_guests_io(
         rt,
         &machine,
         (0..copies as usize)
@@ -341,16 +533,13 @@ fn run_test_inner(
                     cred: creds.get(i).copied().unwrap_or(crate::machine::Cred::ROOT),
                     memlock_limit: None,
                 },
+                wasi: super::wasi::WasiConfig {
+                    program: program.clone(),
+                    ..Default::default()
+                },
             })
             .collect(),
-        move |i, b| {
-            let text = String::from_utf8_lossy(b);
-            if !quiet {
-                eprint!("[{name} #{i}] {text}");
-            }
-            out.lock().push_str(&text);
-        },
-        dump,
+        run,
     );
     drop(pagedaemon);
     match expect_old {
@@ -392,7 +581,7 @@ fn run_test_inner(
         let must_trap = expect_trap & (1 << o.index) != 0;
         match (&o.result, must_trap) {
             (Ok(0), false) => {}
-            (Ok(s), false) => problems.push(format!("guest {} returned {s}", o.index)),
+            (Ok(_), false) => problems.extend(o.failure()),
             (Err(_), true) if o.trapped => {}
             (r, true) => problems.push(format!("guest {} should have trapped, got {r:?}", o.index)),
             (Err(e), false) => problems.push(format!(

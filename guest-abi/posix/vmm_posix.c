@@ -1,0 +1,193 @@
+/* The POSIX layer of vmm guests on wasi-libc: mmap and friends, mlock and friends, and SysV
+ * shared memory, each a call of the vmm host. Programs pass the libc's numbers; this translates
+ * them to the guest ABI's (NetBSD's, vmm_abi.h) and translates the host's errno back to the
+ * libc's E* values. Linked into every standard C guest. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "vmm_abi.h"
+
+#define VMM_IMPORT(name) __attribute__((import_module("vmm"), import_name(#name)))
+VMM_IMPORT(mmap) int __vmm_mmap(int addr, int len, int prot, int flags);
+VMM_IMPORT(munmap) int __vmm_munmap(int addr, int len);
+VMM_IMPORT(mprotect) int __vmm_mprotect(int addr, int len, int prot);
+VMM_IMPORT(mincore) int __vmm_mincore(int addr, int len, int vec);
+VMM_IMPORT(mlock) int __vmm_mlock(int addr, int len);
+VMM_IMPORT(munlock) int __vmm_munlock(int addr, int len);
+VMM_IMPORT(mlockall) int __vmm_mlockall(int flags);
+VMM_IMPORT(munlockall) int __vmm_munlockall(void);
+VMM_IMPORT(shmget) int __vmm_shmget(int key, int size, int flags);
+VMM_IMPORT(shmat) int __vmm_shmat(int id, int addr, int flags);
+VMM_IMPORT(shmdt) int __vmm_shmdt(int addr);
+VMM_IMPORT(shmctl) int __vmm_shmctl(int id, int cmd, int buf);
+
+#define P(x) ((int)(uintptr_t)(x))
+
+/* The libc's errno for an ABI errno. */
+static int from_abi_errno(int e) {
+    switch (e) {
+    case VMM_ABI_EPERM: return EPERM;
+    case VMM_ABI_ENOENT: return ENOENT;
+    case VMM_ABI_ESRCH: return ESRCH;
+    case VMM_ABI_EIO: return EIO;
+    case VMM_ABI_ENOMEM: return ENOMEM;
+    case VMM_ABI_EACCES: return EACCES;
+    case VMM_ABI_EFAULT: return EFAULT;
+    case VMM_ABI_EEXIST: return EEXIST;
+    case VMM_ABI_EINVAL: return EINVAL;
+    case VMM_ABI_ENOSPC: return ENOSPC;
+    case VMM_ABI_EAGAIN: return EAGAIN;
+    case VMM_ABI_ENOSYS: return ENOSYS;
+    case VMM_ABI_EIDRM: return EIDRM;
+    default: return EIO;
+    }
+}
+
+/* A raw host result: a negated ABI errno becomes -1 with errno set. */
+static int ret(int r) {
+    if (r >= -4095 && r <= -1) {
+        errno = from_abi_errno(-r);
+        return -1;
+    }
+    return r;
+}
+
+static int fail(int e) {
+    errno = e;
+    return -1;
+}
+
+/* Lengths are wasm32 values: the host reads them as unsigned 32-bit. */
+static int len32(size_t len) { return (int)(uint32_t)len; }
+
+static int prot_to_abi(int prot, int *out) {
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -1;
+    *out = (prot & PROT_READ ? VMM_ABI_PROT_READ : 0) | (prot & PROT_WRITE ? VMM_ABI_PROT_WRITE : 0) |
+           (prot & PROT_EXEC ? VMM_ABI_PROT_EXEC : 0);
+    return 0;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    int p, f = 0;
+    if (prot_to_abi(prot, &p) != 0) return (errno = EINVAL, MAP_FAILED);
+    /* Hints with no meaning here are accepted, as Linux accepts them. */
+    int known = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANON | MAP_NORESERVE | MAP_POPULATE;
+    if (flags & ~known) return (errno = EINVAL, MAP_FAILED);
+    if (!(flags & MAP_ANON)) return (errno = fd < 0 ? EBADF : ENODEV, MAP_FAILED);
+    if (off != 0) return (errno = EINVAL, MAP_FAILED);
+    if (flags & MAP_SHARED) f |= VMM_ABI_MAP_SHARED;
+    if (flags & MAP_PRIVATE) f |= VMM_ABI_MAP_PRIVATE;
+    if (flags & MAP_FIXED) f |= VMM_ABI_MAP_FIXED;
+    f |= VMM_ABI_MAP_ANON;
+    int r = ret(__vmm_mmap(P(addr), len32(len), p, f));
+    return r == -1 ? MAP_FAILED : (void *)(uintptr_t)(uint32_t)r;
+}
+
+int munmap(void *addr, size_t len) { return ret(__vmm_munmap(P(addr), len32(len))); }
+
+int mprotect(void *addr, size_t len, int prot) {
+    int p;
+    if (prot_to_abi(prot, &p) != 0) return fail(EINVAL);
+    return ret(__vmm_mprotect(P(addr), len32(len), p));
+}
+
+int mincore(void *addr, size_t len, unsigned char *vec) {
+    return ret(__vmm_mincore(P(addr), len32(len), P(vec)));
+}
+
+int mlock(const void *addr, size_t len) { return ret(__vmm_mlock(P(addr), len32(len))); }
+int munlock(const void *addr, size_t len) { return ret(__vmm_munlock(P(addr), len32(len))); }
+
+int mlockall(int flags) {
+    if (flags == 0 || (flags & ~(MCL_CURRENT | MCL_FUTURE))) return fail(EINVAL);
+    int f = (flags & MCL_CURRENT ? VMM_ABI_MCL_CURRENT : 0) | (flags & MCL_FUTURE ? VMM_ABI_MCL_FUTURE : 0);
+    return ret(__vmm_mlockall(f));
+}
+
+int munlockall(void) { return ret(__vmm_munlockall()); }
+
+int shmget(key_t key, size_t size, int shmflg) {
+    if (shmflg & ~(IPC_CREAT | IPC_EXCL | 0777)) shmflg &= IPC_CREAT | IPC_EXCL | 0777;
+    int f = (shmflg & IPC_CREAT ? VMM_ABI_IPC_CREAT : 0) | (shmflg & IPC_EXCL ? VMM_ABI_IPC_EXCL : 0) |
+            (shmflg & 0777);
+    if (size > 0x7fffffffu) return fail(EINVAL);
+    return ret(__vmm_shmget(key, (int)size, f));
+}
+
+void *shmat(int shmid, const void *addr, int shmflg) {
+    if (shmflg & ~(SHM_RDONLY | SHM_RND)) return (errno = EINVAL, (void *)-1);
+    int f = (shmflg & SHM_RDONLY ? VMM_ABI_SHM_RDONLY : 0) | (shmflg & SHM_RND ? VMM_ABI_SHM_RND : 0);
+    int r = ret(__vmm_shmat(shmid, P(addr), f));
+    return r == -1 ? (void *)-1 : (void *)(uintptr_t)(uint32_t)r;
+}
+
+int shmdt(const void *addr) { return ret(__vmm_shmdt(P(addr))); }
+
+static uint32_t field(const unsigned char *b, int off) {
+    return (uint32_t)b[off] | (uint32_t)b[off + 1] << 8 | (uint32_t)b[off + 2] << 16 | (uint32_t)b[off + 3] << 24;
+}
+
+static void put(unsigned char *b, int off, uint32_t v) {
+    b[off] = v;
+    b[off + 1] = v >> 8;
+    b[off + 2] = v >> 16;
+    b[off + 3] = v >> 24;
+}
+
+int shmctl(int shmid, int cmd, struct shmid_ds *buf) {
+    unsigned char raw[VMM_ABI_DS_SIZE];
+    switch (cmd) {
+    case IPC_STAT: {
+        int r = ret(__vmm_shmctl(shmid, VMM_ABI_IPC_STAT, P(raw)));
+        if (r != 0) return r;
+        if (!buf) return fail(EFAULT);
+        uint32_t mode = field(raw, VMM_ABI_DS_MODE);
+        memset(buf, 0, sizeof *buf);
+        buf->shm_perm.__ipc_perm_key = (key_t)field(raw, VMM_ABI_DS_KEY);
+        buf->shm_perm.uid = field(raw, VMM_ABI_DS_UID);
+        buf->shm_perm.gid = field(raw, VMM_ABI_DS_GID);
+        buf->shm_perm.cuid = field(raw, VMM_ABI_DS_CUID);
+        buf->shm_perm.cgid = field(raw, VMM_ABI_DS_CGID);
+        buf->shm_perm.mode = (mode & 0777) | (mode & VMM_ABI_SHM_LOCKED ? SHM_LOCKED : 0) |
+                             (mode & VMM_ABI_SHM_DEST ? SHM_DEST : 0);
+        buf->shm_segsz = field(raw, VMM_ABI_DS_SEGSZ);
+        buf->shm_atime = field(raw, VMM_ABI_DS_ATIME);
+        buf->shm_dtime = field(raw, VMM_ABI_DS_DTIME);
+        buf->shm_ctime = field(raw, VMM_ABI_DS_CTIME);
+        buf->shm_cpid = (pid_t)field(raw, VMM_ABI_DS_CPID);
+        buf->shm_lpid = (pid_t)field(raw, VMM_ABI_DS_LPID);
+        buf->shm_nattch = field(raw, VMM_ABI_DS_NATTCH);
+        return 0;
+    }
+    case IPC_SET:
+        if (!buf) return fail(EFAULT);
+        memset(raw, 0, sizeof raw);
+        put(raw, VMM_ABI_DS_UID, buf->shm_perm.uid);
+        put(raw, VMM_ABI_DS_GID, buf->shm_perm.gid);
+        put(raw, VMM_ABI_DS_MODE, buf->shm_perm.mode & 0777);
+        return ret(__vmm_shmctl(shmid, VMM_ABI_IPC_SET, P(raw)));
+    case IPC_RMID: return ret(__vmm_shmctl(shmid, VMM_ABI_IPC_RMID, 0));
+    case SHM_LOCK: return ret(__vmm_shmctl(shmid, VMM_ABI_SHM_LOCK, 0));
+    case SHM_UNLOCK: return ret(__vmm_shmctl(shmid, VMM_ABI_SHM_UNLOCK, 0));
+    default: return fail(EINVAL);
+    }
+}
+
+/* ftok as the C libraries compute it: the file's inode and device with the project id. */
+key_t ftok(const char *path, int id) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    return (key_t)((st.st_ino & 0xffff) | ((st.st_dev & 0xff) << 16) | ((id & 0xffu) << 24));
+}
+
+int getpagesize(void) { return 4096; }
+
+#undef sysconf
+long __vmm_sysconf(int name) {
+    if (name == _SC_PAGESIZE) return 4096;
+    return sysconf(name);
+}
