@@ -14,7 +14,7 @@ guests *ARGS:
 
 # The WebAssembly spec scripts under constant paging.
 wast:
-    cargo run --release -p vmm -- wast --phys-mem 32K --evict-each ../shared/spec/*.wast
+    cargo run --release -p vmm -- wast --phys-mem 32K --evict-each guests/spec/*.wast
 
 # The model-based property test with many cases (CASES=100000 by default, about 40 s).
 proptest CASES="100000":

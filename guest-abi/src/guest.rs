@@ -356,6 +356,29 @@ pub fn dump(with_pages: bool, machine: bool) -> Result<(), Errno> {
     unit(unsafe { sys::vmm_dump(f) })
 }
 
+/// A test's exit code for a failed step: prints `<test> failed at step <step>: <errno>` and
+/// returns `step`, for a `main` that returns 0 when every step held.
+pub fn fail(test: &str, step: u32, e: Errno) -> i32 {
+    let mut digits = [0u8; 10];
+    let mut n = step;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    print(test.as_bytes());
+    print(b" failed at step ");
+    print(&digits[i..]);
+    print(b": ");
+    print(e.name().unwrap_or("?").as_bytes());
+    print(b"\n");
+    step as i32
+}
+
 /// Whether every page of `[addr, addr + pages * page size)` is resident (`None` on error or
 /// for more than 64 pages).
 pub fn resident(addr: usize, pages: usize) -> Option<bool> {

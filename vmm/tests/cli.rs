@@ -336,3 +336,32 @@ fn bad_guests_are_reported_in_a_line() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is not KEY=VALUE"), "{err}");
 }
+
+/// A guest sees a host directory only when `--dir` grants it, at the path it names.
+#[test]
+fn host_directories_are_granted_by_dir_only() {
+    if !have_wasi_libc() {
+        eprintln!("wasi-libc is not here; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("note.txt"), "from the host\n").unwrap();
+    let src = dir.path().join("cat_note.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n\
+         int main(void) {\n\
+             FILE *f = fopen(\"/data/note.txt\", \"r\");\n\
+             char line[64];\n\
+             if (!f || !fgets(line, sizeof line, f)) { puts(\"cannot read\"); return 1; }\n\
+             fputs(line, stdout);\n\
+             return 0;\n\
+         }\n",
+    )
+    .unwrap();
+    let grant = format!("{}::/data", dir.path().display());
+    let (code, out, err) = vmm(&["run", "--dir", &grant, src.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, "from the host\n"), "{err}");
+    let (code, out, _) = vmm(&["run", src.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (1, "cannot read\n"));
+}

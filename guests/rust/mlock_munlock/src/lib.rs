@@ -54,12 +54,6 @@ fn run() -> Result<(), (u32, Errno)> {
 pub extern "C" fn vmm_main() -> i32 {
     match run() {
         Ok(()) => 0,
-        Err((step, e)) => {
-            g::print(b"mlock_munlock failed at step ");
-            g::print(&[b'0' + (step / 10) as u8, b'0' + (step % 10) as u8, b' ']);
-            g::print(e.name().unwrap_or("?").as_bytes());
-            g::print(b"\n");
-            step as i32
-        }
+        Err((step, e)) => g::fail("mlock_munlock", step, e),
     }
 }
