@@ -194,7 +194,7 @@ fn run_guest(
     out: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],
-) -> Observed {
+) -> (Observed, vmm::Stats) {
     use std::sync::Arc;
     use vmm::runtime::{run_guests_io, wasi, DumpConfig, GuestSpec, Run};
     let rt = Runtime::new().unwrap();
@@ -228,10 +228,13 @@ fn run_guest(
         .result
         .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let text = String::from_utf8(stdout.lock().clone()).unwrap();
-    Observed {
-        stdout: text,
-        status,
-    }
+    (
+        Observed {
+            stdout: text,
+            status,
+        },
+        m.stats(),
+    )
 }
 
 /// The portable programs of `posix/` print the same observations and end with the same status
@@ -248,8 +251,9 @@ fn portable_programs_behave_as_guests_as_they_do_natively() {
     }
     let work = tempfile::tempdir().unwrap();
     type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
         ("mlock_basics.c", &[], &[]),
+        ("output_after_paging.c", &[], &[]),
         ("shm_basics.c", &[], &[]),
         (
             "args_env_exit.c",
@@ -263,7 +267,13 @@ fn portable_programs_behave_as_guests_as_they_do_natively() {
             eprintln!("no host C compiler: {name} is checked as a guest only");
             continue;
         };
-        let guest = run_guest(&src, work.path(), args, env);
+        let (guest, stats) = run_guest(&src, work.path(), args, env);
+        if name == "output_after_paging.c" {
+            assert!(
+                stats.evictions > 0 && stats.page_ins > 0,
+                "{name} did not page: {stats:?}"
+            );
+        }
         assert_eq!(
             guest, native,
             "{name}: the guest and the native build differ"
