@@ -68,25 +68,96 @@ fn the_c_header_declares_the_same_functions_and_numbers() {
     }
     let imports = h.lines().filter(|l| l.starts_with("VMM_IMPORT(")).count();
     assert_eq!(imports, guest_abi::FUNCTIONS.len());
-    let define = |name: &str| -> i32 {
-        let line = h
-            .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(name) && l.starts_with("#define"))
-            .unwrap_or_else(|| panic!("{name} not defined"));
-        let v = line.split_whitespace().nth(2).unwrap();
-        if let Some(x) = v.strip_prefix("0x") {
-            i32::from_str_radix(x, 16).unwrap()
-        } else if v.len() > 1 && v.starts_with('0') {
-            i32::from_str_radix(&v[1..], 8).unwrap()
-        } else {
-            v.parse().unwrap()
-        }
-    };
     for (name, v) in guest_abi::errno::ALL {
-        assert_eq!(define(name), *v, "{name}");
+        assert_eq!(define(h, name), *v, "{name}");
     }
-    use guest_abi::{ipc, mman};
+    for (name, v) in numbers() {
+        assert_eq!(define(h, name), v, "{name}");
+    }
+}
+
+/// The POSIX layer's private copy of the ABI numbers (`VMM_ABI_*`) agrees with the table, and
+/// its library imports only functions the host registers.
+#[test]
+fn the_posix_layer_uses_the_same_numbers_and_functions() {
+    let file = |name: &str| {
+        guest_abi::posix::FILES
+            .iter()
+            .find(|(p, _)| *p == name)
+            .unwrap_or_else(|| panic!("{name} is not in the POSIX layer"))
+            .1
+    };
+    let h = file("include/vmm_abi.h");
+    for (name, v) in guest_abi::errno::ALL {
+        assert_eq!(define(h, &format!("VMM_ABI_{name}")), *v, "{name}");
+    }
+    for (name, v) in numbers() {
+        if name.starts_with("VMM_DUMP") || name == "SHMLBA" {
+            continue;
+        }
+        assert_eq!(define(h, &format!("VMM_ABI_{name}")), v, "{name}");
+    }
+    use guest_abi::shmid_ds as ds;
     for (name, v) in [
+        ("SIZE", ds::SIZE),
+        ("UID", ds::UID),
+        ("GID", ds::GID),
+        ("CUID", ds::CUID),
+        ("CGID", ds::CGID),
+        ("MODE", ds::MODE),
+        ("KEY", ds::KEY),
+        ("SEGSZ", ds::SEGSZ),
+        ("LPID", ds::LPID),
+        ("CPID", ds::CPID),
+        ("NATTCH", ds::NATTCH),
+        ("ATIME", ds::ATIME),
+        ("DTIME", ds::DTIME),
+        ("CTIME", ds::CTIME),
+    ] {
+        assert_eq!(define(h, &format!("VMM_ABI_DS_{name}")), v as i32, "{name}");
+    }
+    let lib = file("vmm_posix.c");
+    let imports: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("VMM_IMPORT(")?.split(')').next())
+        .collect();
+    assert!(imports.len() >= 12, "{imports:?}");
+    for name in imports {
+        let f = guest_abi::function(name).unwrap_or_else(|| panic!("{name} is not in the table"));
+        let decl = lib
+            .lines()
+            .find(|l| l.starts_with(&format!("VMM_IMPORT({name})")))
+            .unwrap();
+        let params = decl.rsplit_once('(').unwrap().1.trim_end_matches(");");
+        let n = if params.trim() == "void" {
+            0
+        } else {
+            params.split(',').count()
+        };
+        assert_eq!(n, f.params, "{decl}");
+    }
+}
+
+/// The value of `#define name` in a header (decimal, `0x` hex or `0` octal).
+fn define(h: &str, name: &str) -> i32 {
+    let line = h
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name) && l.starts_with("#define"))
+        .unwrap_or_else(|| panic!("{name} not defined"));
+    let v = line.split_whitespace().nth(2).unwrap();
+    if let Some(x) = v.strip_prefix("0x") {
+        i32::from_str_radix(x, 16).unwrap()
+    } else if v.len() > 1 && v.starts_with('0') {
+        i32::from_str_radix(&v[1..], 8).unwrap()
+    } else {
+        v.parse().unwrap()
+    }
+}
+
+/// Every flag and command number of the table, by its C name.
+fn numbers() -> Vec<(&'static str, i32)> {
+    use guest_abi::{ipc, mman};
+    vec![
         ("PROT_READ", mman::PROT_READ),
         ("PROT_WRITE", mman::PROT_WRITE),
         ("PROT_EXEC", mman::PROT_EXEC),
@@ -110,7 +181,5 @@ fn the_c_header_declares_the_same_functions_and_numbers() {
         ("SHM_DEST", guest_abi::shmid_ds::SHM_DEST),
         ("VMM_DUMP_PAGES", guest_abi::dump::VMM_DUMP_PAGES),
         ("VMM_DUMP_MACHINE", guest_abi::dump::VMM_DUMP_MACHINE),
-    ] {
-        assert_eq!(define(name), v, "{name}");
-    }
+    ]
 }
