@@ -388,20 +388,14 @@ pub fn resident(addr: usize, pages: usize) -> Option<bool> {
     Some(v.iter().all(|b| b & 1 == 1))
 }
 
-/// Anonymous memory that is unmapped when dropped.
+/// A range of guest memory: what a [`Mapping`] and an [`Attachment`] both are.
 #[derive(Debug)]
-pub struct Mapping {
+pub struct Region {
     addr: usize,
     len: usize,
 }
 
-impl Mapping {
-    /// Maps `len` bytes wherever there is room.
-    pub fn anonymous(len: usize, prot: Prot) -> Result<Mapping, Errno> {
-        let addr = mmap(0, len, prot, MapFlags::PRIVATE)?;
-        Ok(Mapping { addr, len })
-    }
-
+impl Region {
     /// Its address.
     pub fn addr(&self) -> usize {
         self.addr
@@ -412,23 +406,50 @@ impl Mapping {
         self.len
     }
 
-    /// Whether it is empty (never: `mmap` refuses length 0).
+    /// Whether it is empty (never: `mmap` and `shmget` refuse length 0).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// Its bytes (they must be readable).
+    /// Its bytes (they must be readable). A segment's are shared with every other attacher.
     pub fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: the mapping is ours for as long as `self` lives, and no other Rust reference
-        // to it exists while this one does (it borrows `self` mutably).
+        // SAFETY: the range is mapped for as long as its owner lives, and no other Rust
+        // reference to it exists while this one does (it borrows the owner mutably). Other
+        // guests may write a segment's bytes, which for plain bytes is a race only in the wasm
+        // sense (no invalid values), as between processes sharing memory.
         unsafe { core::slice::from_raw_parts_mut(self.addr as *mut u8, self.len) }
+    }
+}
+
+/// Anonymous memory that is unmapped when dropped.
+#[derive(Debug)]
+pub struct Mapping(Region);
+
+impl Mapping {
+    /// Maps `len` bytes wherever there is room.
+    pub fn anonymous(len: usize, prot: Prot) -> Result<Mapping, Errno> {
+        let addr = mmap(0, len, prot, MapFlags::PRIVATE)?;
+        Ok(Mapping(Region { addr, len }))
+    }
+}
+
+impl core::ops::Deref for Mapping {
+    type Target = Region;
+    fn deref(&self) -> &Region {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Mapping {
+    fn deref_mut(&mut self) -> &mut Region {
+        &mut self.0
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: no reference into the mapping outlives `self`.
-        let _ = unsafe { munmap(self.addr, self.len) };
+        let _ = unsafe { munmap(self.0.addr, self.0.len) };
     }
 }
 
@@ -436,8 +457,7 @@ impl Drop for Mapping {
 #[derive(Debug)]
 pub struct Attachment {
     id: ShmId,
-    addr: usize,
-    len: usize,
+    region: Region,
 }
 
 impl Attachment {
@@ -445,41 +465,34 @@ impl Attachment {
     pub fn new(id: ShmId, addr: Option<usize>, flags: ShmFlags) -> Result<Attachment, Errno> {
         let len = shm_stat(id)?.segsz as usize;
         let addr = shmat(id, addr, flags)?;
-        Ok(Attachment { id, addr, len })
+        Ok(Attachment {
+            id,
+            region: Region { addr, len },
+        })
     }
 
     /// The segment.
     pub fn id(&self) -> ShmId {
         self.id
     }
+}
 
-    /// Its address.
-    pub fn addr(&self) -> usize {
-        self.addr
+impl core::ops::Deref for Attachment {
+    type Target = Region;
+    fn deref(&self) -> &Region {
+        &self.region
     }
+}
 
-    /// The segment's size in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the segment is empty (never: `shmget` refuses size 0).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Its bytes, shared with every other attacher (writable unless attached `RDONLY`).
-    pub fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: the attachment is mapped for as long as `self` lives; other guests may write
-        // the same bytes, which for plain bytes is a data race only in the wasm sense (no
-        // invalid values), the same as shared memory between processes.
-        unsafe { core::slice::from_raw_parts_mut(self.addr as *mut u8, self.len) }
+impl core::ops::DerefMut for Attachment {
+    fn deref_mut(&mut self) -> &mut Region {
+        &mut self.region
     }
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
         // SAFETY: no reference into the attachment outlives `self`.
-        let _ = unsafe { shmdt(self.addr) };
+        let _ = unsafe { shmdt(self.region.addr) };
     }
 }

@@ -489,7 +489,16 @@ fn run_test_inner(
     };
     let name = path.display().to_string();
     let output = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
+    // `vmm_print` and WASI standard output and error alike: shown unless quiet, and kept for the
+    // `check-fails` directive.
     let out = output.clone();
+    let emit = std::sync::Arc::new(move |i: u32, b: &[u8]| {
+        let text = String::from_utf8_lossy(b);
+        if !quiet {
+            eprint!("[{name} #{i}] {text}");
+        }
+        out.lock().push_str(&text);
+    });
     let dump = DumpConfig {
         sink: std::sync::Arc::new(move |d: &str| {
             if !quiet {
@@ -498,24 +507,11 @@ fn run_test_inner(
         }),
         ..DumpConfig::default()
     };
-    let (out2, name2) = (output.clone(), name.clone());
-    let stdio: super::wasi::StdioSink = std::sync::Arc::new(move |i, _, b| {
-        let text = String::from_utf8_lossy(b);
-        if !quiet {
-            eprint!("[{name2} #{i}] {text}");
-        }
-        out2.lock().push_str(&text);
-    });
+    let print = emit.clone();
     let run = super::Run::with_io(
         copies as u32,
-        move |i, b| {
-            let text = String::from_utf8_lossy(b);
-            if !quiet {
-                eprint!("[{name} #{i}] {text}");
-            }
-            out.lock().push_str(&text);
-        },
-        stdio,
+        move |i, b| print(i, b),
+        std::sync::Arc::new(move |i, _, b| emit(i, b)),
         dump,
     );
     let program = path
