@@ -10,8 +10,8 @@
 //! `munmap` and guest exit leave no frame or swap slot behind.
 
 use crate::addr::{PageRange, Vpn};
+use crate::host::HostStore;
 use crate::page::PageSlot;
-use crate::pmap::HostStore;
 use std::io;
 
 const CHUNK_SHIFT: u32 = 9;

@@ -1,8 +1,13 @@
 //! The audit: every invariant of the whole machine, checked from scratch.
 //!
 //! `audit` recomputes what every counter should be from the maps, objects and segments, and
-//! compares. The first broken invariant comes back as a [`Violation`] naming it and the values
-//! involved. The invariants, by name:
+//! compares. The first broken invariant comes back as a [`Violation`] naming it
+//! ([`Invariant`], whose `Display` is the name below) and the values involved.
+//!
+//! Each part checks its own invariants, and the audit composes them with the ones that span
+//! parts: [`crate::map::VmMap::check`] (`map-*`), [`crate::page::PagePool::check`]
+//! (`queue-*`), and the guest's own checks in [`crate::state`] (`shm-attach-*`,
+//! `locked-pages`, `anon-leak`). The invariants, by name:
 //!
 //! - whatever an operation found broken when it stopped the machine (`wire-underflow`,
 //!   `object-unwired-twice`, `entry-count-underflow`, ...: see [`crate::Machine::corruption`]);
@@ -27,114 +32,58 @@
 //!   see [`crate::semantics`]): no attachment is counted once its pages are all unmapped;
 //! - `wired-max`: no more frames are wired than the machine allows.
 
-use crate::addr::{AttachId, FrameId, GuestId};
-use crate::machine::{Attachment, GuestVm, State};
+use crate::addr::FrameId;
 use crate::map::Backing;
-use crate::page::{Owner, PageSlot, Queue};
-use crate::semantics::AttachmentLife;
-use std::collections::{HashMap, HashSet};
-use std::fmt;
+use crate::page::{Owner, PageSlot};
+use crate::semantics::rules;
+use crate::state::State;
+use std::collections::HashSet;
 
-/// A broken invariant.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// The invariant's name (see the module documentation).
-    pub invariant: &'static str,
-    /// The values involved.
-    pub detail: String,
-}
+pub use crate::types::{Invariant, Violation};
 
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.invariant, self.detail)
-    }
-}
-
-impl std::error::Error for Violation {}
-
-fn fail<T>(invariant: &'static str, detail: String) -> Result<T, Violation> {
-    Err(Violation { invariant, detail })
-}
-
-/// A guest's attachments against its map: every segment entry belongs to one recorded
-/// attachment of its segment, inside the attachment's range and at the matching object offset;
-/// no anonymous entry belongs to one; and under the mapping rule every attachment still maps a
-/// page (so no two can claim one range and none outlives its pages).
-fn check_attachments(s: &State, g: GuestId, vm: &GuestVm) -> Result<(), Violation> {
-    let records: HashMap<AttachId, &Attachment> =
-        vm.attachments.iter().map(|a| (a.id, a)).collect();
-    if records.len() != vm.attachments.len() {
-        return fail(
-            "shm-attach-entry",
-            format!("{g:?} records one attachment id twice"),
-        );
-    }
-    let mut mapping = HashSet::new();
-    for e in vm.map.iter() {
-        let ok = match (e.backing, e.attachment) {
-            (Backing::Anon, None) => true,
-            (Backing::Shm { id, pgoff }, Some(aid)) => {
-                mapping.insert(aid);
-                records.get(&aid).is_some_and(|a| {
-                    a.shm == id
-                        && a.va <= e.start
-                        && e.end <= a.range().end
-                        && pgoff == e.start.0 - a.va.0
-                })
-            }
-            _ => false,
-        };
-        if !ok {
-            return fail(
-                "shm-attach-entry",
-                format!(
-                    "{g:?} entry {:?} ({:?}, {:?}) is not part of a recorded attachment of its segment",
-                    e.range(),
-                    e.backing,
-                    e.attachment
-                ),
-            );
-        }
-    }
-    if s.rules().attachment_life() == AttachmentLife::Mapping {
-        if let Some(a) = vm.attachments.iter().find(|a| !mapping.contains(&a.id)) {
-            return fail(
-                "shm-attach-unmapped",
-                format!(
-                    "{g:?} {:?} of {:?} at {:?} maps no page but is still counted",
-                    a.id,
-                    a.shm,
-                    a.va.addr()
-                ),
-            );
-        }
-    }
-    Ok(())
+fn fail<T>(invariant: Invariant, detail: String) -> Result<T, Violation> {
+    Err(Violation::new(invariant, detail))
 }
 
 /// Checks the whole machine.
 pub(crate) fn audit(s: &State) -> Result<(), Violation> {
-    if let Some(v) = &s.corrupt {
+    if let Some(v) = &s.diag.corrupt {
         return Err(v.clone());
     }
-    let nframes = s.pool.total();
-    let mut expected = vec![0u32; nframes];
+    let expected = check_guests_and_segments(s)?;
+    check_frames(s, &expected)?;
+    s.phys.pool.check()?;
+    let wired = s.phys.pool.wired() as u64;
+    if wired > s.cfg.limits.wired_max.min(s.phys.pool.total() as u64) {
+        return fail(
+            Invariant::WiredMax,
+            format!(
+                "{wired} frames wired, the maximum is {}",
+                s.cfg.limits.wired_max
+            ),
+        );
+    }
+    check_pages(s)
+}
+
+/// Every guest's and segment's own invariants, and the wirings each frame should hold.
+fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
+    let counts_are_segment_state = rules(s).counts_are_segment_state();
+    let mut expected = vec![0u32; s.phys.pool.total()];
     let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
         match s.slot(o) {
             PageSlot::Resident(f) => Ok(f),
             other => fail(
-                "wired-not-resident",
+                Invariant::WiredNotResident,
                 format!("{o:?} is {other:?} though {why}"),
             ),
         }
     };
-
     for (&g, vm) in &s.guests {
-        if let Err((name, detail)) = vm.map.check() {
-            return fail(name, format!("{g:?}: {detail}"));
-        }
-        check_attachments(s, g, vm)?;
-        let mut locked = 0;
+        vm.map
+            .check()
+            .map_err(|v| Violation::new(v.invariant, format!("{g:?}: {}", v.detail)))?;
+        vm.check_attachments(g, s.cfg.semantics.attachment_life())?;
         for e in vm.map.iter() {
             let svid = match e.backing {
                 Backing::Anon => 0,
@@ -142,24 +91,22 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
                     Some(seg) => u32::from(seg.locked),
                     None => {
                         return fail(
-                            "shm-dangling",
+                            Invariant::ShmDangling,
                             format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
                         )
                     }
                 },
             };
-            if s.rules().counts_are_segment_state() && e.wire_count != svid {
+            // The count alone, on purpose: under these rules it is the segment's lock state.
+            if counts_are_segment_state && e.wire_count() != svid {
                 return fail(
-                    "entry-svid-count",
+                    Invariant::EntrySvidCount,
                     format!(
                         "{g:?} entry {:?} has wire count {} but its SVID holds are {svid}",
                         e.range(),
-                        e.wire_count
+                        e.wire_count()
                     ),
                 );
-            }
-            if e.is_mlocked() {
-                locked += e.range().pages();
             }
             if e.is_wired() {
                 for vpn in e.range().iter() {
@@ -171,31 +118,13 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
                 }
             }
         }
-        if locked != vm.locked_pages {
-            return fail(
-                "locked-pages",
-                format!(
-                    "{g:?} counts {} locked pages, its flagged entries hold {locked}",
-                    vm.locked_pages
-                ),
-            );
-        }
-        for (vpn, _) in vm.amap.touched() {
-            if !matches!(vm.map.lookup(vpn), Some(e) if e.backing == Backing::Anon) {
-                return fail(
-                    "anon-leak",
-                    format!(
-                        "{g:?} page {:?} holds memory but no anonymous entry maps it",
-                        vpn.addr()
-                    ),
-                );
-            }
-        }
+        vm.check_locked_pages(g)?;
+        vm.check_anon(g)?;
     }
     for seg in s.shm.iter() {
-        if s.rules().counts_are_segment_state() && seg.locked != seg.object_wired {
+        if counts_are_segment_state && seg.locked != seg.object_wired {
             return fail(
-                "shm-lock-mark",
+                Invariant::ShmLockMark,
                 format!(
                     "{:?} is marked {} but its object is {}",
                     seg.id,
@@ -222,7 +151,7 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
             .sum();
         if attached != seg.nattch as usize {
             return fail(
-                "shm-nattch",
+                Invariant::ShmNattch,
                 format!(
                     "{:?} counts {} attachments, guests hold {attached}",
                     seg.id, seg.nattch
@@ -233,17 +162,20 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
     for (g, vm) in &s.guests {
         if let Some(a) = vm.attachments.iter().find(|a| s.shm.get(a.shm).is_none()) {
             return fail(
-                "shm-dangling",
+                Invariant::ShmDangling,
                 format!("{g:?} is attached to dead {:?}", a.shm),
             );
         }
     }
+    Ok(expected)
+}
 
-    let mut wired = 0;
-    for (f, fr) in s.pool.iter() {
+/// Every frame's wire count against the wirings that hold it, and its owner against the page.
+fn check_frames(s: &State, expected: &[u32]) -> Result<(), Violation> {
+    for (f, fr) in s.phys.pool.iter() {
         if fr.wire_count != expected[f.index()] {
             return fail(
-                "page-wire-count",
+                Invariant::PageWireCount,
                 format!(
                     "{f:?} ({:?}) has wire count {} but {} wirings hold it",
                     fr.owner,
@@ -252,85 +184,21 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
                 ),
             );
         }
-        match fr.owner {
-            None if fr.queue != Queue::Free || fr.wire_count != 0 => {
+        if let Some(o) = fr.owner {
+            if s.slot(o) != PageSlot::Resident(f) {
                 return fail(
-                    "queue-free",
-                    format!(
-                        "{f:?} has no owner but is on {:?} with {} wirings",
-                        fr.queue, fr.wire_count
-                    ),
+                    Invariant::FrameOwner,
+                    format!("{f:?} holds {o:?}, which is {:?}", s.slot(o)),
                 );
-            }
-            None => {}
-            Some(o) => {
-                if s.slot(o) != PageSlot::Resident(f) {
-                    return fail(
-                        "frame-owner",
-                        format!("{f:?} holds {o:?}, which is {:?}", s.slot(o)),
-                    );
-                }
-                let want = if fr.wire_count > 0 {
-                    Queue::Wired
-                } else {
-                    Queue::Pageout
-                };
-                if fr.queue != want {
-                    return fail(
-                        "queue-state",
-                        format!("{f:?} with {} wirings is on {:?}", fr.wire_count, fr.queue),
-                    );
-                }
-                if fr.wire_count > 0 {
-                    wired += 1;
-                }
             }
         }
     }
-    if wired != s.pool.wired() {
-        return fail(
-            "queue-wired-count",
-            format!("pool counts {} wired frames, {wired} are", s.pool.wired()),
-        );
-    }
-    let free: HashSet<FrameId> = s.pool.free_list().iter().copied().collect();
-    let free_frames = s.pool.iter().filter(|(_, fr)| fr.owner.is_none()).count();
-    if free.len() != s.pool.free_list().len() || free.len() != free_frames {
-        return fail(
-            "queue-free",
-            format!(
-                "free list has {} entries ({} distinct) for {free_frames} free frames",
-                s.pool.free_list().len(),
-                free.len()
-            ),
-        );
-    }
-    let queue = s.pool.pageout_queue();
-    let queued: HashSet<FrameId> = queue.iter().copied().collect();
-    let pageable = s
-        .pool
-        .iter()
-        .filter(|(_, fr)| fr.owner.is_some() && fr.wire_count == 0)
-        .count();
-    if queued.len() != queue.len()
-        || queue.len() != pageable
-        || queue.len() != s.pool.pageout_count()
-    {
-        return fail(
-            "queue-pageout",
-            format!("pageout queue has {} entries ({} distinct), counter {}, for {pageable} pageable frames", queue.len(), queued.len(), s.pool.pageout_count()),
-        );
-    }
-    if wired as u64 > s.cfg.limits.wired_max.min(nframes as u64) {
-        return fail(
-            "wired-max",
-            format!(
-                "{wired} frames wired, the maximum is {}",
-                s.cfg.limits.wired_max
-            ),
-        );
-    }
+    Ok(())
+}
 
+/// Every touched page against its frame or swap slot, and swap's use count.
+fn check_pages(s: &State) -> Result<(), Violation> {
+    let nframes = s.phys.pool.total();
     let mut slots = HashSet::new();
     let mut pages: Vec<(Owner, PageSlot)> = Vec::new();
     for (&g, vm) in &s.guests {
@@ -350,26 +218,26 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
     for (o, sl) in pages {
         match sl {
             PageSlot::Resident(f) => {
-                if f.index() >= nframes || s.pool.frame(f).owner != Some(o) {
+                if f.index() >= nframes || s.phys.pool.frame(f).owner != Some(o) {
                     return fail(
-                        "page-frame",
+                        Invariant::PageFrame,
                         format!(
                             "{o:?} says it is in {f:?}, which holds {:?}",
-                            s.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner)
+                            s.phys.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner)
                         ),
                     );
                 }
             }
             PageSlot::Swapped(slot) => {
-                if !s.swap.is_used(slot) {
+                if !s.phys.swap.is_used(slot) {
                     return fail(
-                        "swap-free-slot",
+                        Invariant::SwapFreeSlot,
                         format!("{o:?} is in {slot:?}, which is free"),
                     );
                 }
                 if !slots.insert(slot) {
                     return fail(
-                        "swap-double",
+                        Invariant::SwapDouble,
                         format!("{slot:?} holds two pages, one of them {o:?}"),
                     );
                 }
@@ -377,12 +245,12 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
             PageSlot::Untouched => {}
         }
     }
-    if slots.len() != s.swap.used() as usize {
+    if slots.len() != s.phys.swap.used() as usize {
         return fail(
-            "swap-leak",
+            Invariant::SwapLeak,
             format!(
                 "{} slots in use, {} pages in swap",
-                s.swap.used(),
+                s.phys.swap.used(),
                 slots.len()
             ),
         );

@@ -6,7 +6,7 @@
 
 use crate::addr::{GuestId, ShmId, Vaddr};
 use crate::errno::Errno;
-use crate::shm::{ShmCmd, ShmidDs};
+use crate::segment::{ShmCmd, ShmidDs};
 use std::fmt;
 
 /// One argument of a logged call, kept in the form that reads best.

@@ -57,9 +57,10 @@
 //! ```
 
 use crate::addr::{GuestId, ShmId, PAGE_SIZE};
-use crate::machine::{Residency, State};
 use crate::map::{Backing, Entry, Prot};
 use crate::page::{Owner, PageSlot};
+use crate::state::State;
+use crate::types::Residency;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -294,59 +295,15 @@ fn shared_wirings(s: &State) -> HashMap<(ShmId, u64), u32> {
     m
 }
 
-impl State {
-    fn page_runs(
-        &self,
-        g: GuestId,
-        e: &Entry,
-        shared: &HashMap<(ShmId, u64), u32>,
-    ) -> Vec<PageRun> {
-        let wired = u32::from(e.is_wired());
-        let mut runs: Vec<PageRun> = Vec::new();
-        for vpn in e.range().iter() {
-            let owner = State::owner_of(g, e.backing_at(vpn), vpn);
-            let (residency, wire_count) = match self.slot(owner) {
-                PageSlot::Resident(f) => (ResidencyRow::Resident, self.pool.frame(f).wire_count),
-                PageSlot::Swapped(_) => (ResidencyRow::Swapped, 0),
-                PageSlot::Untouched => (ResidencyRow::Untouched, 0),
-            };
-            let (shm_lock, other) = match owner {
-                Owner::Anon { .. } => (0, 0),
-                Owner::Object { shm, pgoff } => {
-                    let obj = self.shm.get(shm).is_some_and(|s| s.object_wired);
-                    let all = shared.get(&(shm, pgoff)).copied().unwrap_or(0);
-                    (u32::from(obj), all.saturating_sub(wired))
-                }
-            };
-            let run = PageRun {
-                start: vpn.addr().0,
-                pages: 1,
-                residency,
-                wire_count,
-                mlock: e.is_mlocked(),
-                svid: e.wire_count,
-                entry: wired,
-                shm_lock,
-                other,
-                sum: wired + shm_lock + other,
-            };
-            match runs.last_mut() {
-                Some(last)
-                    if PageRun {
-                        start: last.start,
-                        pages: last.pages,
-                        ..run
-                    } == *last =>
-                {
-                    last.pages += 1
-                }
-                _ => runs.push(run),
-            }
-        }
-        runs
-    }
+/// Snapshots of the state for people and tools.
+pub(crate) trait Dump {
+    fn dump_map(&self, g: GuestId, pages: bool) -> Result<MapDump, crate::Errno>;
 
-    pub(crate) fn dump_map(&self, g: GuestId, pages: bool) -> Result<MapDump, crate::Errno> {
+    fn dump_machine(&self) -> MachineDump;
+}
+
+impl Dump for State {
+    fn dump_map(&self, g: GuestId, pages: bool) -> Result<MapDump, crate::Errno> {
         let vm = self.guest(g)?;
         let shared = if pages {
             shared_wirings(self)
@@ -370,7 +327,7 @@ impl State {
                     },
                 },
                 mlocked: e.is_mlocked(),
-                wire_count: e.wire_count,
+                wire_count: e.wire_count(),
                 wired: e.is_wired(),
                 pages_detail: pages.then(|| self.page_runs(g, e, &shared)),
             })
@@ -385,7 +342,7 @@ impl State {
         })
     }
 
-    pub(crate) fn dump_machine(&self) -> MachineDump {
+    fn dump_machine(&self) -> MachineDump {
         let segments = self
             .shm
             .iter()
@@ -436,7 +393,7 @@ impl State {
                         match self.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
                             PageSlot::Resident(f) => {
                                 row.resident += 1;
-                                row.wired += u64::from(self.pool.frame(f).wire_count > 0);
+                                row.wired += u64::from(self.phys.pool.frame(f).wire_count > 0);
                             }
                             PageSlot::Swapped(_) => row.swapped += 1,
                             PageSlot::Untouched => {}
@@ -449,17 +406,72 @@ impl State {
         MachineDump {
             kind: "machine",
             semantics: self.cfg.semantics.to_string(),
-            frames: self.pool.total(),
-            free_frames: self.pool.free_count(),
-            wired_frames: self.pool.wired(),
+            frames: self.phys.pool.total(),
+            free_frames: self.phys.pool.free_count(),
+            wired_frames: self.phys.pool.wired(),
             wired_max: self.cfg.limits.wired_max,
-            pageout_queue: self.pool.pageout_count(),
-            swap_slots: self.swap.capacity(),
-            swap_used: self.swap.used(),
-            corrupt: self.corrupt.as_ref().map(|v| v.to_string()),
+            pageout_queue: self.phys.pool.pageout_count(),
+            swap_slots: self.phys.swap.capacity(),
+            swap_used: self.phys.swap.used(),
+            corrupt: self.diag.corrupt.as_ref().map(|v| v.to_string()),
             segments,
             guests,
         }
+    }
+}
+
+impl State {
+    fn page_runs(
+        &self,
+        g: GuestId,
+        e: &Entry,
+        shared: &HashMap<(ShmId, u64), u32>,
+    ) -> Vec<PageRun> {
+        let wired = u32::from(e.is_wired());
+        let mut runs: Vec<PageRun> = Vec::new();
+        for vpn in e.range().iter() {
+            let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+            let (residency, wire_count) = match self.slot(owner) {
+                PageSlot::Resident(f) => {
+                    (ResidencyRow::Resident, self.phys.pool.frame(f).wire_count)
+                }
+                PageSlot::Swapped(_) => (ResidencyRow::Swapped, 0),
+                PageSlot::Untouched => (ResidencyRow::Untouched, 0),
+            };
+            let (shm_lock, other) = match owner {
+                Owner::Anon { .. } => (0, 0),
+                Owner::Object { shm, pgoff } => {
+                    let obj = self.shm.get(shm).is_some_and(|s| s.object_wired);
+                    let all = shared.get(&(shm, pgoff)).copied().unwrap_or(0);
+                    (u32::from(obj), all.saturating_sub(wired))
+                }
+            };
+            let run = PageRun {
+                start: vpn.addr().0,
+                pages: 1,
+                residency,
+                wire_count,
+                mlock: e.is_mlocked(),
+                svid: e.wire_count(),
+                entry: wired,
+                shm_lock,
+                other,
+                sum: wired + shm_lock + other,
+            };
+            match runs.last_mut() {
+                Some(last)
+                    if PageRun {
+                        start: last.start,
+                        pages: last.pages,
+                        ..run
+                    } == *last =>
+                {
+                    last.pages += 1
+                }
+                _ => runs.push(run),
+            }
+        }
+        runs
     }
 }
 

@@ -5,15 +5,22 @@
 //! resident one. Host code reads and writes guest memory only through `State::copy_in` and
 //! `State::copy_out`, which fault each page in before touching its host memory, so the host
 //! never hands a non-resident range to anything.
+//!
+//! The signal handlers ([`handler`]) are the only other `unsafe` code of the VM core besides
+//! [`crate::host`] and the swap file's `memfd`.
+
+#![allow(unsafe_code)]
 
 use crate::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
-use crate::pmap::View;
-
-static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 use crate::errno::Errno;
-use crate::machine::State;
+use crate::host::View;
 use crate::map::Prot;
 use crate::page::{Owner, PageSlot};
+use crate::pdaemon::Pageout;
+use crate::state::State;
+use crate::types::Invariant;
+
+static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
 /// The kind of access that faulted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,18 +42,177 @@ pub enum FaultError {
     OutOfMemory,
 }
 
-impl State {
+/// Bringing pages in: for a fault, for host copies, for wiring.
+pub(crate) trait Fault {
     /// Makes the page `o` resident and returns its frame.
-    pub(crate) fn page_in(&mut self, o: Owner) -> Result<FrameId, Errno> {
+    fn page_in(&mut self, o: Owner) -> Result<FrameId, Errno>;
+
+    /// Resolves an access by guest `g` to page `vpn`.
+    fn fault(
+        &mut self,
+        g: GuestId,
+        vpn: Vpn,
+        access: Access,
+    ) -> Result<(Owner, FrameId), FaultError>;
+
+    /// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
+    /// and enters it in the view. False if the guest may not make this access (it traps).
+    fn resolve_view_fault(
+        &mut self,
+        g: GuestId,
+        addr: Vaddr,
+        write: bool,
+        protection_fault: bool,
+    ) -> bool;
+
+    /// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
+    /// guest (a wasmtime libcall such as `memory.fill`, or instantiation): the access is let
+    /// complete on a scratch page and the guest is marked to trap before it runs on.
+    fn defer_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool;
+
+    /// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
+    fn copy_out(&mut self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno>;
+
+    /// Copies `data` into guest memory at `addr` (`EFAULT` if any page is unmapped or unwritable).
+    /// Pages before a failing one keep what was written to them, as a kernel's copyout does.
+    fn copy_in(&mut self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno>;
+}
+
+impl Fault for State {
+    fn page_in(&mut self, o: Owner) -> Result<FrameId, Errno> {
         self.page_in_to(o, None)
     }
 
+    fn fault(
+        &mut self,
+        g: GuestId,
+        vpn: Vpn,
+        access: Access,
+    ) -> Result<(Owner, FrameId), FaultError> {
+        let vm = self.guests.get(&g).ok_or(FaultError::Unmapped)?;
+        let e = vm.map.lookup(vpn).ok_or(FaultError::Unmapped)?;
+        let need = match access {
+            Access::Read => Prot::READ,
+            Access::Write => Prot::WRITE,
+        };
+        if !e.prot.contains(need) {
+            return Err(FaultError::Protection);
+        }
+        let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+        self.diag.stats.faults += 1;
+        let f = self.page_in(owner).map_err(|_| FaultError::OutOfMemory)?;
+        Ok((owner, f))
+    }
+
+    fn resolve_view_fault(
+        &mut self,
+        g: GuestId,
+        addr: Vaddr,
+        write: bool,
+        protection_fault: bool,
+    ) -> bool {
+        if self.diag.corrupt.is_some() {
+            return false;
+        }
+        let vpn = addr.vpn();
+        let Some(e) = self.guests.get(&g).and_then(|vm| vm.map.lookup(vpn)) else {
+            return false;
+        };
+        let need = if write { Prot::WRITE } else { Prot::READ };
+        if !e.prot.contains(need) {
+            return false;
+        }
+        let (owner, prot) = (State::owner_of(g, e.backing_at(vpn), vpn), e.prot);
+        let Some(view) = self.views.get(&g).cloned() else {
+            return false;
+        };
+        self.diag.stats.faults += 1;
+        if self.page_in_to(owner, Some((&view, vpn))).is_err() {
+            // The guest traps; say why, since its trap alone reads like a bad address.
+            if let Some(vm) = self.guests.get_mut(&g) {
+                vm.fault.get_or_insert(format!(
+                    "out of memory: no frame or swap slot for the page at {:?}",
+                    addr
+                ));
+            }
+            return false;
+        }
+        // A protection fault (protect mode, or a page-out that raced the access) needs the
+        // page entered; a userfault needs nothing more.
+        !protection_fault
+            || view
+                .protect(PageRange::new(vpn, vpn.plus(1)), prot, true)
+                .is_ok()
+    }
+
+    fn defer_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool {
+        let why = format!(
+            "memory fault: {} at {:?} {}",
+            if write { "write" } else { "read" },
+            addr,
+            match self.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
+                None => "(not mapped)",
+                Some(_) => "(not permitted, or no memory)",
+            }
+        );
+        let Some(v) = self.views.get(&g) else {
+            return false;
+        };
+        if v.scratch_page(PageRange::new(addr.vpn(), addr.vpn().plus(1)))
+            .is_err()
+        {
+            return false;
+        }
+        if let Some(vm) = self.guests.get_mut(&g) {
+            vm.fault.get_or_insert(why);
+        }
+        true
+    }
+
+    fn copy_out(&mut self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno> {
+        self.guest(g)?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
+            let n = ((PAGE_SIZE - a.page_offset()) as usize).min(buf.len() - done);
+            let (owner, _) = self
+                .fault(g, a.vpn(), Access::Read)
+                .map_err(|_| Errno::EFAULT)?;
+            let (store, idx) = self.store(owner);
+            store
+                .read_at(idx * PAGE_SIZE + a.page_offset(), &mut buf[done..done + n])
+                .map_err(|_| Errno::EFAULT)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn copy_in(&mut self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno> {
+        self.guest(g)?;
+        let mut done = 0usize;
+        while done < data.len() {
+            let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
+            let n = ((PAGE_SIZE - a.page_offset()) as usize).min(data.len() - done);
+            let (owner, _) = self
+                .fault(g, a.vpn(), Access::Write)
+                .map_err(|_| Errno::EFAULT)?;
+            let (store, idx) = self.store(owner);
+            store
+                .write_at(idx * PAGE_SIZE + a.page_offset(), &data[done..done + n])
+                .map_err(|_| Errno::EFAULT)?;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+impl State {
     /// [`State::page_in`], placing the data straight into `dst` (a view and the page there that
     /// faulted) when that view can take it.
     fn page_in_to(&mut self, o: Owner, dst: Option<(&View, Vpn)>) -> Result<FrameId, Errno> {
         match self.slot(o) {
             PageSlot::Resident(f) => {
-                self.pool.touch(f);
+                self.phys.pool.touch(f);
                 Ok(f)
             }
             PageSlot::Untouched => {
@@ -55,18 +221,18 @@ impl State {
                 // memory" the same thing, which views rely on.
                 let f = self.alloc_frame(o)?;
                 if self.fill(o, None, dst).is_err() {
-                    self.pool.release(f);
+                    self.phys.pool.release(f);
                     return Err(Errno::ENOMEM);
                 }
                 self.set_slot(o, PageSlot::Resident(f));
-                self.stats.zero_fills += 1;
+                self.diag.stats.zero_fills += 1;
                 tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "zero fill");
                 Ok(f)
             }
             PageSlot::Swapped(slot) => {
-                let mut data = std::mem::take(&mut self.scratch_in);
+                let mut data = std::mem::take(&mut self.phys.scratch_in);
                 let r = self.swap_in(o, slot, &mut data, dst);
-                self.scratch_in = data;
+                self.phys.scratch_in = data;
                 r
             }
         }
@@ -103,176 +269,40 @@ impl State {
         data: &mut [u8],
         dst: Option<(&View, Vpn)>,
     ) -> Result<FrameId, Errno> {
-        self.swap.read(slot, data).map_err(|_| Errno::EIO)?;
-        self.swap.free(slot);
+        self.phys.swap.read(slot, data).map_err(|_| Errno::EIO)?;
+        self.phys.swap.free(slot);
         let r = self
             .alloc_frame(o)
             .and_then(|f| match self.fill(o, Some(data), dst) {
                 Ok(()) => Ok(f),
                 Err(_) => {
-                    self.pool.release(f);
+                    self.phys.pool.release(f);
                     Err(Errno::ENOMEM)
                 }
             });
         match r {
             Ok(f) => {
                 self.set_slot(o, PageSlot::Resident(f));
-                self.stats.page_ins += 1;
+                self.diag.stats.page_ins += 1;
                 tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "page in");
                 Ok(f)
             }
             // No frame was had, so nothing was paged out and a slot is free again: put the page
             // back where it can be found.
             Err(e) => {
-                let back = self.swap.alloc();
-                match back.map(|b| (b, self.swap.write(b, data))) {
+                let back = self.phys.swap.alloc();
+                match back.map(|b| (b, self.phys.swap.write(b, data))) {
                     Some((b, Ok(()))) => {
                         self.set_slot(o, PageSlot::Swapped(b));
                         Err(e)
                     }
-                    _ => {
-                        Err(self
-                            .corrupted("swap-lost", format!("{o:?} could not be put back in swap")))
-                    }
+                    _ => Err(self.corrupted(
+                        Invariant::SwapLost,
+                        format!("{o:?} could not be put back in swap"),
+                    )),
                 }
             }
         }
-    }
-
-    /// Resolves an access by guest `g` to page `vpn`.
-    pub(crate) fn fault(
-        &mut self,
-        g: GuestId,
-        vpn: Vpn,
-        access: Access,
-    ) -> Result<(Owner, FrameId), FaultError> {
-        let vm = self.guests.get(&g).ok_or(FaultError::Unmapped)?;
-        let e = vm.map.lookup(vpn).ok_or(FaultError::Unmapped)?;
-        let need = match access {
-            Access::Read => Prot::READ,
-            Access::Write => Prot::WRITE,
-        };
-        if !e.prot.contains(need) {
-            return Err(FaultError::Protection);
-        }
-        let owner = State::owner_of(g, e.backing_at(vpn), vpn);
-        self.stats.faults += 1;
-        let f = self.page_in(owner).map_err(|_| FaultError::OutOfMemory)?;
-        Ok((owner, f))
-    }
-
-    /// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
-    /// and enters it in the view. False if the guest may not make this access (it traps).
-    pub(crate) fn resolve_view_fault(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        write: bool,
-        protection_fault: bool,
-    ) -> bool {
-        if self.corrupt.is_some() {
-            return false;
-        }
-        let vpn = addr.vpn();
-        let Some(e) = self.guests.get(&g).and_then(|vm| vm.map.lookup(vpn)) else {
-            return false;
-        };
-        let need = if write { Prot::WRITE } else { Prot::READ };
-        if !e.prot.contains(need) {
-            return false;
-        }
-        let (owner, prot) = (State::owner_of(g, e.backing_at(vpn), vpn), e.prot);
-        let Some(view) = self.views.get(&g).cloned() else {
-            return false;
-        };
-        self.stats.faults += 1;
-        if self.page_in_to(owner, Some((&view, vpn))).is_err() {
-            // The guest traps; say why, since its trap alone reads like a bad address.
-            if let Some(vm) = self.guests.get_mut(&g) {
-                vm.fault.get_or_insert(format!(
-                    "out of memory: no frame or swap slot for the page at {:?}",
-                    addr
-                ));
-            }
-            return false;
-        }
-        // A protection fault (protect mode, or a page-out that raced the access) needs the
-        // page entered; a userfault needs nothing more.
-        !protection_fault
-            || view
-                .protect(PageRange::new(vpn, vpn.plus(1)), prot, true)
-                .is_ok()
-    }
-
-    /// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
-    /// guest (a wasmtime libcall such as `memory.fill`, or instantiation): the access is let
-    /// complete on a scratch page and the guest is marked to trap before it runs on.
-    pub(crate) fn defer_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool {
-        let why = format!(
-            "memory fault: {} at {:?} {}",
-            if write { "write" } else { "read" },
-            addr,
-            match self.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
-                None => "(not mapped)",
-                Some(_) => "(not permitted, or no memory)",
-            }
-        );
-        let Some(v) = self.views.get(&g) else {
-            return false;
-        };
-        if v.scratch_page(PageRange::new(addr.vpn(), addr.vpn().plus(1)))
-            .is_err()
-        {
-            return false;
-        }
-        if let Some(vm) = self.guests.get_mut(&g) {
-            vm.fault.get_or_insert(why);
-        }
-        true
-    }
-
-    /// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
-    pub(crate) fn copy_out(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        buf: &mut [u8],
-    ) -> Result<(), Errno> {
-        self.guest(g)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
-            let n = ((PAGE_SIZE - a.page_offset()) as usize).min(buf.len() - done);
-            let (owner, _) = self
-                .fault(g, a.vpn(), Access::Read)
-                .map_err(|_| Errno::EFAULT)?;
-            let (store, idx) = self.store(owner);
-            store
-                .read_at(idx * PAGE_SIZE + a.page_offset(), &mut buf[done..done + n])
-                .map_err(|_| Errno::EFAULT)?;
-            done += n;
-        }
-        Ok(())
-    }
-
-    /// Copies `data` into guest memory at `addr` (`EFAULT` if any page is unmapped or unwritable).
-    /// Pages before a failing one keep what was written to them, as a kernel's copyout does.
-    pub(crate) fn copy_in(&mut self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno> {
-        self.guest(g)?;
-        let mut done = 0usize;
-        while done < data.len() {
-            let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
-            let n = ((PAGE_SIZE - a.page_offset()) as usize).min(data.len() - done);
-            let (owner, _) = self
-                .fault(g, a.vpn(), Access::Write)
-                .map_err(|_| Errno::EFAULT)?;
-            let (store, idx) = self.store(owner);
-            store
-                .write_at(idx * PAGE_SIZE + a.page_offset(), &data[done..done + n])
-                .map_err(|_| Errno::EFAULT)?;
-            done += n;
-        }
-        Ok(())
     }
 }
 
@@ -297,9 +327,10 @@ impl State {
 /// the allocator when it touches guest memory. Host code of this crate never touches a view: it
 /// goes through the stores.
 pub mod handler {
-    use super::State;
+    use super::Fault;
     use crate::addr::Vaddr;
-    use crate::pmap::{registry_lookup, FaultOwner};
+    use crate::host::{registry_lookup, FaultOwner};
+    use crate::state::State;
     use parking_lot::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Once;

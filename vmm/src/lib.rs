@@ -4,26 +4,38 @@
 //! what is mapped where, every page is resident, swapped out or never touched, and wired pages
 //! are never paged out. The VM core (everything but [`runtime`]-level glue) works without wasm:
 //!
-//! | module | part |
-//! |---|---|
-//! | [`addr`] | addresses, page numbers, identifiers, range arithmetic |
-//! | [`map`] | the VM map: entries, clip, merge, lookup |
-//! | [`amap`] | a guest's private anonymous memory |
-//! | [`object`] | shared objects backing SysV segments |
-//! | [`page`] | the frame pool, wire counts, pageout queue |
-//! | [`swap`] | swap slots over a file or memory |
-//! | [`pdaemon`] | the pagedaemon: second-chance page-out |
-//! | [`fault`] | fault resolution and the host's copy-in/copy-out path |
-//! | [`pmap`] | host memory: the stores pages really live in |
-//! | [`wire`] | the wiring rules: POSIX flag, SVID count |
-//! | [`mmap`] | `mmap`, `munmap`, `mprotect`, `mincore`, `mlock` and friends |
-//! | [`shm`] | SysV shared memory |
-//! | [`limits`] | locked-memory and wired limits |
-//! | [`audit`] | every invariant, checked from scratch |
-//! | [`semantics`] | the wiring rules in force: the fix, or NetBSD's 2019 rules |
-//! | [`calllog`] | the last calls, for corruption reports |
-//! | [`callseq`] | bytes to multi-guest call sequences, for fuzzing |
-//! | [`dump`] | map and machine dumps: residency and wiring provenance, text and JSON |
+//! The modules, in layers: each imports only modules of its own layer or below, never one that
+//! imports it (checked by `vmm/tests/layers.rs`; run `just layers`).
+//!
+//! | layer | module | part |
+//! |---|---|---|
+//! | 1 | [`addr`] | addresses, page numbers, identifiers, range arithmetic |
+//! | 1 | [`errno`] | the errno values guests see |
+//! | 1 | [`limits`] | locked-memory and wired limits |
+//! | 1 | [`types`] | plain types shared by every layer: credentials, attachments, counters, rule set names, invariants |
+//! | 2 | [`host`] | host memory: memfd stores, guest views, the fault registry (unsafe, fenced) |
+//! | 2 | [`wire`] | the wiring rules: POSIX flag, SVID count, the one predicate (pure) |
+//! | 2 | [`map`] | the VM map: entries, clip, merge, lookup |
+//! | 2 | [`page`] | the frame pool, wire counts, pageout queue |
+//! | 2 | [`swap`] | swap slots over a file or memory |
+//! | 2 | [`amap`] | a guest's private anonymous memory |
+//! | 2 | [`object`] | shared objects backing SysV segments |
+//! | 2 | [`segment`] | the SysV segment table, ids, permissions, `IPC_STAT` data |
+//! | 2 | [`calllog`] | the last calls, for corruption reports |
+//! | 3 | `state` | the machine state, composed of parts (physical memory, segments, guests, diagnostics, views) |
+//! | 4 | [`pmap`] | keeping guests' host views in step with maps and page-outs |
+//! | 4 | [`pdaemon`] | the pagedaemon: second-chance page-out |
+//! | 4 | [`fault`] | fault resolution, host copy-in/copy-out, the signal handlers |
+//! | 5 | [`wiring`] | page-level wiring of entries and segment objects; clip–operate–merge |
+//! | 5 | [`unmap`] | removing mappings, ending attachments, destroying segments |
+//! | 6 | [`semantics`] | the wiring rules in force: the fix, or NetBSD's 2019 rules |
+//! | 7 | [`mmap`] | `mmap`, `munmap`, `mprotect`, `mincore`, `mlock` and friends |
+//! | 7 | [`shm`] | SysV shared memory calls |
+//! | 8 | [`audit`] | every invariant, checked from scratch |
+//! | 8 | [`dump`] | map and machine dumps: residency and wiring provenance, text and JSON |
+//! | 9 | [`machine`] | the machine handle: one lock, the call log, the pagedaemon thread |
+//! | 10 | [`callseq`] | bytes to multi-guest call sequences, for fuzzing |
+//! | 10 | `runtime` | the wasm edge: memories, host functions, guests (feature `wasm`) |
 //!
 //! # Wiring
 //! POSIX `mlock` is a flag on the map entry; SVID `SHM_LOCK` and kernel wirings are a count.
@@ -51,6 +63,7 @@
 //! m.audit().unwrap();
 //! ```
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod addr;
 pub mod amap;
@@ -60,6 +73,7 @@ pub mod callseq;
 pub mod dump;
 pub mod errno;
 pub mod fault;
+pub mod host;
 pub mod limits;
 pub mod machine;
 pub mod map;
@@ -68,25 +82,30 @@ pub mod object;
 pub mod page;
 pub mod pdaemon;
 pub mod pmap;
+pub mod segment;
 pub mod semantics;
 pub mod shm;
+mod state;
 pub mod swap;
+pub mod types;
+pub mod unmap;
 pub mod wire;
+pub mod wiring;
 
 pub use addr::{AttachId, FrameId, GuestId, PageRange, ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
-pub use audit::Violation;
 pub use errno::Errno;
 pub use fault::{Access, FaultError};
 pub use limits::Limits;
 pub use machine::{
-    Corruption, Cred, GuestConfig, Machine, MachineConfig, PageInfo, Residency, Stats,
+    Corruption, Cred, GuestConfig, Machine, MachineConfig, PageInfo, Pagedaemon, Residency, Stats,
 };
-pub use map::{Backing, Entry, EntryFlags, Prot};
+pub use map::{Backing, Entry, Prot};
 pub use mmap::{MapFlags, MlockallFlags};
-pub use pdaemon::Pagedaemon;
 pub use semantics::Semantics;
 pub use shm::{IpcPerm, ShmCmd, ShmidDs};
 pub use swap::SwapBacking;
+pub use types::{Invariant, Violation};
+pub use wire::{EntryFlags, WireState};
 
 #[cfg(feature = "wasm")]
 pub mod runtime;

@@ -1,369 +1,31 @@
 //! The machine: physical memory, swap, the shm namespace, limits and its guests, behind one lock.
 //!
 //! [`Machine`] is a cheap, clonable handle; every call takes the machine lock for its whole
-//! duration (see the crate documentation for why one lock, and the lock order).
+//! duration (see the crate documentation for why one lock, and the lock order). This is the top
+//! of the VM core: it logs each guest call and hands it to the layer that does it.
 
-use crate::addr::{AttachId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
-use crate::amap::Amap;
-use crate::audit::Violation;
-use crate::calllog::{shm_cmd_name, Arg, Call, CallLog, CallRecord, Logged};
+use crate::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
+use crate::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
+use crate::dump::Dump;
 use crate::errno::Errno;
-use crate::limits::Limits;
-use crate::map::{Backing, Prot, VmMap};
-use crate::page::{Owner, PagePool, PageSlot};
-use crate::pmap::{FaultOwner, HostStore, PagingMode, View};
-use crate::semantics::{Rules, Semantics};
-use crate::shm::{ShmCmd, ShmTable, ShmidDs};
-use crate::swap::{Swap, SwapBacking};
-use parking_lot::Mutex;
-use std::collections::HashMap;
+use crate::fault::Fault;
+use crate::host::FaultOwner;
+use crate::map::Prot;
+use crate::mmap::{MmapCalls, PLACEMENT_FLOOR};
+use crate::page::PageSlot;
+use crate::pdaemon::Pageout;
+use crate::pmap::{PagingMode, Pmap, View};
+use crate::shm::{ShmCalls, ShmCmd, ShmidDs};
+use crate::state::State;
+use crate::unmap::Unmap;
+use parking_lot::{Condvar, Mutex};
 use std::io;
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-/// How a machine is built.
-///
-/// ```
-/// use vmm::{Machine, MachineConfig};
-/// let m = Machine::new(MachineConfig::default().phys_mem(256 * 1024).swap(1 << 20)).unwrap();
-/// assert_eq!(m.stats().frames, 64);
-/// ```
-#[derive(Clone, Debug)]
-pub struct MachineConfig {
-    /// Physical memory, in frames.
-    pub phys_pages: u32,
-    /// Swap, in page slots.
-    pub swap_pages: u32,
-    /// Where swap lives.
-    pub swap_backing: SwapBacking,
-    /// Size of every guest's address space, in pages (4 GiB for wasm32).
-    pub space_pages: u64,
-    /// Wiring and shared-memory limits.
-    pub limits: Limits,
-    /// The pagedaemon keeps at least this many frames free when it can.
-    pub free_target: u32,
-    /// How guest views fault (`None`: the best the host permits).
-    pub paging: Option<PagingMode>,
-    /// Which wiring rules the machine follows ([`Semantics::Proposed`] unless replaying the
-    /// original bug).
-    pub semantics: Semantics,
-}
-
-impl Default for MachineConfig {
-    fn default() -> MachineConfig {
-        let phys_pages = 16384;
-        MachineConfig {
-            phys_pages,
-            swap_pages: 65536,
-            swap_backing: SwapBacking::TempFile,
-            space_pages: (1u64 << 32) / PAGE_SIZE,
-            limits: Limits::for_frames(phys_pages),
-            free_target: 0,
-            paging: None,
-            semantics: Semantics::Proposed,
-        }
-    }
-}
-
-impl MachineConfig {
-    /// Sets physical memory in bytes (rounded up to pages); the wired maximum follows unless set.
-    pub fn phys_mem(mut self, bytes: u64) -> MachineConfig {
-        let pages = crate::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
-        if self.limits.wired_max == Limits::for_frames(self.phys_pages).wired_max {
-            self.limits.wired_max = Limits::for_frames(pages).wired_max;
-        }
-        self.phys_pages = pages;
-        self
-    }
-    /// Sets swap in bytes (rounded up to pages).
-    pub fn swap(mut self, bytes: u64) -> MachineConfig {
-        self.swap_pages = crate::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
-        self
-    }
-    /// Sets the swap backing.
-    pub fn swap_backing(mut self, b: SwapBacking) -> MachineConfig {
-        self.swap_backing = b;
-        self
-    }
-    /// Sets the machine-wide wired maximum, in bytes.
-    pub fn wired_max(mut self, bytes: u64) -> MachineConfig {
-        self.limits.wired_max = crate::addr::pages_for(bytes);
-        self
-    }
-    /// Sets the default per-guest locked-memory limit, in bytes.
-    pub fn memlock_limit(mut self, bytes: u64) -> MachineConfig {
-        self.limits.memlock = bytes;
-        self
-    }
-    /// Sets how many frames the pagedaemon keeps free.
-    pub fn free_target(mut self, frames: u32) -> MachineConfig {
-        self.free_target = frames;
-        self
-    }
-
-    /// Sets the wiring rules.
-    pub fn semantics(mut self, s: Semantics) -> MachineConfig {
-        self.semantics = s;
-        self
-    }
-
-    /// Sets the address-space size of every guest, in bytes.
-    pub fn space(mut self, bytes: u64) -> MachineConfig {
-        self.space_pages = crate::addr::pages_for(bytes);
-        self
-    }
-}
-
-/// A guest's identity and limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cred {
-    /// User id; 0 is privileged.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-}
-
-impl Cred {
-    /// The privileged identity (uid 0, gid 0), the default.
-    pub const ROOT: Cred = Cred { uid: 0, gid: 0 };
-
-    /// Whether this identity may do privileged operations (SHM_LOCK, any IPC_SET/IPC_RMID).
-    pub fn is_privileged(&self) -> bool {
-        self.uid == 0
-    }
-}
-
-/// How a guest is set up.
-#[derive(Clone, Copy, Debug)]
-pub struct GuestConfig {
-    /// Its identity.
-    pub cred: Cred,
-    /// Its locked-memory limit in bytes (`None`: the machine's default).
-    pub memlock_limit: Option<u64>,
-}
-
-impl Default for GuestConfig {
-    fn default() -> GuestConfig {
-        GuestConfig {
-            cred: Cred::ROOT,
-            memlock_limit: None,
-        }
-    }
-}
-
-/// A segment attached by a guest: one `shmat`, whose map entries carry its id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attachment {
-    /// Which `shmat` it was.
-    pub id: AttachId,
-    /// First page of the attachment.
-    pub va: Vpn,
-    /// Its length in pages.
-    pub pages: u64,
-    /// The segment.
-    pub shm: ShmId,
-}
-
-impl Attachment {
-    /// The pages it was attached at (some may have been unmapped since).
-    pub fn range(&self) -> PageRange {
-        PageRange::new(self.va, self.va.plus(self.pages))
-    }
-}
-
-/// One guest's virtual memory.
-#[derive(Debug)]
-pub(crate) struct GuestVm {
-    pub cred: Cred,
-    pub map: VmMap,
-    pub amap: Amap,
-    /// Pages in entries carrying the POSIX lock flag (counted against `memlock_limit`).
-    pub locked_pages: u64,
-    pub memlock_limit: u64,
-    /// Oldest first.
-    pub attachments: Vec<Attachment>,
-    /// The id the next attachment gets.
-    pub next_attach: u64,
-    /// A fault host code hit for the guest, which the guest must trap for.
-    pub fault: Option<String>,
-}
-
-/// Counters since the machine started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Physical frames.
-    pub frames: usize,
-    /// Frames free now.
-    pub free_frames: usize,
-    /// Frames wired now.
-    pub wired_frames: usize,
-    /// The most frames wired at once.
-    pub peak_wired: usize,
-    /// Swap slots in use now.
-    pub swap_used: u32,
-    /// Faults resolved (zero fills, page-ins and faults on resident pages).
-    pub faults: u64,
-    /// Pages zero-filled on first touch.
-    pub zero_fills: u64,
-    /// Pages read back from swap.
-    pub page_ins: u64,
-    /// Pages written to swap and released.
-    pub evictions: u64,
-    /// Times the pagedaemon thread found too few free frames and paged out.
-    pub pdaemon_runs: u64,
-}
-
-/// Residency of one page, as `mincore` and the tests see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Residency {
-    /// In a frame.
-    Resident,
-    /// In swap.
-    Swapped,
-    /// Never touched.
-    Untouched,
-}
-
-/// What one page of a guest's address space looks like now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageInfo {
-    /// Where its data is.
-    pub residency: Residency,
-    /// Page-level wirings of its frame (0 when not resident).
-    pub wire_count: u32,
-    /// Whether the entry mapping it is wired.
-    pub entry_wired: bool,
-}
-
-/// Everything behind the machine lock.
-#[derive(Debug)]
-pub(crate) struct State {
-    pub cfg: MachineConfig,
-    pub pool: PagePool,
-    pub swap: Swap,
-    pub guests: std::collections::BTreeMap<GuestId, GuestVm>,
-    pub shm: ShmTable,
-    pub stats: Stats,
-    pub next_guest: u32,
-    pub ticks: u32,
-    pub scratch: Box<[u8]>,
-    /// A second page buffer, for a page coming in while another goes out.
-    pub scratch_in: Box<[u8]>,
-    /// Set when an operation found the state inconsistent: what it found.
-    pub corrupt: Option<Violation>,
-    /// The last VM calls, for the corruption report.
-    pub log: CallLog,
-    /// Guests whose memory is also mapped in host address space.
-    pub views: HashMap<GuestId, Arc<View>>,
-    /// How views fault.
-    pub paging: PagingMode,
-    /// Why the paging mode is not the best one, if it is not.
-    pub paging_note: Option<String>,
-}
-
-impl State {
-    pub fn guest(&self, g: GuestId) -> Result<&GuestVm, Errno> {
-        self.guests.get(&g).ok_or(Errno::ESRCH)
-    }
-
-    pub fn guest_mut(&mut self, g: GuestId) -> Result<&mut GuestVm, Errno> {
-        self.guests.get_mut(&g).ok_or(Errno::ESRCH)
-    }
-
-    /// Where a page's data is.
-    pub fn slot(&self, o: Owner) -> PageSlot {
-        match o {
-            Owner::Anon { guest, vpn } => self
-                .guests
-                .get(&guest)
-                .map_or(PageSlot::Untouched, |g| g.amap.get(vpn)),
-            Owner::Object { shm, pgoff } => self
-                .shm
-                .get(shm)
-                .map_or(PageSlot::Untouched, |s| s.object.get(pgoff)),
-        }
-    }
-
-    pub fn set_slot(&mut self, o: Owner, slot: PageSlot) {
-        match o {
-            Owner::Anon { guest, vpn } => self
-                .guests
-                .get_mut(&guest)
-                .expect("owner guest exists")
-                .amap
-                .set(vpn, slot),
-            Owner::Object { shm, pgoff } => self
-                .shm
-                .get_mut(shm)
-                .expect("owner segment exists")
-                .object
-                .set(pgoff, slot),
-        }
-    }
-
-    /// The host store and page index holding a page's data.
-    pub fn store(&self, o: Owner) -> (&HostStore, u64) {
-        match o {
-            Owner::Anon { guest, vpn } => (self.guests[&guest].amap.store(), vpn.0),
-            Owner::Object { shm, pgoff } => (
-                self.shm
-                    .get(shm)
-                    .expect("owner segment exists")
-                    .object
-                    .store(),
-                pgoff,
-            ),
-        }
-    }
-
-    /// The page that backs `vpn` under an entry with `backing`, in guest `g`.
-    pub fn owner_of(g: GuestId, backing: Backing, vpn: Vpn) -> Owner {
-        match backing {
-            Backing::Anon => Owner::Anon { guest: g, vpn },
-            Backing::Shm { id, pgoff } => Owner::Object { shm: id, pgoff },
-        }
-    }
-
-    /// Records that the state is inconsistent (the first finding is kept); every later call is
-    /// refused with `EIO`.
-    pub fn corrupted(&mut self, invariant: &'static str, detail: String) -> Errno {
-        tracing::error!(target: "vmm::audit", invariant, %detail, "machine state corrupt");
-        self.corrupt.get_or_insert(Violation { invariant, detail });
-        Errno::EIO
-    }
-
-    /// The whole address space of a guest, for calls that act on every entry.
-    pub fn whole_space(&self) -> PageRange {
-        PageRange::new(Vpn(0), Vpn(self.cfg.space_pages))
-    }
-
-    /// The wiring rules in force.
-    #[inline]
-    pub fn rules(&self) -> &'static dyn Rules {
-        self.cfg.semantics.rules()
-    }
-
-    pub fn tick(&mut self) -> u32 {
-        self.ticks = self.ticks.wrapping_add(1);
-        self.ticks
-    }
-
-    fn page_info(&self, g: GuestId, addr: Vaddr) -> Result<PageInfo, Errno> {
-        let vm = self.guest(g)?;
-        let vpn = addr.vpn();
-        let e = vm.map.lookup(vpn).ok_or(Errno::ENOMEM)?;
-        let owner = State::owner_of(g, e.backing_at(vpn), vpn);
-        let (residency, wire_count) = match self.slot(owner) {
-            PageSlot::Resident(f) => (Residency::Resident, self.pool.frame(f).wire_count),
-            PageSlot::Swapped(_) => (Residency::Swapped, 0),
-            PageSlot::Untouched => (Residency::Untouched, 0),
-        };
-        Ok(PageInfo {
-            residency,
-            wire_count,
-            entry_wired: e.is_wired(),
-        })
-    }
-}
+pub use crate::state::{GuestConfig, MachineConfig};
+pub use crate::types::{Attachment, Cred, PageInfo, Residency, Semantics, Stats, Violation};
 
 /// Why a machine stopped: the invariant a call found broken, and the calls before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -433,28 +95,7 @@ impl Machine {
                 "address space must be between one page and 4 GiB",
             ));
         }
-        let swap = Swap::new(&cfg.swap_backing, cfg.swap_pages)?;
-        let (paging, paging_note) = match cfg.paging {
-            Some(p) => (p, None),
-            None => PagingMode::detect(),
-        };
-        let state = State {
-            pool: PagePool::new(cfg.phys_pages),
-            swap,
-            guests: Default::default(),
-            shm: ShmTable::new(cfg.limits.shmmni),
-            stats: Stats::default(),
-            next_guest: 0,
-            ticks: 0,
-            scratch: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
-            scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
-            corrupt: None,
-            log: CallLog::new(),
-            views: HashMap::new(),
-            paging,
-            paging_note,
-            cfg,
-        };
+        let state = State::new(cfg)?;
         Ok(Machine {
             state: Arc::new(Mutex::new(state)),
         })
@@ -473,11 +114,12 @@ impl Machine {
     ) -> Result<R, Errno> {
         self.with(|s| {
             // Calls refused after the breakage stay out of the log: it shows what led there.
-            if s.corrupt.is_some() {
+            if s.diag.corrupt.is_some() {
                 return Err(Errno::EIO);
             }
             let r = f(s);
-            s.log
+            s.diag
+                .log
                 .record(&c, r.as_ref().map(Logged::logged).map_err(|e| *e));
             r
         })
@@ -487,7 +129,7 @@ impl Machine {
     /// the state has been found corrupt.
     fn quiet<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Errno>) -> Result<R, Errno> {
         self.with(|s| {
-            if s.corrupt.is_some() {
+            if s.diag.corrupt.is_some() {
                 Err(Errno::EIO)
             } else {
                 f(s)
@@ -499,10 +141,10 @@ impl Machine {
     /// that led to it. Once set, every VM call fails with `EIO`.
     pub fn corruption(&self) -> Option<Corruption> {
         self.with(|s| {
-            s.corrupt.clone().map(|violation| Corruption {
+            s.diag.corrupt.clone().map(|violation| Corruption {
                 violation,
                 semantics: s.cfg.semantics,
-                calls: s.log.recent(),
+                calls: s.diag.log.recent(),
             })
         })
     }
@@ -514,30 +156,13 @@ impl Machine {
 
     /// Adds a guest with an empty address space.
     pub fn add_guest(&self, gc: GuestConfig) -> Result<GuestId, Errno> {
-        self.with(|s| {
-            let id = GuestId(s.next_guest);
-            let amap = Amap::new(&format!("vmm-guest-{}", id.0), s.cfg.space_pages)
-                .map_err(|_| Errno::ENOMEM)?;
-            s.next_guest += 1;
-            let vm = GuestVm {
-                cred: gc.cred,
-                map: VmMap::new(Vpn(s.cfg.space_pages)),
-                amap,
-                locked_pages: 0,
-                memlock_limit: gc.memlock_limit.unwrap_or(s.cfg.limits.memlock),
-                attachments: Vec::new(),
-                next_attach: 0,
-                fault: None,
-            };
-            s.guests.insert(id, vm);
-            Ok(id)
-        })
+        self.with(|s| s.add_guest(&gc))
     }
 
     /// The guest exits: every mapping is removed (really unwired), every attachment detached,
     /// every frame and swap slot it held freed.
     pub fn exit_guest(&self, g: GuestId) -> Result<(), Errno> {
-        self.call(Call::new(g, "exit", []), |s| s.exit(g))
+        self.call(Call::new(g, "exit", []), |s| exit(s, g))
     }
 
     /// `mmap`: maps anonymous memory; returns its address.
@@ -691,12 +316,12 @@ impl Machine {
     /// Current counters.
     pub fn stats(&self) -> Stats {
         self.with(|s| {
-            let mut st = s.stats;
-            st.frames = s.pool.total();
-            st.free_frames = s.pool.free_count();
-            st.wired_frames = s.pool.wired();
-            st.peak_wired = s.pool.peak_wired();
-            st.swap_used = s.swap.used();
+            let mut st = s.diag.stats;
+            st.frames = s.phys.pool.total();
+            st.free_frames = s.phys.pool.free_count();
+            st.wired_frames = s.phys.pool.wired();
+            st.peak_wired = s.phys.pool.peak_wired();
+            st.swap_used = s.phys.swap.used();
             st
         })
     }
@@ -734,7 +359,7 @@ impl Machine {
 
     /// How guest views fault on this machine, and why the fallback was taken if it was.
     pub fn paging(&self) -> (PagingMode, Option<String>) {
-        self.with(|s| (s.paging, s.paging_note.clone()))
+        self.with(|s| (s.views.mode, s.views.note.clone()))
     }
 
     /// Gives guest `g` a view: `len` bytes of host address space where its memory appears at its
@@ -751,7 +376,7 @@ impl Machine {
             if s.views.contains_key(&g) {
                 return Err(io::Error::other(format!("{g:?} already has a memory")));
             }
-            let v = Arc::new(View::new(len, s.paging, owner)?);
+            let v = Arc::new(View::new(len, s.views.mode, owner)?);
             s.views.insert(g, v.clone());
             let entries: Vec<_> = s.guests[&g]
                 .map
@@ -802,7 +427,7 @@ impl Machine {
         self.quiet(|s| {
             let map = &s.guest(g)?.map;
             let pages = crate::addr::pages_for(len);
-            let floor = crate::mmap::PLACEMENT_FLOOR;
+            let floor = PLACEMENT_FLOOR;
             Ok(map
                 .find_space_below(pages, hint.vpn().max(floor), ceiling.vpn())
                 .or_else(|| map.find_space_below(pages, floor, ceiling.vpn()))
@@ -851,11 +476,74 @@ impl Machine {
             };
             match s.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
                 PageSlot::Resident(f) => {
-                    s.pool.corrupt_wire_count(f, count);
+                    s.phys.pool.corrupt_wire_count(f, count);
                     true
                 }
                 _ => false,
             }
         })
+    }
+}
+
+/// Guest exit: detach every segment, remove every mapping, forget the guest.
+fn exit(s: &mut State, g: GuestId) -> Result<(), Errno> {
+    while let Some(a) = s.guest(g)?.attachments.first().copied() {
+        s.shmdt(g, a.va.addr())?;
+    }
+    s.remove_range(g, s.whole_space())?;
+    s.views.remove(&g);
+    s.guests.remove(&g);
+    Ok(())
+}
+
+/// A pagedaemon thread: wakes every `period` and, while fewer than the machine's free target
+/// frames are free, pages out unwired pages, so that faults find a free frame without waiting
+/// for a page-out. Stopped and joined when dropped.
+#[derive(Debug)]
+pub struct Pagedaemon {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Machine {
+    /// Starts a pagedaemon thread for this machine.
+    pub fn start_pagedaemon(&self, period: Duration) -> std::io::Result<Pagedaemon> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (m, s) = (self.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("pagedaemon".into())
+            .spawn(move || loop {
+                {
+                    let mut stopped = s.0.lock();
+                    if !*stopped {
+                        s.1.wait_for(&mut stopped, period);
+                    }
+                    if *stopped {
+                        return;
+                    }
+                }
+                m.with(|st| {
+                    let target = st.cfg.free_target as usize;
+                    let free = st.phys.pool.free_count();
+                    if free < target {
+                        st.diag.stats.pdaemon_runs += 1;
+                        st.reclaim(target - free);
+                    }
+                });
+            })?;
+        Ok(Pagedaemon {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Pagedaemon {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

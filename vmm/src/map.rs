@@ -14,7 +14,8 @@
 
 use crate::addr::{AttachId, PageRange, ShmId, Vpn};
 use crate::errno::Errno;
-use crate::wire;
+use crate::types::{Invariant, Violation};
+use crate::wire::{CountUnderflow, Saved, Transition, WireOp, WireState};
 use bitflags::bitflags;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -47,14 +48,7 @@ impl Prot {
     }
 }
 
-bitflags! {
-    /// Per-entry flags.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-    pub struct EntryFlags: u32 {
-        /// POSIX-locked (`mlock`, `mlockall`): not a count.
-        const MLOCKED = 1 << 0;
-    }
-}
+pub use crate::wire::EntryFlags;
 
 /// What backs an entry's pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,10 +77,8 @@ pub struct Entry {
     pub max_prot: Prot,
     /// What backs the pages.
     pub backing: Backing,
-    /// Flags; [`EntryFlags::MLOCKED`] is the POSIX lock.
-    pub flags: EntryFlags,
-    /// SVID and kernel wirings (balanced).
-    pub wire_count: u32,
+    /// The POSIX flag and the SVID/kernel count; written only through [`Entry::apply`].
+    wiring: WireState,
     /// The `shmat` this entry belongs to (segment entries only). Clipping keeps it; entries of
     /// different attachments never merge.
     pub attachment: Option<AttachId>,
@@ -101,8 +93,7 @@ impl Entry {
             prot,
             max_prot,
             backing,
-            flags: EntryFlags::empty(),
-            wire_count: 0,
+            wiring: WireState::default(),
             attachment: None,
         }
     }
@@ -118,14 +109,42 @@ impl Entry {
         PageRange::new(self.start, self.end)
     }
 
-    /// Whether the entry is wired: asks [`wire::is_wired`], the one predicate.
+    /// Whether the entry is wired: asks [`WireState::is_wired`], the one predicate.
+    #[inline]
     pub fn is_wired(&self) -> bool {
-        wire::is_wired(self.flags, self.wire_count)
+        self.wiring.is_wired()
     }
 
     /// Whether the entry carries the POSIX lock flag.
+    #[inline]
     pub fn is_mlocked(&self) -> bool {
-        self.flags.contains(EntryFlags::MLOCKED)
+        self.wiring.is_mlocked()
+    }
+
+    /// The entry's wiring state (flag and count), to read.
+    pub fn wiring(&self) -> WireState {
+        self.wiring
+    }
+
+    /// Flags; [`EntryFlags::MLOCKED`] is the POSIX lock.
+    pub fn flags(&self) -> EntryFlags {
+        self.wiring.flags()
+    }
+
+    /// SVID and kernel wirings (balanced). Whether the entry is wired is
+    /// [`Entry::is_wired`]'s question, not this count's.
+    pub fn wire_count(&self) -> u32 {
+        self.wiring.count()
+    }
+
+    /// Applies a wiring operation ([`WireOp::apply`]) and says what its pages need.
+    pub fn apply(&mut self, op: WireOp) -> Result<(Transition, Saved), CountUnderflow> {
+        op.apply(&mut self.wiring)
+    }
+
+    /// Undoes the [`Entry::apply`] that returned `saved`.
+    pub fn restore(&mut self, saved: Saved) {
+        saved.restore(&mut self.wiring)
     }
 
     /// The backing of the page `vpn` (which must lie in the entry).
@@ -145,8 +164,7 @@ impl Entry {
         self.end == next.start
             && self.prot == next.prot
             && self.max_prot == next.max_prot
-            && self.flags == next.flags
-            && self.wire_count == next.wire_count
+            && self.wiring == next.wiring
             && self.attachment == next.attachment
             && self.backing_at_end() == Some(next.backing)
     }
@@ -348,24 +366,29 @@ impl VmMap {
     }
 
     /// Checks the map's own invariants; the message names the first one broken.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    pub fn check(&self) -> Result<(), Violation> {
+        self.check_entries()
+            .map_err(|(invariant, detail)| Violation::new(invariant, detail))
+    }
+
+    fn check_entries(&self) -> Result<(), (Invariant, String)> {
         let mut prev: Option<&Entry> = None;
         for (k, e) in &self.entries {
             if *k != e.start {
                 return Err((
-                    "map-key",
+                    Invariant::MapKey,
                     format!("entry {:?} stored under {k:?}", e.range()),
                 ));
             }
             if e.start >= e.end || e.end > self.limit {
                 return Err((
-                    "map-bounds",
+                    Invariant::MapBounds,
                     format!("entry {:?} empty or past the limit", e.range()),
                 ));
             }
             if !e.max_prot.contains(e.prot) {
                 return Err((
-                    "map-prot",
+                    Invariant::MapProt,
                     format!(
                         "entry {:?} prot {:?} exceeds max {:?}",
                         e.range(),
@@ -377,13 +400,13 @@ impl VmMap {
             if let Some(p) = prev {
                 if p.end > e.start {
                     return Err((
-                        "map-overlap",
+                        Invariant::MapOverlap,
                         format!("{:?} and {:?}", p.range(), e.range()),
                     ));
                 }
                 if p.mergeable_with(e) {
                     return Err((
-                        "map-unmerged",
+                        Invariant::MapUnmerged,
                         format!("{:?} and {:?} could be one entry", p.range(), e.range()),
                     ));
                 }
@@ -423,11 +446,11 @@ mod tests {
         let r = PageRange::new(Vpn(3), Vpn(5));
         m.clip_range(r);
         assert_eq!(m.len(), 3);
-        m.get_mut(Vpn(3)).unwrap().flags.insert(EntryFlags::MLOCKED);
+        m.get_mut(Vpn(3)).unwrap().apply(WireOp::Mlock).unwrap();
         m.merge_around(r);
         assert_eq!(m.len(), 3);
         m.check().unwrap();
-        m.get_mut(Vpn(3)).unwrap().flags.remove(EntryFlags::MLOCKED);
+        m.get_mut(Vpn(3)).unwrap().apply(WireOp::Munlock).unwrap();
         m.merge_around(r);
         assert_eq!(m.len(), 1);
         m.check().unwrap();
@@ -504,6 +527,6 @@ mod tests {
         let mut m = VmMap::new(Vpn(100));
         m.entries.insert(Vpn(0), anon(0, 2));
         m.entries.insert(Vpn(2), anon(2, 4));
-        assert_eq!(m.check().unwrap_err().0, "map-unmerged");
+        assert_eq!(m.check().unwrap_err().invariant, Invariant::MapUnmerged);
     }
 }

@@ -1,17 +1,21 @@
 //! The memory-management calls on a guest's address space: `mmap`, `munmap`, `mprotect`,
-//! `mincore`, `mlock`, `munlock`, `mlockall`, `munlockall`, and guest exit.
+//! `mincore`, `mlock`, `munlock`, `mlockall`, `munlockall`.
 //!
 //! Each call validates everything and checks its limits before it changes anything, so a call
 //! that fails leaves no state changed; the few failures that can only show up part-way (no frame
-//! could be had while wiring) are rolled back by `State::wire_entries`.
+//! could be had while wiring) are rolled back by [`WireOps::wire_entries`], and every partial
+//! change of the map goes through [`WireOps::with_clipped`], whose merge puts the map back.
+//! Removing mappings is [`crate::unmap`]'s; what the rule set decides is [`crate::semantics`]'.
 
-use crate::addr::{AttachId, GuestId, PageRange, Vaddr, Vpn};
+use crate::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::errno::Errno;
-use crate::limits::Limits;
-use crate::machine::State;
 use crate::map::{Backing, Entry, Prot};
-use crate::page::{Owner, PageSlot};
-use crate::wire::WireOp;
+use crate::page::PageSlot;
+use crate::pmap::Pmap;
+use crate::semantics::rules;
+use crate::state::State;
+use crate::unmap::Unmap;
+use crate::wiring::WireOps;
 use bitflags::bitflags;
 
 bitflags! {
@@ -64,77 +68,86 @@ impl MlockallFlags {
 /// The lowest page an address-less `mmap` or `shmat` picks, so that no mapping lands at 0.
 pub(crate) const PLACEMENT_FLOOR: Vpn = Vpn(1);
 
-impl State {
-    fn limit_bytes(&self) -> u64 {
-        self.cfg.space_pages * crate::addr::PAGE_SIZE
-    }
+/// The calls on a guest's address space. Every one fails with `ESRCH` for an unknown guest.
+pub(crate) trait MmapCalls {
+    /// Inserts a fresh entry into a free range (the caller checked it is free) and maps it into
+    /// the guest's view; under `MCL_FUTURE` an accessible entry is then locked with the rule
+    /// set's lock operation.
+    ///
+    /// Errors: `ENOMEM` when the view refuses the mapping or the lock does not fit the limits or
+    /// memory. Undone on failure: the entry is removed again, so nothing is left mapped.
+    fn insert_entry(&mut self, g: GuestId, entry: Entry) -> Result<(), Errno>;
 
-    /// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
-    /// accepts) were wired: pages not resident, or resident with no wiring yet. A segment page
-    /// mapped twice in the range counts once.
-    pub(crate) fn frames_to_wire(
-        &self,
+    /// `mmap` of anonymous memory (`MAP_ANON` required, `MAP_SHARED` or `MAP_PRIVATE`, not
+    /// both); returns the address. Without `MAP_FIXED`, `addr` is a hint: the lowest free room
+    /// at or above it, else the lowest above page 0. With `MAP_FIXED`, whatever was mapped in the
+    /// range is removed first ([`Unmap::remove_range`]: really unwired).
+    ///
+    /// Errors: `EINVAL` for a bad flag combination, length 0, or an unaligned or overflowing
+    /// `MAP_FIXED` range; `ENOMEM` when no room is free, the range passes the address space, or
+    /// `MCL_FUTURE` cannot lock the new pages. Undone on failure: everything, except that a
+    /// `MAP_FIXED` call refused after the old mappings went leaves them unmapped, as POSIX
+    /// allows; the `MCL_FUTURE` limit is checked first so that this cannot happen for want of
+    /// locked memory.
+    fn mmap(
+        &mut self,
         g: GuestId,
-        range: PageRange,
-        pick: impl Fn(&Entry) -> bool,
-    ) -> u64 {
-        let vm = &self.guests[&g];
-        let mut n = 0;
-        let mut shared = std::collections::HashSet::new();
-        for e in vm
-            .map
-            .overlapping(range)
-            .filter(|e| !e.is_wired() && pick(e))
-        {
-            for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-                let o = State::owner_of(g, e.backing_at(vpn), vpn);
-                match self.slot(o) {
-                    PageSlot::Resident(f) if self.pool.frame(f).wire_count > 0 => {}
-                    _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
-                    _ => n += 1,
-                }
-            }
-        }
-        n
-    }
+        addr: Vaddr,
+        len: u64,
+        prot: Prot,
+        flags: MapFlags,
+    ) -> Result<Vaddr, Errno>;
 
-    /// Whether `pages` fresh pages may start locked (`MCL_FUTURE`), counted in full.
-    fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
-        let vm = &self.guests[&g];
-        Limits::memlock_allows(vm.locked_pages, pages, vm.memlock_limit)
-            && self.cfg.limits.wired_allows(
-                self.pool.wired() as u64,
-                pages,
-                self.pool.total() as u64,
-            )
-    }
+    /// `munmap`: removes every mapping in the page-aligned range, really unwiring each; holes
+    /// are allowed.
+    ///
+    /// Errors: `EINVAL` for length 0 or an unaligned or out-of-space range. Nothing changes on
+    /// failure.
+    fn munmap(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
 
-    /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
-    pub(crate) fn check_lock_limits(
-        &self,
-        g: GuestId,
-        range: PageRange,
-        pick: impl Fn(&Entry) -> bool + Copy,
-    ) -> bool {
-        let vm = &self.guests[&g];
-        let more_locked: u64 = vm
-            .map
-            .overlapping(range)
-            .filter(|e| !e.is_mlocked() && pick(e))
-            .filter_map(|e| e.range().intersect(&range))
-            .map(|r| r.pages())
-            .sum();
-        Limits::memlock_allows(vm.locked_pages, more_locked, vm.memlock_limit)
-            && self.cfg.limits.wired_allows(
-                self.pool.wired() as u64,
-                self.frames_to_wire(g, range, pick),
-                self.pool.total() as u64,
-            )
-    }
+    /// `mprotect`: sets the protection of every page of the range; wiring is untouched.
+    ///
+    /// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole or an out-of-space range;
+    /// `EACCES` when an entry's maximum protection forbids `prot` (a `SHM_RDONLY` attachment
+    /// made writable). Nothing changes on failure.
+    fn mprotect(&mut self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno>;
 
-    /// Inserts a fresh entry and, under `MCL_FUTURE`, locks it. `ENOMEM` (limits or memory)
-    /// removes it again.
-    pub(crate) fn insert_entry(&mut self, g: GuestId, entry: Entry) -> Result<(), Errno> {
+    /// `mincore`: one byte per page of the range, 1 when resident.
+    ///
+    /// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole. Changes nothing.
+    fn mincore(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno>;
+
+    /// `mlock` of the pages the range touches: the rule set's lock operation on every entry
+    /// (the POSIX flag under `proposed`), wiring what was not wired. Length 0 succeeds.
+    ///
+    /// Errors: `ENOMEM` for a hole or an out-of-space range; `EINVAL` when an entry is
+    /// `PROT_NONE`, as NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`,
+    /// `mlock_mmap`, requires the failure); `EAGAIN` past the locked-memory limit or the wired
+    /// maximum, or when no frame can be had. Undone on failure: every entry and page wired.
+    fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
+
+    /// `munlock` of the pages the range touches: the rule set's unlock (under `proposed`, clears
+    /// the flag; an SVID count still wires).
+    ///
+    /// Errors: `ENOMEM` for a hole or an out-of-space range; under `netbsd-2019`, `EINVAL`
+    /// when an entry is not wired. Nothing changes on failure.
+    fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
+
+    /// `mlockall`. `MCL_CURRENT` locks every entry that is not `PROT_NONE` (as NetBSD);
+    /// `MCL_FUTURE` makes later mappings start locked. `MCL_CURRENT` alone leaves an earlier
+    /// `MCL_FUTURE` in force (as NetBSD).
+    ///
+    /// Errors: `EINVAL` for no flag; `ENOMEM` past the limits or when no frame can be had.
+    /// Undone on failure: every entry and page wired, and `MCL_FUTURE` is not set.
+    fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno>;
+
+    /// `munlockall`: ends `MCL_FUTURE` and applies the rule set's unlock to every entry.
+    /// Fails only on corrupt state.
+    fn munlockall(&mut self, g: GuestId) -> Result<(), Errno>;
+}
+
+impl MmapCalls for State {
+    fn insert_entry(&mut self, g: GuestId, entry: Entry) -> Result<(), Errno> {
         let (range, backing, prot) = (entry.range(), entry.backing, entry.prot);
         let vm = self.guest_mut(g)?;
         if backing == Backing::Anon {
@@ -152,12 +165,9 @@ impl State {
             return Ok(());
         }
         let r = if self.check_lock_limits(g, range, |_| true) {
-            self.guest_mut(g)?.map.clip_range(range);
-            let r = self
-                .wire_entries(g, range, self.rules().lock_op(), |_| true)
-                .map_err(|_| Errno::ENOMEM);
-            self.guest_mut(g)?.map.merge_around(range);
-            r
+            let op = rules(self).lock_op();
+            self.with_clipped(g, range, |s| s.wire_entries(g, range, op, |_| true))
+                .map_err(|_| Errno::ENOMEM)
         } else {
             Err(Errno::ENOMEM)
         };
@@ -167,7 +177,7 @@ impl State {
         r
     }
 
-    pub(crate) fn mmap(
+    fn mmap(
         &mut self,
         g: GuestId,
         addr: Vaddr,
@@ -213,65 +223,7 @@ impl State {
         Ok(range.start.addr())
     }
 
-    /// Removes every entry in `range`, really unwiring each (flag and count), and frees the
-    /// anonymous pages it mapped. An attachment left with no page mapped ends there under the
-    /// mapping rule ([`crate::semantics::AttachmentLife`]).
-    pub(crate) fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
-        self.guest_mut(g)?.map.clip_range(range);
-        self.wire_entries(g, range, WireOp::Remove, |_| true)?;
-        let mut attachments: Vec<AttachId> = self.guests[&g]
-            .map
-            .overlapping(range)
-            .filter_map(|e| e.attachment)
-            .collect();
-        attachments.dedup();
-        for s in self.guests[&g].map.starts_in(range) {
-            let e = self
-                .guests
-                .get_mut(&g)
-                .expect("checked")
-                .map
-                .remove(s)
-                .expect("listed");
-            if e.backing == Backing::Anon {
-                self.free_anon(g, e.range())?;
-            }
-        }
-        self.pmap_remove(g, range)?;
-        self.end_unmapped_attachments(g, &attachments)
-    }
-
-    /// Frees the frames, swap slots and host memory of guest `g`'s anonymous pages in `range`.
-    fn free_anon(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        for vpn in range.iter() {
-            let o = Owner::Anon { guest: g, vpn };
-            match self.slot(o) {
-                PageSlot::Untouched => continue,
-                PageSlot::Resident(f) => {
-                    if self.pool.frame(f).wire_count != 0 {
-                        return Err(self.corrupted(
-                            "free-wired",
-                            format!(
-                                "{g:?} page {:?} freed while {f:?} is still wired",
-                                vpn.addr()
-                            ),
-                        ));
-                    }
-                    self.pool.release(f);
-                }
-                PageSlot::Swapped(slot) => self.swap.free(slot),
-            }
-            self.set_slot(o, PageSlot::Untouched);
-        }
-        let _ = self.guests[&g]
-            .amap
-            .store()
-            .release(range.start.0, range.pages());
-        Ok(())
-    }
-
-    pub(crate) fn munmap(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    fn munmap(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         self.guest(g)?;
         if len == 0 {
             return Err(Errno::EINVAL);
@@ -280,13 +232,7 @@ impl State {
         self.remove_range(g, range)
     }
 
-    pub(crate) fn mprotect(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        len: u64,
-        prot: Prot,
-    ) -> Result<(), Errno> {
+    fn mprotect(&mut self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno> {
         let range = PageRange::aligned(addr, len, self.limit_bytes())?;
         let vm = self.guest_mut(g)?;
         if !vm.map.is_fully_mapped(range) {
@@ -299,16 +245,18 @@ impl State {
         {
             return Err(Errno::EACCES);
         }
-        vm.map.clip_range(range);
-        for s in vm.map.starts_in(range) {
-            vm.map.get_mut(s).expect("listed").prot = prot;
-        }
-        vm.map.merge_around(range);
+        self.with_clipped(g, range, |s| {
+            let map = &mut s.guest_mut(g)?.map;
+            for start in map.starts_in(range) {
+                map.get_mut(start).expect("listed").prot = prot;
+            }
+            Ok(())
+        })?;
         tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?prot, "protect");
         self.pmap_protect(g, range, prot)
     }
 
-    pub(crate) fn mincore(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
+    fn mincore(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
         let range = PageRange::aligned(addr, len, self.limit_bytes())?;
         let vm = self.guest(g)?;
         if !vm.map.is_fully_mapped(range) {
@@ -327,10 +275,7 @@ impl State {
         Ok(out)
     }
 
-    /// `mlock`. A range with a hole is `ENOMEM`; one with a `PROT_NONE` entry is `EINVAL`, as
-    /// NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`, `mlock_mmap`,
-    /// requires the failure). Either way nothing changes.
-    pub(crate) fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let range = PageRange::rounded(addr, len, self.limit_bytes())?;
         let map = &self.guest(g)?.map;
         if !map.is_fully_mapped(range) {
@@ -342,27 +287,20 @@ impl State {
         if !self.check_lock_limits(g, range, |_| true) {
             return Err(Errno::EAGAIN);
         }
-        self.guest_mut(g)?.map.clip_range(range);
-        let r = self.wire_entries(g, range, self.rules().lock_op(), |_| true);
-        self.guest_mut(g)?.map.merge_around(range);
-        r.map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })
+        let op = rules(self).lock_op();
+        self.with_clipped(g, range, |s| s.wire_entries(g, range, op, |_| true))
+            .map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })
     }
 
-    pub(crate) fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let range = PageRange::rounded(addr, len, self.limit_bytes())?;
         if !self.guest(g)?.map.is_fully_mapped(range) {
             return Err(Errno::ENOMEM);
         }
-        self.guest_mut(g)?.map.clip_range(range);
-        let r = self.rules().munlock(self, g, range);
-        self.guest_mut(g)?.map.merge_around(range);
-        r
+        self.with_clipped(g, range, |s| rules(s).munlock(s, g, range))
     }
 
-    /// `mlockall`. `MCL_CURRENT` locks every entry that is not `PROT_NONE` (as NetBSD);
-    /// `MCL_FUTURE` makes later mappings start locked. `MCL_CURRENT` alone leaves an earlier
-    /// `MCL_FUTURE` in force (as NetBSD).
-    pub(crate) fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
+    fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
         let all = self.whole_space();
         self.guest(g)?;
         if flags.is_empty() {
@@ -373,9 +311,9 @@ impl State {
             if !self.check_lock_limits(g, all, accessible) {
                 return Err(Errno::ENOMEM);
             }
-            let r = self.wire_entries(g, all, self.rules().lock_op(), accessible);
-            self.guest_mut(g)?.map.merge_around(all);
-            r.map_err(|_| Errno::ENOMEM)?;
+            let op = rules(self).lock_op();
+            self.with_clipped(g, all, |s| s.wire_entries(g, all, op, accessible))
+                .map_err(|_| Errno::ENOMEM)?;
         }
         if flags.contains(MlockallFlags::FUTURE) {
             self.guest_mut(g)?.map.wire_future = true;
@@ -383,22 +321,9 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
+    fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
         let all = self.whole_space();
         self.guest_mut(g)?.map.wire_future = false;
-        let r = self.rules().munlockall(self, g);
-        self.guest_mut(g)?.map.merge_around(all);
-        r
-    }
-
-    /// Guest exit: detach every segment, remove every mapping, forget the guest.
-    pub(crate) fn exit(&mut self, g: GuestId) -> Result<(), Errno> {
-        while let Some(a) = self.guest(g)?.attachments.first().copied() {
-            self.shmdt(g, a.va.addr())?;
-        }
-        self.remove_range(g, self.whole_space())?;
-        self.views.remove(&g);
-        self.guests.remove(&g);
-        Ok(())
+        self.with_clipped(g, all, |s| rules(s).munlockall(s, g))
     }
 }

@@ -13,6 +13,8 @@
 //!   wired and on no queue; `wired()` counts the wired frames.
 
 use crate::addr::{FrameId, GuestId, ShmId, SwapSlot, Vpn};
+use crate::types::{Invariant, Violation};
+use std::collections::HashSet;
 
 /// Where a page lives when it has no frame, or which frame holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -254,6 +256,76 @@ impl PagePool {
         self.frames[f.index()].wire_count = count;
     }
 
+    /// Checks the pool's own invariants: every frame is on the queue its owner and wire count
+    /// call for, the free list and the pageout queue hold each of their frames once, and the
+    /// counters agree. Whether owners and pages name each other is the machine's audit.
+    pub fn check(&self) -> Result<(), Violation> {
+        let fail = |i, d| Err(Violation::new(i, d));
+        let mut wired = 0;
+        for (f, fr) in self.iter() {
+            let want = match (fr.owner, fr.wire_count) {
+                (None, 0) => Queue::Free,
+                (None, n) => {
+                    return fail(
+                        Invariant::QueueFree,
+                        format!("{f:?} has no owner but {n} wirings"),
+                    )
+                }
+                (Some(_), 0) => Queue::Pageout,
+                (Some(_), _) => Queue::Wired,
+            };
+            if fr.queue != want {
+                let inv = if fr.owner.is_none() {
+                    Invariant::QueueFree
+                } else {
+                    Invariant::QueueState
+                };
+                return fail(
+                    inv,
+                    format!("{f:?} with {} wirings is on {:?}", fr.wire_count, fr.queue),
+                );
+            }
+            wired += usize::from(want == Queue::Wired);
+        }
+        if wired != self.wired {
+            return fail(
+                Invariant::QueueWiredCount,
+                format!("pool counts {} wired frames, {wired} are", self.wired),
+            );
+        }
+        let free: HashSet<FrameId> = self.free.iter().copied().collect();
+        let free_frames = self.iter().filter(|(_, fr)| fr.owner.is_none()).count();
+        if free.len() != self.free.len() || free.len() != free_frames {
+            return fail(
+                Invariant::QueueFree,
+                format!(
+                    "free list has {} entries ({} distinct) for {free_frames} free frames",
+                    self.free.len(),
+                    free.len()
+                ),
+            );
+        }
+        let queue = self.pageout_queue();
+        let queued: HashSet<FrameId> = queue.iter().copied().collect();
+        let pageable = self
+            .iter()
+            .filter(|(_, fr)| fr.owner.is_some() && fr.wire_count == 0)
+            .count();
+        if queued.len() != queue.len() || queue.len() != pageable || queue.len() != self.pageout_len
+        {
+            return fail(
+                Invariant::QueuePageout,
+                format!(
+                    "pageout queue has {} entries ({} distinct), counter {}, for {pageable} pageable frames",
+                    queue.len(),
+                    queued.len(),
+                    self.pageout_len
+                ),
+            );
+        }
+        Ok(())
+    }
+
     fn push_tail(&mut self, f: FrameId) {
         let i = f.0;
         self.frames[i as usize].prev = self.tail;
@@ -337,6 +409,15 @@ mod tests {
         p.touch(a);
         assert_eq!(p.clock_victim(), Some(b));
         assert_eq!(p.pageout_queue().len(), 2);
+    }
+
+    #[test]
+    fn check_finds_a_wire_count_changed_behind_the_queues() {
+        let mut p = PagePool::new(2);
+        let a = p.alloc(owner(0)).unwrap();
+        p.check().unwrap();
+        p.corrupt_wire_count(a, 1);
+        assert_eq!(p.check().unwrap_err().invariant, Invariant::QueueState);
     }
 
     #[test]

@@ -9,32 +9,38 @@
 //!
 //! Wired frames are on no queue and are never chosen. When nothing can be paged out (everything
 //! wired, or swap full), the allocation that needed a frame fails with `ENOMEM`.
+//!
+//! The thread that runs the pagedaemon ahead of demand is [`crate::machine::Pagedaemon`].
 
 use crate::addr::FrameId;
 use crate::errno::Errno;
-use crate::machine::{Machine, State};
 use crate::page::{Owner, PageSlot};
-use parking_lot::{Condvar, Mutex};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
+use crate::pmap::Pmap;
+use crate::state::State;
 
-impl State {
+/// Taking frames, and paging out to free them.
+pub(crate) trait Pageout {
     /// Takes a frame for `o`. Keeping frames free ahead of demand is the pagedaemon thread's
     /// work; only when the free list is empty does the allocation page out itself, a batch of
     /// the free target (at least one) so the next faults find frames.
-    pub(crate) fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno> {
-        if self.pool.free_count() == 0 {
-            self.reclaim(self.cfg.free_target.max(1) as usize);
-        }
-        self.pool.alloc(o).ok_or(Errno::ENOMEM)
-    }
+    fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno>;
 
     /// Pages out up to `n` unwired pages; returns how many.
-    pub(crate) fn reclaim(&mut self, n: usize) -> usize {
+    fn reclaim(&mut self, n: usize) -> usize;
+}
+
+impl Pageout for State {
+    fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno> {
+        if self.phys.pool.free_count() == 0 {
+            self.reclaim(self.cfg.free_target.max(1) as usize);
+        }
+        self.phys.pool.alloc(o).ok_or(Errno::ENOMEM)
+    }
+
+    fn reclaim(&mut self, n: usize) -> usize {
         let mut done = 0;
         while done < n {
-            let Some(f) = self.pool.clock_victim() else {
+            let Some(f) = self.phys.pool.clock_victim() else {
                 break;
             };
             if self.evict(f).is_err() {
@@ -44,92 +50,153 @@ impl State {
         }
         done
     }
+}
 
+impl State {
     /// Writes one unwired page to swap, releases its host memory and frees its frame.
     fn evict(&mut self, f: FrameId) -> Result<(), Errno> {
-        let fr = self.pool.frame(f);
+        let fr = self.phys.pool.frame(f);
         debug_assert_eq!(fr.wire_count, 0, "evicting wired {f:?}");
         let o = fr.owner.expect("a queued frame has an owner");
         let maps = self.mappings_of(o);
         if !self.pmap_page_remove(&maps) {
             self.pmap_page_restore(&maps);
-            self.pool.requeue(f);
+            self.phys.pool.requeue(f);
             return Err(Errno::ENOMEM);
         }
-        let Some(slot) = self.swap.alloc() else {
+        let Some(slot) = self.phys.swap.alloc() else {
             self.pmap_page_restore(&maps);
             return Err(Errno::ENOMEM);
         };
-        let mut buf = std::mem::take(&mut self.scratch);
+        let mut buf = std::mem::take(&mut self.phys.scratch);
         let (store, idx) = self.store(o);
         let r = store
             .read_page(idx, &mut buf)
-            .and_then(|()| self.swap.write(slot, &buf))
+            .and_then(|()| self.phys.swap.write(slot, &buf))
             .and_then(|()| store.release(idx, 1));
-        self.scratch = buf;
+        self.phys.scratch = buf;
         if r.is_err() {
-            self.swap.free(slot);
+            self.phys.swap.free(slot);
             self.pmap_page_restore(&maps);
-            self.pool.requeue(f);
+            self.phys.pool.requeue(f);
             return Err(Errno::EIO);
         }
         self.set_slot(o, PageSlot::Swapped(slot));
-        self.pool.release(f);
+        self.phys.pool.release(f);
         self.pmap_page_restore(&maps);
-        self.stats.evictions += 1;
+        self.diag.stats.evictions += 1;
         tracing::trace!(target: "vmm::pdaemon", owner = ?o, frame = f.index(), slot = slot.0, "evict");
         Ok(())
     }
 }
 
-/// A pagedaemon thread: wakes every `period` and, while fewer than the machine's free target
-/// frames are free, pages out unwired pages, so that faults find a free frame without waiting
-/// for a page-out. Stopped and joined when dropped.
-#[derive(Debug)]
-pub struct Pagedaemon {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::{GuestId, PageRange, Vpn};
+    use crate::map::{Backing, Entry, Prot};
+    use crate::state::MachineConfig;
+    use crate::swap::SwapBacking;
 
-impl Machine {
-    /// Starts a pagedaemon thread for this machine.
-    pub fn start_pagedaemon(&self, period: Duration) -> std::io::Result<Pagedaemon> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let (m, s) = (self.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
-            .name("pagedaemon".into())
-            .spawn(move || loop {
-                {
-                    let mut stopped = s.0.lock();
-                    if !*stopped {
-                        s.1.wait_for(&mut stopped, period);
-                    }
-                    if *stopped {
-                        return;
-                    }
-                }
-                m.with(|st| {
-                    let target = st.cfg.free_target as usize;
-                    let free = st.pool.free_count();
-                    if free < target {
-                        st.stats.pdaemon_runs += 1;
-                        st.reclaim(target - free);
-                    }
-                });
-            })?;
-        Ok(Pagedaemon {
-            stop,
-            thread: Some(thread),
+    fn state(frames: u32, swap: u32) -> State {
+        State::new(MachineConfig {
+            phys_pages: frames,
+            swap_pages: swap,
+            swap_backing: SwapBacking::Memory,
+            ..MachineConfig::default()
         })
+        .unwrap()
     }
-}
 
-impl Drop for Pagedaemon {
-    fn drop(&mut self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    fn anon(vpn: u64) -> Owner {
+        Owner::Anon {
+            guest: GuestId(0),
+            vpn: Vpn(vpn),
         }
+    }
+
+    /// A state with one guest whose pages `0..n` are resident, written with their number.
+    fn resident(frames: u32, swap: u32, n: u64) -> State {
+        let mut s = state(frames, swap);
+        s.add_guest(&Default::default()).unwrap();
+        let vm = s.guests.get_mut(&GuestId(0)).unwrap();
+        vm.map.insert(Entry::new(
+            Vpn(0),
+            Vpn(8),
+            Prot::RW,
+            Prot::ALL,
+            Backing::Anon,
+        ));
+        vm.amap.reserve(PageRange::new(Vpn(0), Vpn(8)));
+        for p in 0..n {
+            let f = s.phys.pool.alloc(anon(p)).unwrap();
+            let (store, idx) = (s.guests[&GuestId(0)].amap.store(), p);
+            store
+                .write_page(idx, &[p as u8; crate::addr::PAGE_SIZE as usize])
+                .unwrap();
+            s.set_slot(anon(p), PageSlot::Resident(f));
+        }
+        s
+    }
+
+    #[test]
+    fn reclaim_pages_out_unreferenced_pages_to_swap_and_frees_their_frames() {
+        let mut s = resident(4, 8, 4);
+        assert_eq!(s.phys.pool.free_count(), 0);
+        assert_eq!(s.reclaim(2), 2);
+        assert_eq!(s.phys.pool.free_count(), 2);
+        assert_eq!(s.phys.swap.used(), 2);
+        assert_eq!(s.diag.stats.evictions, 2);
+        let swapped: Vec<_> = (0..4)
+            .filter(|&p| matches!(s.slot(anon(p)), PageSlot::Swapped(_)))
+            .collect();
+        assert_eq!(swapped.len(), 2);
+        // The host page is handed back: it reads as zeros in the store now.
+        let mut buf = vec![1u8; crate::addr::PAGE_SIZE as usize];
+        let (store, idx) = s.store(anon(swapped[0]));
+        store.read_page(idx, &mut buf).unwrap();
+        assert!(buf.iter().all(|&b| b == 0));
+        crate::audit::audit(&s).unwrap();
+    }
+
+    #[test]
+    fn wired_pages_are_never_chosen() {
+        let mut s = resident(3, 8, 3);
+        for p in 0..3 {
+            let PageSlot::Resident(f) = s.slot(anon(p)) else {
+                unreachable!()
+            };
+            s.phys.pool.wire(f);
+        }
+        assert_eq!(s.reclaim(3), 0);
+        assert_eq!(s.phys.swap.used(), 0);
+        assert!(
+            s.alloc_frame(anon(9)).is_err(),
+            "nothing to page out: ENOMEM"
+        );
+    }
+
+    #[test]
+    fn a_full_swap_stops_reclaim_without_losing_the_page() {
+        let mut s = resident(2, 1, 2);
+        assert_eq!(s.reclaim(2), 1);
+        assert_eq!(s.phys.swap.used(), 1);
+        let still: Vec<_> = (0..2)
+            .filter(|&p| matches!(s.slot(anon(p)), PageSlot::Resident(_)))
+            .collect();
+        assert_eq!(still.len(), 1, "the second page keeps its frame");
+    }
+
+    #[test]
+    fn alloc_frame_pages_out_only_when_the_free_list_is_empty() {
+        let mut s = resident(3, 8, 2);
+        let f = s.alloc_frame(anon(2)).unwrap();
+        s.set_slot(anon(2), PageSlot::Resident(f));
+        assert_eq!(s.diag.stats.evictions, 0, "a free frame was there");
+        let f = s.alloc_frame(anon(3)).unwrap();
+        s.set_slot(anon(3), PageSlot::Resident(f));
+        assert_eq!(s.diag.stats.evictions, 1);
+        assert_eq!(s.phys.pool.frame(f).owner, Some(anon(3)));
+        crate::audit::audit(&s).unwrap();
     }
 }

@@ -1,5 +1,8 @@
 //! SysV shared memory: `shmget`, `shmat`, `shmdt`, `shmctl`.
 //!
+//! The segments themselves (table, ids, permissions, `IPC_STAT` data) are [`crate::segment`];
+//! the object wiring and holds are [`crate::wiring`]'s; this module is the calls.
+//!
 //! A segment owns a [`VmObject`]; every attachment is a map entry backed by that object, so all
 //! attachers share the same pages (and the same host memory).
 //!
@@ -19,265 +22,73 @@
 //! `IPC_STAT`; owner, creator or privilege for `IPC_SET` and `IPC_RMID`; privilege alone for
 //! `SHM_LOCK` and `SHM_UNLOCK`.
 
-use crate::addr::{pages_for, AttachId, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
+use crate::addr::{pages_for, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::errno::Errno;
-use crate::machine::{Attachment, Cred, State};
 use crate::map::{Backing, Entry, Prot};
-use crate::mmap::PLACEMENT_FLOOR;
+use crate::mmap::{MmapCalls, PLACEMENT_FLOOR};
 use crate::object::VmObject;
-use crate::page::{Owner, PageSlot};
-use crate::semantics::AttachmentLife;
+use crate::segment::{NewSegment, R, W};
+use crate::semantics::rules;
+use crate::state::State;
+use crate::types::{Attachment, AttachmentLife};
+use crate::unmap::Unmap;
 use crate::wire::WireOp;
+use crate::wiring::WireOps;
 use guest_abi::ipc;
 
-/// A segment's owner, creator and permission bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpcPerm {
-    /// Owner user.
-    pub uid: u32,
-    /// Owner group.
-    pub gid: u32,
-    /// Creator user.
-    pub cuid: u32,
-    /// Creator group.
-    pub cgid: u32,
-    /// Permission bits (`0o777`).
-    pub mode: u32,
-}
+pub use crate::segment::{ipc_allows, IpcPerm, ShmCmd, ShmTable, ShmidDs};
 
-/// What `IPC_STAT` reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShmidDs {
-    /// Owner, creator and mode; the mode also carries `SHM_LOCKED`/`SHM_DEST` state bits.
-    pub perm: IpcPerm,
-    /// The key (`IPC_PRIVATE` once removed).
-    pub key: i32,
-    /// Size in bytes, as asked for at creation.
-    pub segsz: u64,
-    /// Guest of the last attach or detach.
-    pub lpid: u32,
-    /// Guest that created it.
-    pub cpid: u32,
-    /// Current attachments.
-    pub nattch: u32,
-    /// Machine tick of the last attach.
-    pub atime: u32,
-    /// Machine tick of the last detach.
-    pub dtime: u32,
-    /// Machine tick of the last change.
-    pub ctime: u32,
-}
+/// The SysV shared-memory calls. Every one fails with `ESRCH` for an unknown guest.
+pub(crate) trait ShmCalls {
+    /// `shmget(key, size, shmflg)`: finds the segment with `key`, or creates one (always for
+    /// `IPC_PRIVATE`, else under `IPC_CREAT`) with the mode bits of `shmflg`.
+    ///
+    /// Errors: `EEXIST` for `IPC_CREAT | IPC_EXCL` on an existing key; `EACCES` when the mode
+    /// bits asked for are not granted; `EINVAL` for a size above the existing segment's, or a
+    /// new size of 0 or above `shmmax`; `ENOENT` for a missing key without `IPC_CREAT`;
+    /// `ENOSPC` past `shmall` or `shmmni`; `ENOMEM` when the host refuses the segment's
+    /// memory. Nothing changes on failure.
+    fn shmget(&mut self, g: GuestId, key: i32, size: u64, shmflg: i32) -> Result<ShmId, Errno>;
 
-/// A `shmctl` command, decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShmCmd {
-    /// Report the status.
-    Stat,
-    /// Set owner and mode.
-    Set {
-        /// New owner user.
-        uid: u32,
-        /// New owner group.
-        gid: u32,
-        /// New permission bits (only `0o777` is kept).
-        mode: u32,
-    },
-    /// Mark for removal.
-    Rmid,
-    /// Wire the segment (SVID).
-    Lock,
-    /// Unwire the segment (SVID).
-    Unlock,
-}
-
-impl ShmCmd {
-    /// Whether a raw command number is one of these (IPC_SET's buffer is read by the caller).
-    pub fn is_known(cmd: i32) -> bool {
-        matches!(
-            cmd,
-            ipc::IPC_STAT | ipc::IPC_SET | ipc::IPC_RMID | ipc::SHM_LOCK | ipc::SHM_UNLOCK
-        )
-    }
-}
-
-/// One segment.
-#[derive(Debug)]
-pub struct Segment {
-    /// Its identifier.
-    pub id: ShmId,
-    /// Its key (`IPC_PRIVATE` once marked for removal).
-    pub key: i32,
-    /// Size in bytes, as asked for.
-    pub size: u64,
-    /// Owner, creator, mode.
-    pub perm: IpcPerm,
-    /// The pages.
-    pub object: VmObject,
-    /// Attachments across all guests.
-    pub nattch: u32,
-    /// SHM_LOCK state (the mark `IPC_STAT` shows).
-    pub locked: bool,
-    /// Whether the object holds its own wiring on every page. Always equal to `locked` under
-    /// the proposed rules; `netbsd-2019` can leave the mark set after unwiring the object.
-    pub object_wired: bool,
-    /// Marked by IPC_RMID.
-    pub removed: bool,
-    cpid: u32,
-    lpid: u32,
-    atime: u32,
-    dtime: u32,
-    ctime: u32,
-}
-
-impl Segment {
-    /// Its size in pages.
-    pub fn pages(&self) -> u64 {
-        self.object.pages()
-    }
-
-    fn stat(&self) -> ShmidDs {
-        let mut perm = self.perm;
-        if self.locked {
-            perm.mode |= guest_abi::shmid_ds::SHM_LOCKED as u32;
-        }
-        if self.removed {
-            perm.mode |= guest_abi::shmid_ds::SHM_DEST as u32;
-        }
-        ShmidDs {
-            perm,
-            key: self.key,
-            segsz: self.size,
-            lpid: self.lpid,
-            cpid: self.cpid,
-            nattch: self.nattch,
-            atime: self.atime,
-            dtime: self.dtime,
-            ctime: self.ctime,
-        }
-    }
-}
-
-struct Slot {
-    seq: u16,
-    seg: Option<Segment>,
-}
-
-/// The machine's segments.
-pub struct ShmTable {
-    slots: Vec<Slot>,
-    max: u32,
-    pages: u64,
-}
-
-impl std::fmt::Debug for ShmTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.iter().map(|s| (s.id, s.key, s.pages())))
-            .finish()
-    }
-}
-
-const IDX_BITS: u32 = 16;
-
-impl ShmTable {
-    /// A table of at most `max` segments.
-    pub fn new(max: u32) -> ShmTable {
-        ShmTable {
-            slots: Vec::new(),
-            max: max.min(1 << IDX_BITS),
-            pages: 0,
-        }
-    }
-
-    /// The live segment with this id (`None` for a stale or bad id).
-    pub fn get(&self, id: ShmId) -> Option<&Segment> {
-        let (idx, seq) = split(id)?;
-        let s = self.slots.get(idx)?;
-        s.seg.as_ref().filter(|_| s.seq == seq)
-    }
-
-    /// Mutable [`ShmTable::get`].
-    pub fn get_mut(&mut self, id: ShmId) -> Option<&mut Segment> {
-        let (idx, seq) = split(id)?;
-        let s = self.slots.get_mut(idx)?;
-        if s.seq != seq {
-            return None;
-        }
-        s.seg.as_mut()
-    }
-
-    /// Every live segment.
-    pub fn iter(&self) -> impl Iterator<Item = &Segment> {
-        self.slots.iter().filter_map(|s| s.seg.as_ref())
-    }
-
-    /// Pages in all segments.
-    pub fn total_pages(&self) -> u64 {
-        self.pages
-    }
-
-    fn find_key(&self, key: i32) -> Option<ShmId> {
-        self.iter()
-            .find(|s| s.key == key && !s.removed)
-            .map(|s| s.id)
-    }
-
-    fn free_slot(&mut self) -> Option<usize> {
-        if let Some(i) = self.slots.iter().position(|s| s.seg.is_none()) {
-            return Some(i);
-        }
-        if (self.slots.len() as u32) < self.max {
-            self.slots.push(Slot { seq: 0, seg: None });
-            return Some(self.slots.len() - 1);
-        }
-        None
-    }
-
-    fn take(&mut self, id: ShmId) -> Option<Segment> {
-        let (idx, _) = split(id)?;
-        let s = self.slots.get_mut(idx)?;
-        let seg = s.seg.take()?;
-        s.seq = (s.seq + 1) & 0x7fff;
-        self.pages -= seg.pages();
-        Some(seg)
-    }
-}
-
-fn split(id: ShmId) -> Option<(usize, u16)> {
-    let raw = id.0 as u32;
-    (id.0 >= 0).then_some(((raw & 0xffff) as usize, (raw >> IDX_BITS) as u16))
-}
-
-/// SysV permission check: may `cred` have `want` (a 3-bit rwx mask) on a segment with `perm`?
-pub fn ipc_allows(cred: Cred, perm: &IpcPerm, want: u32) -> bool {
-    if cred.is_privileged() {
-        return true;
-    }
-    let bits = if cred.uid == perm.uid || cred.uid == perm.cuid {
-        perm.mode >> 6
-    } else if cred.gid == perm.gid || cred.gid == perm.cgid {
-        perm.mode >> 3
-    } else {
-        perm.mode
-    };
-    bits & want & 0o7 == want
-}
-
-const R: u32 = 0o4;
-const W: u32 = 0o2;
-
-impl State {
-    fn seg(&self, id: ShmId) -> Result<&Segment, Errno> {
-        self.shm.get(id).ok_or(Errno::EINVAL)
-    }
-
-    pub(crate) fn shmget(
+    /// `shmat`: at `addr` (rounded down to `SHMLBA` under `SHM_RND`), or where the map has room
+    /// when `addr` is `None`; returns the address. The new entry belongs to a new attachment;
+    /// under `proposed` it holds one count while the segment is `SHM_LOCK`ed.
+    ///
+    /// Errors: `EINVAL` for unknown flags, an unknown id, an unaligned address, or a range that
+    /// passes the address space or is not free; `EIDRM` for a segment marked removed;
+    /// `EACCES` without read (and, without `SHM_RDONLY`, write) permission; `ENOMEM` when no
+    /// room is free or `MCL_FUTURE` cannot lock it. Undone on failure: the entry is removed and
+    /// no attachment is recorded.
+    fn shmat(
         &mut self,
         g: GuestId,
-        key: i32,
-        size: u64,
+        id: ShmId,
+        addr: Option<Vaddr>,
         shmflg: i32,
-    ) -> Result<ShmId, Errno> {
+    ) -> Result<Vaddr, Errno>;
+
+    /// `shmdt(addr)`: detaches the newest attachment made at `addr`. Under
+    /// [`AttachmentLife::Mapping`] it removes exactly that attachment's remaining pages; under
+    /// [`AttachmentLife::Record`] its whole range, whatever is mapped there now. The segment
+    /// goes with its last attachment if it was marked removed.
+    ///
+    /// Errors: `EINVAL` when no attachment was made at `addr`. Nothing changes on failure.
+    fn shmdt(&mut self, g: GuestId, addr: Vaddr) -> Result<(), Errno>;
+
+    /// `shmctl(id, cmd)`: `IPC_STAT` returns the status; `IPC_SET` changes owner and mode;
+    /// `IPC_RMID` marks the segment (destroyed at once if nobody is attached); `SHM_LOCK` and
+    /// `SHM_UNLOCK` do what the rule set says ([`crate::semantics`]).
+    ///
+    /// Errors: `EINVAL` for an unknown id; `EACCES` for `IPC_STAT` without read permission;
+    /// `EPERM` for `IPC_SET`/`IPC_RMID` by neither owner, creator nor privileged, and for
+    /// `SHM_LOCK`/`SHM_UNLOCK` unprivileged; `ENOMEM` when `SHM_LOCK` passes the wired maximum
+    /// or finds no frame (everything it wired is unwired again); under `netbsd-2019`, `EIO`
+    /// as NetBSD's `shm_memlock` gave it.
+    fn shmctl(&mut self, g: GuestId, id: ShmId, cmd: ShmCmd) -> Result<Option<ShmidDs>, Errno>;
+}
+
+impl ShmCalls for State {
+    fn shmget(&mut self, g: GuestId, key: i32, size: u64, shmflg: i32) -> Result<ShmId, Errno> {
         let cred = self.guest(g)?.cred;
         let want_mode = (shmflg & ipc::MODE_MASK) as u32;
         if key != ipc::IPC_PRIVATE {
@@ -308,41 +119,33 @@ impl State {
         if self.shm.total_pages() + pages > limits.shmall {
             return Err(Errno::ENOSPC);
         }
-        let idx = self.shm.free_slot().ok_or(Errno::ENOSPC)?;
-        let id = ShmId(((self.shm.slots[idx].seq as i32) << IDX_BITS) | idx as i32);
-        let object =
-            VmObject::new(&format!("vmm-shm-{}", id.0), pages).map_err(|_| Errno::ENOMEM)?;
+        if !self.shm.has_room() {
+            return Err(Errno::ENOSPC);
+        }
+        let object = VmObject::new("vmm-shm", pages).map_err(|_| Errno::ENOMEM)?;
         let now = self.tick();
-        self.shm.slots[idx].seg = Some(Segment {
-            id,
-            key,
-            size,
-            perm: IpcPerm {
-                uid: cred.uid,
-                gid: cred.gid,
-                cuid: cred.uid,
-                cgid: cred.gid,
-                mode: want_mode,
-            },
-            object,
-            nattch: 0,
-            locked: false,
-            object_wired: false,
-            removed: false,
-            cpid: g.0,
-            lpid: 0,
-            atime: 0,
-            dtime: 0,
-            ctime: now,
-        });
-        self.shm.pages += pages;
+        let id = self
+            .shm
+            .insert(NewSegment {
+                key,
+                size,
+                perm: IpcPerm {
+                    uid: cred.uid,
+                    gid: cred.gid,
+                    cuid: cred.uid,
+                    cgid: cred.gid,
+                    mode: want_mode,
+                },
+                object,
+                cpid: g.0,
+                now,
+            })
+            .expect("room checked above");
         tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, key, pages, "segment created");
         Ok(id)
     }
 
-    /// `shmat`: at `addr` (rounded down to `SHMLBA` under `SHM_RND`; `EINVAL` if unaligned,
-    /// past the space or not free), or where the map has room when `addr` is `None`.
-    pub(crate) fn shmat(
+    fn shmat(
         &mut self,
         g: GuestId,
         id: ShmId,
@@ -390,9 +193,7 @@ impl State {
         } else {
             Prot::ALL
         };
-        let vm = self.guest_mut(g)?;
-        let aid = AttachId(vm.next_attach);
-        vm.next_attach += 1;
+        let aid = self.guest_mut(g)?.new_attach_id();
         let entry = Entry::new(
             range.start,
             range.end,
@@ -404,14 +205,15 @@ impl State {
         // The record is pushed once the entry is in place: removing the entry on a failure
         // below finds no record to end.
         self.insert_entry(g, entry)?;
-        if locked && self.rules().attach_holds() {
+        if locked && rules(self).attach_holds() {
             // The pages are already wired by the object, so this hold cannot run short of frames.
-            if let Err(e) = self.wire_entries(g, range, WireOp::Hold, |e| e.attachment == Some(aid))
+            let mine = |e: &Entry| e.attachment == Some(aid);
+            if let Err(e) =
+                self.with_clipped(g, range, |s| s.wire_entries(g, range, WireOp::Hold, mine))
             {
                 self.remove_range(g, range)?;
                 return Err(e);
             }
-            self.guest_mut(g)?.map.merge_around(range);
         }
         self.guest_mut(g)?.attachments.push(Attachment {
             id: aid,
@@ -421,28 +223,20 @@ impl State {
         });
         let now = self.tick();
         let seg = self.shm.get_mut(id).expect("checked above");
-        seg.nattch += 1;
-        seg.lpid = g.0;
-        seg.atime = now;
+        seg.attached(g.0, now);
         tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, at = start.addr().0, nattch = seg.nattch, "attach");
         Ok(start.addr())
     }
 
-    /// `shmdt(addr)`: detaches the newest attachment made at `addr` (`EINVAL` if there is none).
-    /// Under [`AttachmentLife::Mapping`] it removes exactly that attachment's remaining pages;
-    /// under [`AttachmentLife::Record`] its whole range, whatever is mapped there now. The
-    /// segment goes with its last attachment if it was marked removed.
-    pub(crate) fn shmdt(&mut self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
+    fn shmdt(&mut self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
         let vm = self.guest(g)?;
         // Newest first, as NetBSD's list walk finds it; under the mapping rule the newest is
         // the one that maps `addr` (see `AttachmentLife`).
-        let a = *vm
-            .attachments
-            .iter()
-            .rev()
-            .find(|a| a.va.addr() == addr)
-            .ok_or(Errno::EINVAL)?;
-        match self.rules().attachment_life() {
+        if !addr.is_aligned() {
+            return Err(Errno::EINVAL);
+        }
+        let a = vm.newest_attachment_at(addr.vpn()).ok_or(Errno::EINVAL)?;
+        match self.cfg.semantics.attachment_life() {
             AttachmentLife::Mapping => {
                 let pieces: Vec<PageRange> = vm
                     .map
@@ -463,171 +257,7 @@ impl State {
         Ok(())
     }
 
-    /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
-    fn end_attachment(&mut self, g: GuestId, aid: AttachId) -> Result<(), Errno> {
-        let vm = self.guest_mut(g)?;
-        let i = vm
-            .attachments
-            .iter()
-            .position(|a| a.id == aid)
-            .expect("ending a recorded attachment");
-        let a = vm.attachments.remove(i);
-        let now = self.tick();
-        let seg = self.shm.get_mut(a.shm).expect("an attached segment exists");
-        seg.nattch -= 1;
-        seg.lpid = g.0;
-        seg.dtime = now;
-        tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
-        if seg.nattch == 0 && seg.removed {
-            self.destroy_segment(a.shm)?;
-        }
-        Ok(())
-    }
-
-    /// After `munmap`-like removal of entries that belonged to attachments `ids`: under
-    /// [`AttachmentLife::Mapping`], ends each of them that no longer maps any page. Ids with no
-    /// record (an attachment still being made) are skipped.
-    pub(crate) fn end_unmapped_attachments(
-        &mut self,
-        g: GuestId,
-        ids: &[AttachId],
-    ) -> Result<(), Errno> {
-        if self.rules().attachment_life() != AttachmentLife::Mapping {
-            return Ok(());
-        }
-        for &aid in ids {
-            let vm = self.guest(g)?;
-            let Some(a) = vm.attachments.iter().find(|a| a.id == aid) else {
-                continue;
-            };
-            if !vm
-                .map
-                .overlapping(a.range())
-                .any(|e| e.attachment == Some(aid))
-            {
-                self.end_attachment(g, aid)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
-    fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno> {
-        tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
-        // The mark decides, as NetBSD's segment deallocation did (the two agree under the
-        // proposed rules; the old ones can leave a mark over an object no longer wired).
-        if self.seg(id)?.locked {
-            self.unwire_object(id)?;
-        }
-        let seg = self.shm.take(id).expect("checked above");
-        for (pgoff, slot) in seg.object.slots() {
-            match slot {
-                PageSlot::Untouched => {}
-                PageSlot::Resident(f) => {
-                    if self.pool.frame(f).wire_count != 0 {
-                        return Err(self.corrupted(
-                            "free-wired",
-                            format!("{id:?} page {pgoff} freed while {f:?} is still wired"),
-                        ));
-                    }
-                    self.pool.release(f);
-                }
-                PageSlot::Swapped(s) => self.swap.free(s),
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
-    /// the pages wired so far are unwired again.
-    pub(crate) fn wire_object(&mut self, id: ShmId) -> Result<(), Errno> {
-        if self.seg(id)?.object_wired {
-            return Err(self.corrupted(
-                "object-wired-twice",
-                format!("{id:?} took its object wiring while holding it"),
-            ));
-        }
-        let pages = self.seg(id)?.pages();
-        for pgoff in 0..pages {
-            match self.page_in(Owner::Object { shm: id, pgoff }) {
-                Ok(f) => self.pool.wire(f),
-                Err(e) => {
-                    for done in 0..pgoff {
-                        self.unwire_object_page(id, done)?;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        self.shm.get_mut(id).expect("checked above").object_wired = true;
-        Ok(())
-    }
-
-    /// Drops the object's own wiring from every page of the segment. Dropping a wiring the
-    /// object does not hold is a double unwire: corrupt state.
-    pub(crate) fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno> {
-        if !self.seg(id)?.object_wired {
-            return Err(self.corrupted(
-                "object-unwired-twice",
-                format!("{id:?} dropped an object wiring it no longer held"),
-            ));
-        }
-        for pgoff in 0..self.seg(id)?.pages() {
-            self.unwire_object_page(id, pgoff)?;
-        }
-        self.shm.get_mut(id).expect("checked above").object_wired = false;
-        Ok(())
-    }
-
-    fn unwire_object_page(&mut self, id: ShmId, pgoff: u64) -> Result<(), Errno> {
-        match self.slot(Owner::Object { shm: id, pgoff }) {
-            PageSlot::Resident(f) if self.pool.unwire(f).is_ok() => Ok(()),
-            _ => Err(self.corrupted(
-                "wire-underflow",
-                format!("{id:?} page {pgoff} lost its SHM_LOCK wiring"),
-            )),
-        }
-    }
-
-    /// Applies `op` to every entry, in every guest, that maps segment `id`: the entries of its
-    /// attachments, each of which belongs to exactly one, so each is acted on once.
-    pub(crate) fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
-        let targets: Vec<(GuestId, Attachment)> = self
-            .guests
-            .iter()
-            .flat_map(|(&g, vm)| {
-                vm.attachments
-                    .iter()
-                    .filter(|a| a.shm == id)
-                    .map(move |&a| (g, a))
-            })
-            .collect();
-        for (i, &(g, a)) in targets.iter().enumerate() {
-            let mine = |e: &Entry| e.attachment == Some(a.id);
-            if let Err(e) = self.wire_entries(g, a.range(), op, mine) {
-                // Only taking holds can fail for want of memory; undo the ones taken. Dropping
-                // them fails only on corrupt state, which stops the machine anyway.
-                if op == WireOp::Hold {
-                    for &(g, a) in targets[..i].iter().rev() {
-                        self.wire_entries(g, a.range(), WireOp::Release, |e| {
-                            e.attachment == Some(a.id)
-                        })?;
-                        self.guest_mut(g)?.map.merge_around(a.range());
-                    }
-                }
-                return Err(e);
-            }
-            self.guest_mut(g)?.map.merge_around(a.range());
-        }
-        Ok(())
-    }
-
-    pub(crate) fn shmctl(
-        &mut self,
-        g: GuestId,
-        id: ShmId,
-        cmd: ShmCmd,
-    ) -> Result<Option<ShmidDs>, Errno> {
+    fn shmctl(&mut self, g: GuestId, id: ShmId, cmd: ShmCmd) -> Result<Option<ShmidDs>, Errno> {
         let cred = self.guest(g)?.cred;
         let seg = self.seg(id)?;
         let owner = cred.is_privileged() || cred.uid == seg.perm.uid || cred.uid == seg.perm.cuid;
@@ -644,10 +274,7 @@ impl State {
                 }
                 let now = self.tick();
                 let seg = self.shm.get_mut(id).expect("checked above");
-                seg.perm.uid = uid;
-                seg.perm.gid = gid;
-                seg.perm.mode = mode & ipc::MODE_MASK as u32;
-                seg.ctime = now;
+                seg.set_owner(uid, gid, mode, now);
                 Ok(None)
             }
             ShmCmd::Rmid => {
@@ -656,10 +283,8 @@ impl State {
                 }
                 let now = self.tick();
                 let seg = self.shm.get_mut(id).expect("checked above");
-                seg.removed = true;
+                seg.mark_removed(now);
                 tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, "marked for removal");
-                seg.key = ipc::IPC_PRIVATE;
-                seg.ctime = now;
                 if seg.nattch == 0 {
                     self.destroy_segment(id)?;
                 }
@@ -669,80 +294,14 @@ impl State {
                 if !cred.is_privileged() {
                     return Err(Errno::EPERM);
                 }
-                let rules = self.rules();
+                let rs = rules(self);
                 if cmd == ShmCmd::Lock {
-                    rules.shm_lock(self, g, id)?;
+                    rs.shm_lock(self, g, id)?;
                 } else {
-                    rules.shm_unlock(self, g, id)?;
+                    rs.shm_unlock(self, g, id)?;
                 }
                 Ok(None)
             }
         }
-    }
-
-    /// Whether the object's pages may all become wired (`ENOMEM` if the wired maximum forbids).
-    pub(crate) fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno> {
-        let seg = self.seg(id)?;
-        let more = (0..seg.pages())
-            .filter(|&pgoff| match seg.object.get(pgoff) {
-                PageSlot::Resident(f) => self.pool.frame(f).wire_count == 0,
-                _ => true,
-            })
-            .count() as u64;
-        if self
-            .cfg
-            .limits
-            .wired_allows(self.pool.wired() as u64, more, self.pool.total() as u64)
-        {
-            Ok(())
-        } else {
-            Err(Errno::ENOMEM)
-        }
-    }
-
-    /// Sets the segment's SHM_LOCK mark.
-    pub(crate) fn set_locked(&mut self, id: ShmId, locked: bool) {
-        if let Some(seg) = self.shm.get_mut(id) {
-            seg.locked = locked;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn perm(mode: u32) -> IpcPerm {
-        IpcPerm {
-            uid: 10,
-            gid: 20,
-            cuid: 11,
-            cgid: 21,
-            mode,
-        }
-    }
-
-    #[test]
-    fn owner_group_and_other_bits_apply_in_that_order() {
-        let p = perm(0o640);
-        assert!(ipc_allows(Cred { uid: 10, gid: 99 }, &p, R | W));
-        assert!(
-            ipc_allows(Cred { uid: 11, gid: 99 }, &p, R | W),
-            "the creator counts as owner"
-        );
-        assert!(ipc_allows(Cred { uid: 50, gid: 20 }, &p, R));
-        assert!(!ipc_allows(Cred { uid: 50, gid: 20 }, &p, W));
-        assert!(!ipc_allows(Cred { uid: 50, gid: 50 }, &p, R));
-        assert!(ipc_allows(Cred::ROOT, &perm(0), R | W));
-    }
-
-    #[test]
-    fn stale_ids_are_not_found() {
-        let mut t = ShmTable::new(4);
-        let i = t.free_slot().unwrap();
-        assert_eq!(i, 0);
-        assert!(t.get(ShmId(0)).is_none());
-        assert!(t.get(ShmId(-5)).is_none());
-        assert!(t.get(ShmId(1 << 16)).is_none());
     }
 }

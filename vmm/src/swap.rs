@@ -8,10 +8,9 @@
 //! Invariant (checked by the audit): a slot is in use exactly when one swapped-out page names it.
 
 use crate::addr::{SwapSlot, PAGE_SIZE};
-use crate::pmap;
+use crate::host;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::FromRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -43,15 +42,7 @@ impl Swap {
     pub fn new(backing: &SwapBacking, slots: u32) -> io::Result<Swap> {
         let file = match backing {
             SwapBacking::TempFile => tempfile::tempfile()?,
-            SwapBacking::Memory => {
-                // SAFETY: a valid C string; memfd_create has no memory effects.
-                let fd = unsafe { libc::memfd_create(c"vmm-swap".as_ptr(), libc::MFD_CLOEXEC) };
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // SAFETY: `fd` is fresh and owned by nothing else.
-                unsafe { File::from_raw_fd(fd) }
-            }
+            SwapBacking::Memory => host::memfd("vmm-swap")?,
             SwapBacking::Path(p) => OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -116,7 +107,7 @@ impl Swap {
         // disk, overwritten when the slot is reused, and the punch would cost every page-in a
         // system call.
         if self.punch_on_free {
-            let _ = pmap::punch_hole(&self.file, u64::from(slot.0) * PAGE_SIZE, PAGE_SIZE);
+            let _ = host::punch_hole(&self.file, u64::from(slot.0) * PAGE_SIZE, PAGE_SIZE);
         }
     }
 
@@ -132,7 +123,7 @@ impl Swap {
 
     /// Bytes of storage the backing holds now.
     pub fn backing_bytes(&self) -> io::Result<u64> {
-        pmap::host_bytes(&self.file)
+        host::host_bytes(&self.file)
     }
 }
 

@@ -1,13 +1,19 @@
 //! The wiring rules: POSIX locks are a flag, SVID and kernel wirings are a count.
 //!
-//! An entry's wiring state is the pair ([`EntryFlags::MLOCKED`], `wire_count`). POSIX
+//! An entry's wiring state is a [`WireState`]: the pair ([`EntryFlags::MLOCKED`], count). POSIX
 //! `mlock`/`munlock` set and clear the flag (not balanced: a second `mlock` changes nothing, one
 //! `munlock` undoes any number of them). `SHM_LOCK`/`SHM_UNLOCK` and kernel wirings add and
 //! remove one count each (balanced). Removing a mapping clears both.
 //!
-//! Invariants stated here and checked by the audit:
-//! - An entry is wired exactly when [`is_wired`] says so; nothing else reads the flag or the count
-//!   to decide that.
+//! This module is pure: it decides, and [`crate::wiring`] does the page-level work it asks for.
+//!
+//! Invariants stated here (the audit checks their consequences):
+//! - The flag and the count are private to [`WireState`]: only [`WireOp::apply`] and
+//!   [`Saved::restore`] (which undoes an `apply`) write them.
+//! - An entry is wired exactly when [`WireState::is_wired`] says so; nothing else combines the
+//!   flag and the count to decide that. Code that needs one half alone (the audit checking the
+//!   count against the segment's lock, the old rules' "is every entry counted") reads it with
+//!   [`WireState::count`] or [`WireState::is_mlocked`] and says why.
 //! - The pages under an entry hold one page-level wiring for that entry exactly while the entry is
 //!   wired; [`WireOp::apply`] reports the only two moments that changes ([`Transition`]), and only
 //!   then does page-level work happen. So `mlock` of a range that `SHM_LOCK` already holds, and
@@ -15,16 +21,53 @@
 //! - A count never goes below zero: a release with no hold is reported as corrupt state, not
 //!   wrapped.
 
-use crate::addr::{GuestId, PageRange, Vpn};
-use crate::errno::Errno;
-use crate::machine::State;
-use crate::map::{Backing, Entry, EntryFlags};
-use crate::page::PageSlot;
+use bitflags::bitflags;
+
+bitflags! {
+    /// Per-entry flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct EntryFlags: u32 {
+        /// POSIX-locked (`mlock`, `mlockall`): not a count.
+        const MLOCKED = 1 << 0;
+    }
+}
 
 /// The one predicate: is an entry with this flag and count wired?
 #[inline]
 pub fn is_wired(flags: EntryFlags, wire_count: u32) -> bool {
     flags.contains(EntryFlags::MLOCKED) || wire_count > 0
+}
+
+/// An entry's wiring state: the POSIX flag and the SVID/kernel count. Fresh entries are
+/// unwired; only [`WireOp::apply`] changes one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct WireState {
+    flags: EntryFlags,
+    count: u32,
+}
+
+impl WireState {
+    /// Whether the entry is wired: the flag or the count holds it ([`is_wired`]).
+    #[inline]
+    pub fn is_wired(self) -> bool {
+        is_wired(self.flags, self.count)
+    }
+
+    /// Whether the POSIX lock flag is set.
+    #[inline]
+    pub fn is_mlocked(self) -> bool {
+        self.flags.contains(EntryFlags::MLOCKED)
+    }
+
+    /// The flags.
+    pub fn flags(self) -> EntryFlags {
+        self.flags
+    }
+
+    /// The SVID and kernel wirings (balanced holds).
+    pub fn count(self) -> u32 {
+        self.count
+    }
 }
 
 /// A change to one entry's wiring state.
@@ -55,18 +98,15 @@ pub enum Transition {
 
 /// The state an entry had before an operation, to undo it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Saved {
-    flags: EntryFlags,
-    wire_count: u32,
-}
+pub struct Saved(WireState);
 
 /// A [`WireOp::Release`] found no hold to release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CountUnderflow;
 
-/// Decides the page-level consequence of going from one (flag, count) state to another.
-pub fn transition(before: (EntryFlags, u32), after: (EntryFlags, u32)) -> Transition {
-    match (is_wired(before.0, before.1), is_wired(after.0, after.1)) {
+/// Decides the page-level consequence of going from one wiring state to another.
+pub fn transition(before: WireState, after: WireState) -> Transition {
+    match (before.is_wired(), after.is_wired()) {
         (false, true) => Transition::Wire,
         (true, false) => Transition::Unwire,
         _ => Transition::Unchanged,
@@ -74,254 +114,88 @@ pub fn transition(before: (EntryFlags, u32), after: (EntryFlags, u32)) -> Transi
 }
 
 impl WireOp {
-    /// Applies the operation to `entry` and says what must happen to its pages.
-    pub fn apply(self, entry: &mut Entry) -> Result<(Transition, Saved), CountUnderflow> {
-        let saved = Saved {
-            flags: entry.flags,
-            wire_count: entry.wire_count,
-        };
-        let (mut flags, mut count) = (entry.flags, entry.wire_count);
+    /// Applies the operation to `w` and says what must happen to its pages. On an underflow
+    /// `w` is unchanged.
+    pub fn apply(self, w: &mut WireState) -> Result<(Transition, Saved), CountUnderflow> {
+        let before = *w;
+        let mut after = before;
         match self {
-            WireOp::Mlock => flags.insert(EntryFlags::MLOCKED),
-            WireOp::Munlock => flags.remove(EntryFlags::MLOCKED),
-            WireOp::Hold => count = count.checked_add(1).ok_or(CountUnderflow)?,
-            WireOp::Release => count = count.checked_sub(1).ok_or(CountUnderflow)?,
-            WireOp::Remove => {
-                flags.remove(EntryFlags::MLOCKED);
-                count = 0;
-            }
+            WireOp::Mlock => after.flags.insert(EntryFlags::MLOCKED),
+            WireOp::Munlock => after.flags.remove(EntryFlags::MLOCKED),
+            WireOp::Hold => after.count = after.count.checked_add(1).ok_or(CountUnderflow)?,
+            WireOp::Release => after.count = after.count.checked_sub(1).ok_or(CountUnderflow)?,
+            WireOp::Remove => after = WireState::default(),
         }
-        entry.flags = flags;
-        entry.wire_count = count;
-        Ok((
-            transition((saved.flags, saved.wire_count), (flags, count)),
-            saved,
-        ))
+        *w = after;
+        Ok((transition(before, after), Saved(before)))
     }
 }
 
 impl Saved {
-    /// Puts an entry back as it was before the operation that returned this.
-    pub fn restore(self, entry: &mut Entry) {
-        entry.flags = self.flags;
-        entry.wire_count = self.wire_count;
-    }
-}
-
-/// Page-level wiring, driven by the entry-level rules above.
-impl State {
-    /// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
-    /// each in first. On failure the pages wired so far are unwired again.
-    pub(crate) fn wire_pages(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        backing: Backing,
-    ) -> Result<(), Errno> {
-        let base = range.start;
-        for vpn in range.iter() {
-            let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
-            match self.page_in(o) {
-                Ok(f) => self.pool.wire(f),
-                Err(e) => {
-                    self.unwire_pages(g, PageRange::new(base, vpn), backing)?;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops one wiring from every page under `[start, end)` of an entry with `backing`.
-    pub(crate) fn unwire_pages(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        backing: Backing,
-    ) -> Result<(), Errno> {
-        let base = range.start;
-        for vpn in range.iter() {
-            let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
-            let PageSlot::Resident(f) = self.slot(o) else {
-                return Err(self.corrupted(
-                    "wire-resident",
-                    format!(
-                        "{g:?} page {:?} of a wired entry is not resident",
-                        vpn.addr()
-                    ),
-                ));
-            };
-            if self.pool.unwire(f).is_err() {
-                return Err(self.corrupted(
-                    "wire-underflow",
-                    format!("{g:?} page {:?} ({f:?}) unwired below zero", vpn.addr()),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies `op` to every entry of guest `g` that lies in `range` and satisfies `pick`, doing
-    /// the page-level work each transition asks for. The caller has clipped at the range's ends.
-    /// Keeps the guest's locked-page count. On failure every entry is put back as it was.
-    pub(crate) fn wire_entries(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        op: WireOp,
-        pick: impl Fn(&Entry) -> bool,
-    ) -> Result<(), Errno> {
-        let starts = self.guest(g)?.map.starts_in(range);
-        let mut done: Vec<(Vpn, Saved, Transition)> = Vec::new();
-        let mut result = Ok(());
-        for s in starts {
-            let vm = self.guests.get_mut(&g).expect("guest checked above");
-            let e = vm.map.get_mut(s).expect("entry listed above");
-            if !pick(e) {
-                continue;
-            }
-            let was_locked = e.is_mlocked();
-            let (t, saved) = match op.apply(e) {
-                Ok(x) => x,
-                Err(CountUnderflow) => {
-                    result = Err(self.corrupted(
-                        "entry-count-underflow",
-                        format!("{g:?} entry at {:?} released with no hold", s.addr()),
-                    ));
-                    break;
-                }
-            };
-            let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
-            if t != Transition::Unchanged {
-                tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count, "entry wiring");
-            }
-            let r = match t {
-                Transition::Wire => self.wire_pages(g, erange, backing),
-                Transition::Unwire => self.unwire_pages(g, erange, backing),
-                Transition::Unchanged => Ok(()),
-            };
-            let vm = self.guests.get_mut(&g).expect("guest checked above");
-            if let Err(err) = r {
-                saved.restore(vm.map.get_mut(s).expect("entry still there"));
-                result = Err(err);
-                break;
-            }
-            if was_locked != now_locked {
-                if now_locked {
-                    vm.locked_pages += erange.pages();
-                } else {
-                    vm.locked_pages -= erange.pages();
-                }
-            }
-            done.push((s, saved, t));
-        }
-        if result.is_err() {
-            for (s, saved, t) in done.into_iter().rev() {
-                let vm = self.guests.get_mut(&g).expect("guest checked above");
-                let e = vm.map.get_mut(s).expect("entry still there");
-                let was_locked = e.is_mlocked();
-                saved.restore(e);
-                let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
-                if was_locked != now_locked {
-                    if now_locked {
-                        vm.locked_pages += erange.pages();
-                    } else {
-                        vm.locked_pages -= erange.pages();
-                    }
-                }
-                // Only wiring operations can fail, so only wirings need undoing.
-                if t == Transition::Wire {
-                    self.unwire_pages(g, erange, backing)?;
-                }
-            }
-        }
-        result
-    }
-}
-
-/// The backing of the page `delta` pages into an entry whose first page has `backing`.
-fn offset_backing(backing: Backing, delta: u64) -> Backing {
-    match backing {
-        Backing::Anon => Backing::Anon,
-        Backing::Shm { id, pgoff } => Backing::Shm {
-            id,
-            pgoff: pgoff + delta,
-        },
+    /// Puts a wiring state back as it was before the operation that returned this.
+    pub fn restore(self, w: &mut WireState) {
+        *w = self.0;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::Vpn;
-    use crate::map::{Backing, Prot};
 
-    fn entry() -> Entry {
-        Entry::new(Vpn(0), Vpn(4), Prot::RW, Prot::RW, Backing::Anon)
+    fn apply(op: WireOp, w: &mut WireState) -> Transition {
+        op.apply(w).unwrap().0
     }
 
     #[test]
     fn mlock_twice_then_munlock_once_unwires() {
-        let mut e = entry();
-        assert_eq!(WireOp::Mlock.apply(&mut e).unwrap().0, Transition::Wire);
-        assert_eq!(
-            WireOp::Mlock.apply(&mut e).unwrap().0,
-            Transition::Unchanged
-        );
-        assert_eq!(WireOp::Munlock.apply(&mut e).unwrap().0, Transition::Unwire);
-        assert!(!e.is_wired());
+        let mut w = WireState::default();
+        assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Wire);
+        assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Unchanged);
+        assert_eq!(apply(WireOp::Munlock, &mut w), Transition::Unwire);
+        assert!(!w.is_wired());
     }
 
     #[test]
     fn munlock_does_not_unwire_what_a_count_holds() {
-        let mut e = entry();
-        assert_eq!(WireOp::Hold.apply(&mut e).unwrap().0, Transition::Wire);
-        assert_eq!(
-            WireOp::Mlock.apply(&mut e).unwrap().0,
-            Transition::Unchanged
-        );
-        assert_eq!(
-            WireOp::Munlock.apply(&mut e).unwrap().0,
-            Transition::Unchanged
-        );
-        assert!(e.is_wired());
-        assert_eq!(WireOp::Release.apply(&mut e).unwrap().0, Transition::Unwire);
+        let mut w = WireState::default();
+        assert_eq!(apply(WireOp::Hold, &mut w), Transition::Wire);
+        assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Unchanged);
+        assert_eq!(apply(WireOp::Munlock, &mut w), Transition::Unchanged);
+        assert!(w.is_wired());
+        assert_eq!(apply(WireOp::Release, &mut w), Transition::Unwire);
     }
 
     #[test]
     fn release_does_not_unwire_what_mlock_holds() {
-        let mut e = entry();
-        WireOp::Mlock.apply(&mut e).unwrap();
-        assert_eq!(WireOp::Hold.apply(&mut e).unwrap().0, Transition::Unchanged);
-        assert_eq!(
-            WireOp::Release.apply(&mut e).unwrap().0,
-            Transition::Unchanged
-        );
-        assert!(e.is_wired());
+        let mut w = WireState::default();
+        apply(WireOp::Mlock, &mut w);
+        assert_eq!(apply(WireOp::Hold, &mut w), Transition::Unchanged);
+        assert_eq!(apply(WireOp::Release, &mut w), Transition::Unchanged);
+        assert!(w.is_wired());
     }
 
     #[test]
     fn release_without_hold_is_reported_not_wrapped() {
-        let mut e = entry();
-        assert_eq!(WireOp::Release.apply(&mut e), Err(CountUnderflow));
-        assert_eq!(e.wire_count, 0);
+        let mut w = WireState::default();
+        assert_eq!(WireOp::Release.apply(&mut w), Err(CountUnderflow));
+        assert_eq!(w.count(), 0);
     }
 
     #[test]
     fn remove_clears_flag_and_count() {
-        let mut e = entry();
-        WireOp::Mlock.apply(&mut e).unwrap();
-        WireOp::Hold.apply(&mut e).unwrap();
-        WireOp::Hold.apply(&mut e).unwrap();
-        assert_eq!(WireOp::Remove.apply(&mut e).unwrap().0, Transition::Unwire);
-        assert_eq!((e.flags, e.wire_count), (EntryFlags::empty(), 0));
+        let mut w = WireState::default();
+        apply(WireOp::Mlock, &mut w);
+        apply(WireOp::Hold, &mut w);
+        apply(WireOp::Hold, &mut w);
+        assert_eq!(apply(WireOp::Remove, &mut w), Transition::Unwire);
+        assert_eq!((w.flags(), w.count()), (EntryFlags::empty(), 0));
     }
 
     #[test]
     fn restore_undoes_an_operation() {
-        let mut e = entry();
-        let (_, saved) = WireOp::Mlock.apply(&mut e).unwrap();
-        saved.restore(&mut e);
-        assert!(!e.is_wired());
+        let mut w = WireState::default();
+        let (_, saved) = WireOp::Mlock.apply(&mut w).unwrap();
+        saved.restore(&mut w);
+        assert!(!w.is_wired());
     }
 }

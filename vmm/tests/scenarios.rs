@@ -532,7 +532,7 @@ fn the_audit_names_a_planted_wire_count() {
     ok(&m);
     assert!(m.corrupt_wire_count(g, a, 5));
     let v = m.audit().unwrap_err();
-    assert_eq!(v.invariant, "page-wire-count");
+    assert_eq!(v.invariant, vmm::Invariant::PageWireCount);
     assert!(v.detail.contains("wire count 5 but 1"), "{v}");
 }
 

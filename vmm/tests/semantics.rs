@@ -100,7 +100,7 @@ fn lock_munlock_unlock_twice_breaks_netbsd_2019_and_stops_the_machine() {
     // The second unwires the object again.
     assert_eq!(m.shmctl(g, id, ShmCmd::Unlock), Err(Errno::EIO));
     let c = m.corruption().expect("the double unwire is caught");
-    assert_eq!(c.violation.invariant, "object-unwired-twice");
+    assert_eq!(c.violation.invariant, vmm::Invariant::ObjectUnwiredTwice);
     assert_eq!(c.semantics, Semantics::Netbsd2019);
     let calls: Vec<String> = c
         .calls
@@ -122,7 +122,10 @@ fn lock_munlock_unlock_twice_breaks_netbsd_2019_and_stops_the_machine() {
     );
     // Stopped: every later call is refused, and the audit names the invariant.
     assert_eq!(m.mlock(g, at, P), Err(Errno::EIO));
-    assert_eq!(m.audit().unwrap_err().invariant, "object-unwired-twice");
+    assert_eq!(
+        m.audit().unwrap_err().invariant,
+        vmm::Invariant::ObjectUnwiredTwice
+    );
     let report = c.to_string();
     assert!(report.starts_with("machine state corrupt (netbsd-2019 rules): object-unwired-twice"));
     assert!(report.contains("SHM_UNLOCK) = -EIO"), "{report}");
@@ -149,7 +152,7 @@ fn one_guest_locks_another_unlocks() {
             Semantics::Netbsd2019 => {
                 assert_eq!((by_b, by_a), (Err(Errno::EIO), Err(Errno::EIO)));
                 let c = m.corruption().unwrap();
-                assert_eq!(c.violation.invariant, "object-unwired-twice");
+                assert_eq!(c.violation.invariant, vmm::Invariant::ObjectUnwiredTwice);
                 let last = c.calls.last().unwrap();
                 assert_eq!((last.guest, last.name), (a, "shmctl"));
             }

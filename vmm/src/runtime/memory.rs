@@ -6,6 +6,8 @@
 //! it asked for, so the view reserves exactly that and keeps everything beyond the memory's size
 //! inaccessible.
 
+#![allow(unsafe_code)]
+
 use crate::addr::{Vaddr, PAGE_SIZE};
 use crate::machine::{GuestConfig, Machine};
 use crate::map::Prot;

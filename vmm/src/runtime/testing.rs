@@ -544,7 +544,7 @@ fn run_test_inner(
             let Some(c) = machine.corruption() else {
                 bail!("the old rules should have corrupted the state ({inv}), but nothing broke");
             };
-            if c.violation.invariant != inv {
+            if c.violation.invariant.name() != inv {
                 bail!("expected `{inv}` to break, but {}", c.violation);
             }
             let trapped = outcomes.iter().any(|o| {

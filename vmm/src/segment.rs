@@ -1,0 +1,367 @@
+//! SysV segments as data: the segment table, ids, permissions and what `IPC_STAT` reports.
+//!
+//! A [`Segment`] owns the [`VmObject`] its attachers map, with its key, mode, attach count and
+//! lock state. Ids carry a sequence number in their high bits, so a stale id of a removed
+//! segment finds nothing. The calls that act on segments are in [`crate::shm`]; this part knows
+//! nothing of maps or guests.
+//!
+//! Invariants (checked by the audit): a segment's `nattch` is the number of attachments guests
+//! hold; `object_wired` equals `locked` under the proposed rules.
+
+use crate::addr::ShmId;
+use crate::object::VmObject;
+use crate::types::Cred;
+use guest_abi::ipc;
+
+/// A segment's owner, creator and permission bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpcPerm {
+    /// Owner user.
+    pub uid: u32,
+    /// Owner group.
+    pub gid: u32,
+    /// Creator user.
+    pub cuid: u32,
+    /// Creator group.
+    pub cgid: u32,
+    /// Permission bits (`0o777`).
+    pub mode: u32,
+}
+
+/// What `IPC_STAT` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmidDs {
+    /// Owner, creator and mode; the mode also carries `SHM_LOCKED`/`SHM_DEST` state bits.
+    pub perm: IpcPerm,
+    /// The key (`IPC_PRIVATE` once removed).
+    pub key: i32,
+    /// Size in bytes, as asked for at creation.
+    pub segsz: u64,
+    /// Guest of the last attach or detach.
+    pub lpid: u32,
+    /// Guest that created it.
+    pub cpid: u32,
+    /// Current attachments.
+    pub nattch: u32,
+    /// Machine tick of the last attach.
+    pub atime: u32,
+    /// Machine tick of the last detach.
+    pub dtime: u32,
+    /// Machine tick of the last change.
+    pub ctime: u32,
+}
+
+/// A `shmctl` command, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShmCmd {
+    /// Report the status.
+    Stat,
+    /// Set owner and mode.
+    Set {
+        /// New owner user.
+        uid: u32,
+        /// New owner group.
+        gid: u32,
+        /// New permission bits (only `0o777` is kept).
+        mode: u32,
+    },
+    /// Mark for removal.
+    Rmid,
+    /// Wire the segment (SVID).
+    Lock,
+    /// Unwire the segment (SVID).
+    Unlock,
+}
+
+impl ShmCmd {
+    /// Whether a raw command number is one of these (IPC_SET's buffer is read by the caller).
+    pub fn is_known(cmd: i32) -> bool {
+        matches!(
+            cmd,
+            ipc::IPC_STAT | ipc::IPC_SET | ipc::IPC_RMID | ipc::SHM_LOCK | ipc::SHM_UNLOCK
+        )
+    }
+}
+
+/// One segment.
+#[derive(Debug)]
+pub struct Segment {
+    /// Its identifier.
+    pub id: ShmId,
+    /// Its key (`IPC_PRIVATE` once marked for removal).
+    pub key: i32,
+    /// Size in bytes, as asked for.
+    pub size: u64,
+    /// Owner, creator, mode.
+    pub perm: IpcPerm,
+    /// The pages.
+    pub object: VmObject,
+    /// Attachments across all guests.
+    pub nattch: u32,
+    /// SHM_LOCK state (the mark `IPC_STAT` shows).
+    pub locked: bool,
+    /// Whether the object holds its own wiring on every page. Always equal to `locked` under
+    /// the proposed rules; `netbsd-2019` can leave the mark set after unwiring the object.
+    pub object_wired: bool,
+    /// Marked by IPC_RMID.
+    pub removed: bool,
+    cpid: u32,
+    lpid: u32,
+    atime: u32,
+    dtime: u32,
+    ctime: u32,
+}
+
+/// What a new segment starts with.
+#[derive(Debug)]
+pub struct NewSegment {
+    /// Its key.
+    pub key: i32,
+    /// Size in bytes, as asked for.
+    pub size: u64,
+    /// Owner, creator, mode.
+    pub perm: IpcPerm,
+    /// Its pages.
+    pub object: VmObject,
+    /// The creating guest.
+    pub cpid: u32,
+    /// The machine tick of its creation.
+    pub now: u32,
+}
+
+impl Segment {
+    /// Its size in pages.
+    pub fn pages(&self) -> u64 {
+        self.object.pages()
+    }
+
+    /// An attach by guest `pid` at tick `now`.
+    pub fn attached(&mut self, pid: u32, now: u32) {
+        self.nattch += 1;
+        self.lpid = pid;
+        self.atime = now;
+    }
+
+    /// A detach by guest `pid` at tick `now`.
+    pub fn detached(&mut self, pid: u32, now: u32) {
+        self.nattch -= 1;
+        self.lpid = pid;
+        self.dtime = now;
+    }
+
+    /// `IPC_SET`'s change of owner and mode at tick `now`.
+    pub fn set_owner(&mut self, uid: u32, gid: u32, mode: u32, now: u32) {
+        self.perm.uid = uid;
+        self.perm.gid = gid;
+        self.perm.mode = mode & ipc::MODE_MASK as u32;
+        self.ctime = now;
+    }
+
+    /// `IPC_RMID`'s mark at tick `now`: the key becomes private, new attaches are refused.
+    pub fn mark_removed(&mut self, now: u32) {
+        self.removed = true;
+        self.key = ipc::IPC_PRIVATE;
+        self.ctime = now;
+    }
+
+    /// What `IPC_STAT` reports.
+    pub fn stat(&self) -> ShmidDs {
+        let mut perm = self.perm;
+        if self.locked {
+            perm.mode |= guest_abi::shmid_ds::SHM_LOCKED as u32;
+        }
+        if self.removed {
+            perm.mode |= guest_abi::shmid_ds::SHM_DEST as u32;
+        }
+        ShmidDs {
+            perm,
+            key: self.key,
+            segsz: self.size,
+            lpid: self.lpid,
+            cpid: self.cpid,
+            nattch: self.nattch,
+            atime: self.atime,
+            dtime: self.dtime,
+            ctime: self.ctime,
+        }
+    }
+}
+
+struct Slot {
+    seq: u16,
+    seg: Option<Segment>,
+}
+
+/// The machine's segments.
+pub struct ShmTable {
+    slots: Vec<Slot>,
+    max: u32,
+    pages: u64,
+}
+
+impl std::fmt::Debug for ShmTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|s| (s.id, s.key, s.pages())))
+            .finish()
+    }
+}
+
+const IDX_BITS: u32 = 16;
+
+impl ShmTable {
+    /// A table of at most `max` segments.
+    pub fn new(max: u32) -> ShmTable {
+        ShmTable {
+            slots: Vec::new(),
+            max: max.min(1 << IDX_BITS),
+            pages: 0,
+        }
+    }
+
+    /// The live segment with this id (`None` for a stale or bad id).
+    pub fn get(&self, id: ShmId) -> Option<&Segment> {
+        let (idx, seq) = split(id)?;
+        let s = self.slots.get(idx)?;
+        s.seg.as_ref().filter(|_| s.seq == seq)
+    }
+
+    /// Mutable [`ShmTable::get`].
+    pub fn get_mut(&mut self, id: ShmId) -> Option<&mut Segment> {
+        let (idx, seq) = split(id)?;
+        let s = self.slots.get_mut(idx)?;
+        if s.seq != seq {
+            return None;
+        }
+        s.seg.as_mut()
+    }
+
+    /// Every live segment.
+    pub fn iter(&self) -> impl Iterator<Item = &Segment> {
+        self.slots.iter().filter_map(|s| s.seg.as_ref())
+    }
+
+    /// Pages in all segments.
+    pub fn total_pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// The live, unremoved segment with this key.
+    pub fn find_key(&self, key: i32) -> Option<ShmId> {
+        self.iter()
+            .find(|s| s.key == key && !s.removed)
+            .map(|s| s.id)
+    }
+
+    /// Adds a segment in a free slot; `None` when the table is full.
+    pub fn insert(&mut self, new: NewSegment) -> Option<ShmId> {
+        let idx = self.free_slot()?;
+        let id = ShmId((i32::from(self.slots[idx].seq) << IDX_BITS) | idx as i32);
+        self.pages += new.object.pages();
+        self.slots[idx].seg = Some(Segment {
+            id,
+            key: new.key,
+            size: new.size,
+            perm: new.perm,
+            object: new.object,
+            nattch: 0,
+            locked: false,
+            object_wired: false,
+            removed: false,
+            cpid: new.cpid,
+            lpid: 0,
+            atime: 0,
+            dtime: 0,
+            ctime: new.now,
+        });
+        Some(id)
+    }
+
+    /// Whether another segment fits (a free slot or room for one).
+    pub fn has_room(&self) -> bool {
+        self.slots.iter().any(|s| s.seg.is_none()) || (self.slots.len() as u32) < self.max
+    }
+
+    fn free_slot(&mut self) -> Option<usize> {
+        if let Some(i) = self.slots.iter().position(|s| s.seg.is_none()) {
+            return Some(i);
+        }
+        if (self.slots.len() as u32) < self.max {
+            self.slots.push(Slot { seq: 0, seg: None });
+            return Some(self.slots.len() - 1);
+        }
+        None
+    }
+
+    /// Removes the segment, returning it (its pages are the caller's to free).
+    pub fn take(&mut self, id: ShmId) -> Option<Segment> {
+        let (idx, _) = split(id)?;
+        let s = self.slots.get_mut(idx)?;
+        let seg = s.seg.take()?;
+        s.seq = (s.seq + 1) & 0x7fff;
+        self.pages -= seg.pages();
+        Some(seg)
+    }
+}
+
+fn split(id: ShmId) -> Option<(usize, u16)> {
+    let raw = id.0 as u32;
+    (id.0 >= 0).then_some(((raw & 0xffff) as usize, (raw >> IDX_BITS) as u16))
+}
+
+/// SysV permission check: may `cred` have `want` (a 3-bit rwx mask) on a segment with `perm`?
+pub fn ipc_allows(cred: Cred, perm: &IpcPerm, want: u32) -> bool {
+    if cred.is_privileged() {
+        return true;
+    }
+    let bits = if cred.uid == perm.uid || cred.uid == perm.cuid {
+        perm.mode >> 6
+    } else if cred.gid == perm.gid || cred.gid == perm.cgid {
+        perm.mode >> 3
+    } else {
+        perm.mode
+    };
+    bits & want & 0o7 == want
+}
+
+/// Read permission, as a 3-bit mask for [`ipc_allows`].
+pub const R: u32 = 0o4;
+/// Write permission, as a 3-bit mask for [`ipc_allows`].
+pub const W: u32 = 0o2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm(mode: u32) -> IpcPerm {
+        IpcPerm {
+            uid: 10,
+            gid: 20,
+            cuid: 11,
+            cgid: 21,
+            mode,
+        }
+    }
+
+    #[test]
+    fn owner_group_and_other_bits_apply_in_that_order() {
+        let p = perm(0o640);
+        assert!(ipc_allows(Cred { uid: 10, gid: 99 }, &p, R | W));
+        assert!(
+            ipc_allows(Cred { uid: 11, gid: 99 }, &p, R | W),
+            "the creator counts as owner"
+        );
+        assert!(ipc_allows(Cred { uid: 50, gid: 20 }, &p, R));
+        assert!(!ipc_allows(Cred { uid: 50, gid: 20 }, &p, W));
+        assert!(!ipc_allows(Cred { uid: 50, gid: 50 }, &p, R));
+        assert!(ipc_allows(Cred::ROOT, &perm(0), R | W));
+    }
+
+    #[test]
+    fn stale_ids_are_not_found() {
+        let t = ShmTable::new(4);
+        assert!(t.get(ShmId(0)).is_none());
+        assert!(t.get(ShmId(-5)).is_none());
+        assert!(t.get(ShmId(1 << 16)).is_none());
+    }
+}

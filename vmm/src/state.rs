@@ -1,0 +1,616 @@
+//! The machine state: everything behind the machine lock, as parts that each know only
+//! themselves.
+//!
+//! [`State`] is composed of
+//! - [`Phys`]: physical memory and swap (the frame pool, swap slots, copy buffers);
+//! - the segment table ([`ShmTable`]);
+//! - [`Guests`]: each guest's map, anonymous memory, locked-page count and attachments;
+//! - [`Diag`]: counters, the call log, the first corruption found, the clock;
+//! - [`Views`]: the guests whose memory is also mapped in host address space.
+//!
+//! A part's own methods take only the part, so they can be tested on a small one. Operations
+//! that need several parts take the whole state; they live in the modules above this one
+//! ([`crate::pmap`], [`crate::pdaemon`], [`crate::fault`], [`crate::wiring`], [`crate::unmap`],
+//! [`crate::semantics`], [`crate::mmap`], [`crate::shm`]), each as a trait implemented for
+//! `State`, so that a module using another one's operations must import it.
+
+use crate::addr::{AttachId, FrameId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
+use crate::amap::Amap;
+use crate::calllog::CallLog;
+use crate::errno::Errno;
+use crate::host::{HostStore, PagingMode, View};
+use crate::limits::Limits;
+use crate::map::{Backing, VmMap};
+use crate::page::{Owner, PagePool, PageSlot};
+use crate::segment::{Segment, ShmTable};
+use crate::swap::{Swap, SwapBacking};
+use crate::types::{
+    Attachment, AttachmentLife, Cred, Invariant, PageInfo, Residency, Semantics, Stats, Violation,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
+
+/// How a machine is built.
+///
+/// ```
+/// use vmm::{Machine, MachineConfig};
+/// let m = Machine::new(MachineConfig::default().phys_mem(256 * 1024).swap(1 << 20)).unwrap();
+/// assert_eq!(m.stats().frames, 64);
+/// ```
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    /// Physical memory, in frames.
+    pub phys_pages: u32,
+    /// Swap, in page slots.
+    pub swap_pages: u32,
+    /// Where swap lives.
+    pub swap_backing: SwapBacking,
+    /// Size of every guest's address space, in pages (4 GiB for wasm32).
+    pub space_pages: u64,
+    /// Wiring and shared-memory limits.
+    pub limits: Limits,
+    /// The pagedaemon keeps at least this many frames free when it can.
+    pub free_target: u32,
+    /// How guest views fault (`None`: the best the host permits).
+    pub paging: Option<PagingMode>,
+    /// Which wiring rules the machine follows ([`Semantics::Proposed`] unless replaying the
+    /// original bug).
+    pub semantics: Semantics,
+}
+
+impl Default for MachineConfig {
+    fn default() -> MachineConfig {
+        let phys_pages = 16384;
+        MachineConfig {
+            phys_pages,
+            swap_pages: 65536,
+            swap_backing: SwapBacking::TempFile,
+            space_pages: (1u64 << 32) / PAGE_SIZE,
+            limits: Limits::for_frames(phys_pages),
+            free_target: 0,
+            paging: None,
+            semantics: Semantics::Proposed,
+        }
+    }
+}
+
+impl MachineConfig {
+    /// Sets physical memory in bytes (rounded up to pages); the wired maximum follows unless set.
+    pub fn phys_mem(mut self, bytes: u64) -> MachineConfig {
+        let pages = crate::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
+        if self.limits.wired_max == Limits::for_frames(self.phys_pages).wired_max {
+            self.limits.wired_max = Limits::for_frames(pages).wired_max;
+        }
+        self.phys_pages = pages;
+        self
+    }
+    /// Sets swap in bytes (rounded up to pages).
+    pub fn swap(mut self, bytes: u64) -> MachineConfig {
+        self.swap_pages = crate::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
+        self
+    }
+    /// Sets the swap backing.
+    pub fn swap_backing(mut self, b: SwapBacking) -> MachineConfig {
+        self.swap_backing = b;
+        self
+    }
+    /// Sets the machine-wide wired maximum, in bytes.
+    pub fn wired_max(mut self, bytes: u64) -> MachineConfig {
+        self.limits.wired_max = crate::addr::pages_for(bytes);
+        self
+    }
+    /// Sets the default per-guest locked-memory limit, in bytes.
+    pub fn memlock_limit(mut self, bytes: u64) -> MachineConfig {
+        self.limits.memlock = bytes;
+        self
+    }
+    /// Sets how many frames the pagedaemon keeps free.
+    pub fn free_target(mut self, frames: u32) -> MachineConfig {
+        self.free_target = frames;
+        self
+    }
+
+    /// Sets the wiring rules.
+    pub fn semantics(mut self, s: Semantics) -> MachineConfig {
+        self.semantics = s;
+        self
+    }
+
+    /// Sets the address-space size of every guest, in bytes.
+    pub fn space(mut self, bytes: u64) -> MachineConfig {
+        self.space_pages = crate::addr::pages_for(bytes);
+        self
+    }
+}
+
+/// How a guest is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestConfig {
+    /// Its identity.
+    pub cred: Cred,
+    /// Its locked-memory limit in bytes (`None`: the machine's default).
+    pub memlock_limit: Option<u64>,
+}
+
+impl Default for GuestConfig {
+    fn default() -> GuestConfig {
+        GuestConfig {
+            cred: Cred::ROOT,
+            memlock_limit: None,
+        }
+    }
+}
+
+/// One guest's virtual memory.
+#[derive(Debug)]
+pub(crate) struct GuestVm {
+    pub cred: Cred,
+    pub map: VmMap,
+    pub amap: Amap,
+    /// Pages in entries carrying the POSIX lock flag (counted against `memlock_limit`).
+    pub locked_pages: u64,
+    pub memlock_limit: u64,
+    /// Oldest first.
+    pub attachments: Vec<Attachment>,
+    /// The id the next attachment gets.
+    pub next_attach: u64,
+    /// A fault host code hit for the guest, which the guest must trap for.
+    pub fault: Option<String>,
+}
+
+impl GuestVm {
+    /// An empty address space of `space_pages` pages for a guest set up by `gc`.
+    pub fn new(id: GuestId, gc: &GuestConfig, cfg: &MachineConfig) -> io::Result<GuestVm> {
+        Ok(GuestVm {
+            cred: gc.cred,
+            map: VmMap::new(Vpn(cfg.space_pages)),
+            amap: Amap::new(&format!("vmm-guest-{}", id.0), cfg.space_pages)?,
+            locked_pages: 0,
+            memlock_limit: gc.memlock_limit.unwrap_or(cfg.limits.memlock),
+            attachments: Vec::new(),
+            next_attach: 0,
+            fault: None,
+        })
+    }
+
+    /// Counts a change of the POSIX flag on `pages` pages.
+    pub fn lock_changed(&mut self, pages: u64, now_locked: bool) {
+        if now_locked {
+            self.locked_pages += pages;
+        } else {
+            self.locked_pages -= pages;
+        }
+    }
+
+    /// The id for a new attachment.
+    pub fn new_attach_id(&mut self) -> AttachId {
+        let a = AttachId(self.next_attach);
+        self.next_attach += 1;
+        a
+    }
+
+    /// The newest attachment made at `va`.
+    pub fn newest_attachment_at(&self, va: Vpn) -> Option<Attachment> {
+        self.attachments.iter().rev().find(|a| a.va == va).copied()
+    }
+
+    /// The newest attachment of segment `id` (NetBSD's list head).
+    pub fn newest_attachment_of(&self, id: ShmId) -> Option<Attachment> {
+        self.attachments.iter().rev().find(|a| a.shm == id).copied()
+    }
+
+    /// Whether attachment `aid` still maps at least one page.
+    pub fn attachment_maps_a_page(&self, a: &Attachment) -> bool {
+        self.map
+            .overlapping(a.range())
+            .any(|e| e.attachment == Some(a.id))
+    }
+
+    /// Checks the guest's attachments against its map: every segment entry belongs to one
+    /// recorded attachment of its segment, inside the attachment's range and at the matching
+    /// object offset; no anonymous entry belongs to one; and under the mapping rule every
+    /// attachment still maps a page (so no two can claim one range and none outlives its pages).
+    pub fn check_attachments(&self, g: GuestId, life: AttachmentLife) -> Result<(), Violation> {
+        let records: HashMap<AttachId, &Attachment> =
+            self.attachments.iter().map(|a| (a.id, a)).collect();
+        if records.len() != self.attachments.len() {
+            return Err(Violation::new(
+                Invariant::ShmAttachEntry,
+                format!("{g:?} records one attachment id twice"),
+            ));
+        }
+        let mut mapping = HashSet::new();
+        for e in self.map.iter() {
+            let ok = match (e.backing, e.attachment) {
+                (Backing::Anon, None) => true,
+                (Backing::Shm { id, pgoff }, Some(aid)) => {
+                    mapping.insert(aid);
+                    records.get(&aid).is_some_and(|a| {
+                        a.shm == id
+                            && a.va <= e.start
+                            && e.end <= a.range().end
+                            && pgoff == e.start.0 - a.va.0
+                    })
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(Violation::new(
+                    Invariant::ShmAttachEntry,
+                    format!(
+                        "{g:?} entry {:?} ({:?}, {:?}) is not part of a recorded attachment of its segment",
+                        e.range(),
+                        e.backing,
+                        e.attachment
+                    ),
+                ));
+            }
+        }
+        if life == AttachmentLife::Mapping {
+            if let Some(a) = self.attachments.iter().find(|a| !mapping.contains(&a.id)) {
+                return Err(Violation::new(
+                    Invariant::ShmAttachUnmapped,
+                    format!(
+                        "{g:?} {:?} of {:?} at {:?} maps no page but is still counted",
+                        a.id,
+                        a.shm,
+                        a.va.addr()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the locked-page count against the flagged entries.
+    pub fn check_locked_pages(&self, g: GuestId) -> Result<(), Violation> {
+        let locked: u64 = self
+            .map
+            .iter()
+            .filter(|e| e.is_mlocked())
+            .map(|e| e.range().pages())
+            .sum();
+        if locked != self.locked_pages {
+            return Err(Violation::new(
+                Invariant::LockedPages,
+                format!(
+                    "{g:?} counts {} locked pages, its flagged entries hold {locked}",
+                    self.locked_pages
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that no anonymous page outside an anonymous entry holds memory.
+    pub fn check_anon(&self, g: GuestId) -> Result<(), Violation> {
+        for (vpn, _) in self.amap.touched() {
+            if !matches!(self.map.lookup(vpn), Some(e) if e.backing == Backing::Anon) {
+                return Err(Violation::new(
+                    Invariant::AnonLeak,
+                    format!(
+                        "{g:?} page {:?} holds memory but no anonymous entry maps it",
+                        vpn.addr()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The guests and their address spaces, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Guests {
+    vms: BTreeMap<GuestId, GuestVm>,
+    next: u32,
+}
+
+impl Guests {
+    /// The id the next guest gets (taken only when the guest is inserted).
+    pub fn next_id(&self) -> GuestId {
+        GuestId(self.next)
+    }
+    /// Adds the guest made for [`Guests::next_id`].
+    pub fn insert(&mut self, vm: GuestVm) -> GuestId {
+        let id = GuestId(self.next);
+        self.next += 1;
+        self.vms.insert(id, vm);
+        id
+    }
+    pub fn get(&self, g: &GuestId) -> Option<&GuestVm> {
+        self.vms.get(g)
+    }
+    pub fn get_mut(&mut self, g: &GuestId) -> Option<&mut GuestVm> {
+        self.vms.get_mut(g)
+    }
+    pub fn remove(&mut self, g: &GuestId) -> Option<GuestVm> {
+        self.vms.remove(g)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&GuestId, &GuestVm)> {
+        self.vms.iter()
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &GuestId> {
+        self.vms.keys()
+    }
+    pub fn values(&self) -> impl Iterator<Item = &GuestVm> {
+        self.vms.values()
+    }
+}
+
+impl std::ops::Index<&GuestId> for Guests {
+    type Output = GuestVm;
+    fn index(&self, g: &GuestId) -> &GuestVm {
+        &self.vms[g]
+    }
+}
+
+impl<'a> IntoIterator for &'a Guests {
+    type Item = (&'a GuestId, &'a GuestVm);
+    type IntoIter = std::collections::btree_map::Iter<'a, GuestId, GuestVm>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.vms.iter()
+    }
+}
+
+/// Physical memory and swap: the frame pool, the swap slots, and page buffers for copying
+/// between them.
+#[derive(Debug)]
+pub(crate) struct Phys {
+    pub pool: PagePool,
+    pub swap: Swap,
+    pub scratch: Box<[u8]>,
+    /// A second page buffer, for a page coming in while another goes out.
+    pub scratch_in: Box<[u8]>,
+}
+
+impl Phys {
+    /// `frames` free frames and `swap_slots` free slots on `backing`.
+    pub fn new(frames: u32, backing: &SwapBacking, swap_slots: u32) -> io::Result<Phys> {
+        Ok(Phys {
+            pool: PagePool::new(frames),
+            swap: Swap::new(backing, swap_slots)?,
+            scratch: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
+            scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
+        })
+    }
+
+    /// Whether `more` frames may newly become wired under `limits`.
+    pub fn wired_allows(&self, limits: &Limits, more: u64) -> bool {
+        limits.wired_allows(self.pool.wired() as u64, more, self.pool.total() as u64)
+    }
+
+    /// Frees what a page held (its frame or its swap slot). A wired frame is not freed: it comes
+    /// back as the error, for the caller to report.
+    pub fn free(&mut self, slot: PageSlot) -> Result<(), FrameId> {
+        match slot {
+            PageSlot::Untouched => {}
+            PageSlot::Resident(f) => {
+                if self.pool.frame(f).wire_count != 0 {
+                    return Err(f);
+                }
+                self.pool.release(f);
+            }
+            PageSlot::Swapped(s) => self.swap.free(s),
+        }
+        Ok(())
+    }
+}
+
+/// What the machine knows about itself: counters, the call log, the first corruption found,
+/// and the clock that stamps segments.
+#[derive(Debug)]
+pub(crate) struct Diag {
+    pub stats: Stats,
+    /// The last VM calls, for the corruption report.
+    pub log: CallLog,
+    /// Set when an operation found the state inconsistent: what it found.
+    pub corrupt: Option<Violation>,
+    ticks: u32,
+}
+
+impl Diag {
+    fn new() -> Diag {
+        Diag {
+            stats: Stats::default(),
+            log: CallLog::new(),
+            corrupt: None,
+            ticks: 0,
+        }
+    }
+
+    /// Records that the state is inconsistent (the first finding is kept); every later call is
+    /// refused with `EIO`, which this returns.
+    pub fn corrupted(&mut self, invariant: Invariant, detail: String) -> Errno {
+        tracing::error!(target: "vmm::audit", invariant = invariant.name(), %detail, "machine state corrupt");
+        self.corrupt
+            .get_or_insert(Violation::new(invariant, detail));
+        Errno::EIO
+    }
+
+    /// The next tick of the machine's clock.
+    pub fn tick(&mut self) -> u32 {
+        self.ticks = self.ticks.wrapping_add(1);
+        self.ticks
+    }
+}
+
+/// The guests whose memory is also mapped in host address space, and how those views fault.
+#[derive(Debug)]
+pub(crate) struct Views {
+    views: HashMap<GuestId, Arc<View>>,
+    /// How views fault.
+    pub mode: PagingMode,
+    /// Why the paging mode is not the best one, if it is not.
+    pub note: Option<String>,
+}
+
+impl Views {
+    pub fn get(&self, g: &GuestId) -> Option<&Arc<View>> {
+        self.views.get(g)
+    }
+    pub fn contains_key(&self, g: &GuestId) -> bool {
+        self.views.contains_key(g)
+    }
+    pub fn insert(&mut self, g: GuestId, v: Arc<View>) {
+        self.views.insert(g, v);
+    }
+    pub fn remove(&mut self, g: &GuestId) -> Option<Arc<View>> {
+        self.views.remove(g)
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &GuestId> {
+        self.views.keys()
+    }
+}
+
+impl std::ops::Index<&GuestId> for Views {
+    type Output = Arc<View>;
+    fn index(&self, g: &GuestId) -> &Arc<View> {
+        &self.views[g]
+    }
+}
+
+/// Everything behind the machine lock, composed of parts that each know only themselves.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub cfg: MachineConfig,
+    pub phys: Phys,
+    pub shm: ShmTable,
+    pub guests: Guests,
+    pub diag: Diag,
+    pub views: Views,
+}
+
+impl State {
+    /// A machine state with no guest and no segment; `cfg` is taken as valid.
+    pub fn new(cfg: MachineConfig) -> io::Result<State> {
+        let (mode, note) = match cfg.paging {
+            Some(p) => (p, None),
+            None => PagingMode::detect(),
+        };
+        Ok(State {
+            phys: Phys::new(cfg.phys_pages, &cfg.swap_backing, cfg.swap_pages)?,
+            shm: ShmTable::new(cfg.limits.shmmni),
+            guests: Guests::default(),
+            diag: Diag::new(),
+            views: Views {
+                views: HashMap::new(),
+                mode,
+                note,
+            },
+            cfg,
+        })
+    }
+
+    /// Adds a guest with an empty address space.
+    pub fn add_guest(&mut self, gc: &GuestConfig) -> Result<GuestId, Errno> {
+        let vm = GuestVm::new(self.guests.next_id(), gc, &self.cfg).map_err(|_| Errno::ENOMEM)?;
+        Ok(self.guests.insert(vm))
+    }
+
+    pub fn guest(&self, g: GuestId) -> Result<&GuestVm, Errno> {
+        self.guests.get(&g).ok_or(Errno::ESRCH)
+    }
+
+    pub fn guest_mut(&mut self, g: GuestId) -> Result<&mut GuestVm, Errno> {
+        self.guests.get_mut(&g).ok_or(Errno::ESRCH)
+    }
+
+    /// Segment `id` (`EINVAL` if there is none).
+    pub fn seg(&self, id: ShmId) -> Result<&Segment, Errno> {
+        self.shm.get(id).ok_or(Errno::EINVAL)
+    }
+
+    /// Where a page's data is.
+    pub fn slot(&self, o: Owner) -> PageSlot {
+        match o {
+            Owner::Anon { guest, vpn } => self
+                .guests
+                .get(&guest)
+                .map_or(PageSlot::Untouched, |g| g.amap.get(vpn)),
+            Owner::Object { shm, pgoff } => self
+                .shm
+                .get(shm)
+                .map_or(PageSlot::Untouched, |s| s.object.get(pgoff)),
+        }
+    }
+
+    pub fn set_slot(&mut self, o: Owner, slot: PageSlot) {
+        match o {
+            Owner::Anon { guest, vpn } => self
+                .guests
+                .get_mut(&guest)
+                .expect("owner guest exists")
+                .amap
+                .set(vpn, slot),
+            Owner::Object { shm, pgoff } => self
+                .shm
+                .get_mut(shm)
+                .expect("owner segment exists")
+                .object
+                .set(pgoff, slot),
+        }
+    }
+
+    /// The host store and page index holding a page's data.
+    pub fn store(&self, o: Owner) -> (&HostStore, u64) {
+        match o {
+            Owner::Anon { guest, vpn } => (self.guests[&guest].amap.store(), vpn.0),
+            Owner::Object { shm, pgoff } => (
+                self.shm
+                    .get(shm)
+                    .expect("owner segment exists")
+                    .object
+                    .store(),
+                pgoff,
+            ),
+        }
+    }
+
+    /// The page that backs `vpn` under an entry with `backing`, in guest `g`.
+    pub fn owner_of(g: GuestId, backing: Backing, vpn: Vpn) -> Owner {
+        match backing {
+            Backing::Anon => Owner::Anon { guest: g, vpn },
+            Backing::Shm { id, pgoff } => Owner::Object { shm: id, pgoff },
+        }
+    }
+
+    /// Records that the state is inconsistent: see [`Diag::corrupted`].
+    pub fn corrupted(&mut self, invariant: Invariant, detail: String) -> Errno {
+        self.diag.corrupted(invariant, detail)
+    }
+
+    /// The whole address space of a guest, for calls that act on every entry.
+    pub fn whole_space(&self) -> PageRange {
+        PageRange::new(Vpn(0), Vpn(self.cfg.space_pages))
+    }
+
+    /// The address space's size in bytes.
+    pub fn limit_bytes(&self) -> u64 {
+        self.cfg.space_pages * PAGE_SIZE
+    }
+
+    /// The next tick of the machine's clock.
+    pub fn tick(&mut self) -> u32 {
+        self.diag.tick()
+    }
+
+    /// What the page at `addr` of guest `g` looks like (`ENOMEM` if unmapped).
+    pub fn page_info(&self, g: GuestId, addr: Vaddr) -> Result<PageInfo, Errno> {
+        let vm = self.guest(g)?;
+        let vpn = addr.vpn();
+        let e = vm.map.lookup(vpn).ok_or(Errno::ENOMEM)?;
+        let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+        let (residency, wire_count) = match self.slot(owner) {
+            PageSlot::Resident(f) => (Residency::Resident, self.phys.pool.frame(f).wire_count),
+            PageSlot::Swapped(_) => (Residency::Swapped, 0),
+            PageSlot::Untouched => (Residency::Untouched, 0),
+        };
+        Ok(PageInfo {
+            residency,
+            wire_count,
+            entry_wired: e.is_wired(),
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! Plain types shared by every layer: identities, attachments, residency, counters, the rule
+//! set's name, and broken invariants.
+//!
+//! This module imports nothing of the crate but [`crate::addr`]: a type that two parts need
+//! lives here, below both, so neither has to import the other.
+
+use crate::addr::{AttachId, PageRange, ShmId, Vpn};
+use std::fmt;
+use std::str::FromStr;
+
+/// A guest's identity and limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cred {
+    /// User id; 0 is privileged.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl Cred {
+    /// The privileged identity (uid 0, gid 0), the default.
+    pub const ROOT: Cred = Cred { uid: 0, gid: 0 };
+
+    /// Whether this identity may do privileged operations (SHM_LOCK, any IPC_SET/IPC_RMID).
+    pub fn is_privileged(&self) -> bool {
+        self.uid == 0
+    }
+}
+
+/// A segment attached by a guest: one `shmat`, whose map entries carry its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// Which `shmat` it was.
+    pub id: AttachId,
+    /// First page of the attachment.
+    pub va: Vpn,
+    /// Its length in pages.
+    pub pages: u64,
+    /// The segment.
+    pub shm: ShmId,
+}
+
+impl Attachment {
+    /// The pages it was attached at (some may have been unmapped since).
+    pub fn range(&self) -> PageRange {
+        PageRange::new(self.va, self.va.plus(self.pages))
+    }
+}
+
+/// Counters since the machine started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Physical frames.
+    pub frames: usize,
+    /// Frames free now.
+    pub free_frames: usize,
+    /// Frames wired now.
+    pub wired_frames: usize,
+    /// The most frames wired at once.
+    pub peak_wired: usize,
+    /// Swap slots in use now.
+    pub swap_used: u32,
+    /// Faults resolved (zero fills, page-ins and faults on resident pages).
+    pub faults: u64,
+    /// Pages zero-filled on first touch.
+    pub zero_fills: u64,
+    /// Pages read back from swap.
+    pub page_ins: u64,
+    /// Pages written to swap and released.
+    pub evictions: u64,
+    /// Times the pagedaemon thread found too few free frames and paged out.
+    pub pdaemon_runs: u64,
+}
+
+/// Residency of one page, as `mincore` and the tests see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Residency {
+    /// In a frame.
+    Resident,
+    /// In swap.
+    Swapped,
+    /// Never touched.
+    Untouched,
+}
+
+/// What one page of a guest's address space looks like now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageInfo {
+    /// Where its data is.
+    pub residency: Residency,
+    /// Page-level wirings of its frame (0 when not resident).
+    pub wire_count: u32,
+    /// Whether the entry mapping it is wired.
+    pub entry_wired: bool,
+}
+
+/// Which wiring rules a machine follows. What each one decides is in [`crate::semantics`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Semantics {
+    /// POSIX locks are a flag, SVID and kernel wirings a count (the fix).
+    #[default]
+    Proposed,
+    /// One count for everything, as NetBSD's uvm_map.c, uvm_mmap.c and sysv_shm.c had it.
+    Netbsd2019,
+}
+
+impl Semantics {
+    /// Both modes, default first.
+    pub const ALL: [Semantics; 2] = [Semantics::Proposed, Semantics::Netbsd2019];
+
+    /// How long an attachment lives under these rules.
+    pub fn attachment_life(self) -> AttachmentLife {
+        match self {
+            Semantics::Proposed => AttachmentLife::Mapping,
+            Semantics::Netbsd2019 => AttachmentLife::Record,
+        }
+    }
+}
+
+impl fmt::Display for Semantics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Semantics::Proposed => "proposed",
+            Semantics::Netbsd2019 => "netbsd-2019",
+        })
+    }
+}
+
+impl FromStr for Semantics {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Semantics, String> {
+        match s {
+            "proposed" => Ok(Semantics::Proposed),
+            "netbsd-2019" => Ok(Semantics::Netbsd2019),
+            other => Err(format!(
+                "unknown semantics `{other}` (proposed or netbsd-2019)"
+            )),
+        }
+    }
+}
+
+/// How long an attachment (one `shmat`) lives once its pages are unmapped by something other
+/// than `shmdt`.
+///
+/// # `proposed`: an attachment is its mapping
+///
+/// Every `shmat` makes an attachment, and each map entry it creates carries the attachment's
+/// id (clipping keeps it, and entries of two attachments never merge). The attachment ends when
+/// its last page leaves the map, whatever removes it: `shmdt`, one `munmap` of the whole range
+/// or several of its parts, a `MAP_FIXED` mapping placed over it, or exit. Its end is a detach:
+/// `shm_nattch` falls, `shm_dtime` is set, and a segment marked by `IPC_RMID` is destroyed when
+/// its last attachment ends. So:
+/// - `shm_nattch` counts the attachments that still map at least one page;
+/// - `shmat` places by the map alone: the addresses of an unmapped attachment are free, and a
+///   new attachment there is new, with no record behind it to confuse;
+/// - `shmdt(addr)` detaches the attachment made at `addr` that still maps something and removes
+///   exactly its remaining pages, never a mapping made over it since. Two live attachments can
+///   have been made at one address only when the older one lost its first pages and the newer
+///   one was attached into that hole; the newer one, which maps `addr`, is taken;
+/// - `SHM_LOCK` holds are taken and dropped entry by entry on the live attachments, each entry
+///   once;
+/// - exit detaches every live attachment.
+///
+/// This is Linux's rule (`ipc/shm.c`: the vma's close hook, `shm_close`, detaches; `shmdt`
+/// finds the vma), with one difference: Linux counts mapped vmas, so its `shm_nattch` rises when
+/// a partial `munmap` or an `mprotect` splits one, where here it counts attachments. It is
+/// chosen because a record that can outlive its mapping is a second truth that must be kept
+/// consistent with the map, and every bug found in this area came from that: a stale record
+/// behind a live one at the same address made `SHM_LOCK` hold an entry twice and `shmdt` take
+/// the wrong attachment. It also leaks nothing: a segment removed with `IPC_RMID` whose
+/// attachments were all unmapped is freed at once, where NetBSD keeps it until the process
+/// calls `shmdt` or exits.
+///
+/// # `netbsd-2019`: a record kept until `shmdt`
+///
+/// NetBSD's `sys/kern/sysv_shm.c` keeps a `shmmap_entry` per `shmat` on a list headed by the
+/// newest, whatever `munmap` does to the pages. `shm_nattch` counts records. `sys_shmdt` takes
+/// the first record on the list whose address is `addr` (the newest) and unmaps its whole range
+/// with `uvm_deallocate`, whatever is mapped there now. `SHM_LOCK` acts on the newest record of
+/// the segment. Exit detaches every record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachmentLife {
+    /// The attachment ends with its last mapped page (`proposed`).
+    Mapping,
+    /// The record stays until `shmdt` or exit (`netbsd-2019`).
+    Record,
+}
+
+macro_rules! invariants {
+    ($($(#[$doc:meta])* $v:ident = $name:literal,)*) => {
+        /// The invariants the machine keeps, by name: the ones [`crate::audit`] checks, and
+        /// the ones an operation finds broken when it stops the machine (see
+        /// [`crate::Machine::corruption`]). `Display` gives the name used in reports.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Invariant {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl Invariant {
+            /// Every invariant.
+            pub const ALL: &'static [Invariant] = &[$(Invariant::$v,)*];
+
+            /// The name reports use (`"page-wire-count"`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Invariant::$v => $name,)*
+                }
+            }
+        }
+    };
+}
+
+invariants! {
+    /// A map entry is stored under its own start page.
+    MapKey = "map-key",
+    /// A map entry is non-empty and inside the address space.
+    MapBounds = "map-bounds",
+    /// An entry's protection is within its maximum.
+    MapProt = "map-prot",
+    /// Entries do not overlap.
+    MapOverlap = "map-overlap",
+    /// No two adjacent entries could be one.
+    MapUnmerged = "map-unmerged",
+    /// An entry's SVID count is one while its segment is `SHM_LOCK`ed, else zero (proposed).
+    EntrySvidCount = "entry-svid-count",
+    /// A segment is marked locked exactly while its object holds its wiring (proposed).
+    ShmLockMark = "shm-lock-mark",
+    /// A guest's locked-page count is the size of its flagged entries.
+    LockedPages = "locked-pages",
+    /// Every page under a wired entry or a locked segment is resident.
+    WiredNotResident = "wired-not-resident",
+    /// A frame's wire count is the number of wirings that hold it.
+    PageWireCount = "page-wire-count",
+    /// A frame's owner names the frame back.
+    FrameOwner = "frame-owner",
+    /// A resident page's frame names the page as its owner.
+    PageFrame = "page-frame",
+    /// No anonymous page outside an anonymous entry holds memory.
+    AnonLeak = "anon-leak",
+    /// Free frames are on the free list once and have no owner or wiring.
+    QueueFree = "queue-free",
+    /// A frame in use is on the pageout queue exactly when unwired.
+    QueueState = "queue-state",
+    /// The pool's wired counter is the number of wired frames.
+    QueueWiredCount = "queue-wired-count",
+    /// The pageout queue holds every pageable frame once, and its counter agrees.
+    QueuePageout = "queue-pageout",
+    /// A swapped page's slot is in use.
+    SwapFreeSlot = "swap-free-slot",
+    /// No slot holds two pages.
+    SwapDouble = "swap-double",
+    /// Every slot in use holds a page.
+    SwapLeak = "swap-leak",
+    /// A segment's attach count is the number of attachments guests hold.
+    ShmNattch = "shm-nattch",
+    /// Entries and attachments name live segments.
+    ShmDangling = "shm-dangling",
+    /// Every segment entry belongs to a recorded attachment of its segment.
+    ShmAttachEntry = "shm-attach-entry",
+    /// No attachment is counted once its pages are gone (mapping rule).
+    ShmAttachUnmapped = "shm-attach-unmapped",
+    /// No more frames are wired than the machine allows.
+    WiredMax = "wired-max",
+    /// A page of a wired entry was not resident when it was to be unwired.
+    WireResident = "wire-resident",
+    /// A frame would have been unwired below zero.
+    WireUnderflow = "wire-underflow",
+    /// An entry's count was released with no hold.
+    EntryCountUnderflow = "entry-count-underflow",
+    /// A page was to be freed while still wired.
+    FreeWired = "free-wired",
+    /// A segment's object took its wiring while holding it.
+    ObjectWiredTwice = "object-wired-twice",
+    /// A segment's object dropped a wiring it did not hold.
+    ObjectUnwiredTwice = "object-unwired-twice",
+    /// A page read back from swap could not be put back when its frame was refused.
+    SwapLost = "swap-lost",
+    /// A range could not be removed from a guest's host view.
+    PmapRemove = "pmap-remove",
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for Invariant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Invariant, String> {
+        Invariant::ALL
+            .iter()
+            .copied()
+            .find(|i| i.name() == s)
+            .ok_or_else(|| format!("no invariant is called `{s}`"))
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: Invariant,
+    /// The values involved.
+    pub detail: String,
+}
+
+impl Violation {
+    /// A violation of `invariant`, described by `detail`.
+    pub fn new(invariant: Invariant, detail: String) -> Violation {
+        Violation { invariant, detail }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.detail)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invariant_names_are_distinct_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for &i in Invariant::ALL {
+            assert!(seen.insert(i.name()), "{} named twice", i.name());
+            assert_eq!(i.name().parse::<Invariant>(), Ok(i));
+        }
+        assert!("no-such-thing".parse::<Invariant>().is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Taking mappings away: `munmap`'s work, shared by every call that removes pages (`munmap`,
+//! `MAP_FIXED` over old mappings, `shmdt`, exit), and the end of attachments and segments.
+//!
+//! Removing a mapping really unwires it, whatever its flag and count ([`WireOp::Remove`]),
+//! frees the anonymous pages it mapped (frames, swap slots and host memory), takes it out of the
+//! guest's view, and, under the mapping rule ([`crate::types::AttachmentLife::Mapping`]), ends
+//! every attachment left with no page mapped. Ending the last attachment of a segment marked by
+//! `IPC_RMID` destroys it.
+
+use crate::addr::{AttachId, GuestId, PageRange, ShmId};
+use crate::errno::Errno;
+use crate::map::Backing;
+use crate::page::{Owner, PageSlot};
+use crate::pmap::Pmap;
+use crate::state::State;
+use crate::types::{AttachmentLife, Invariant};
+use crate::wire::WireOp;
+use crate::wiring::WireOps;
+
+/// Removing mappings, ending attachments, destroying segments.
+pub(crate) trait Unmap {
+    /// Removes every entry in `range`, really unwiring each (flag and count), and frees the
+    /// anonymous pages it mapped. An attachment left with no page mapped ends there under the
+    /// mapping rule ([`crate::semantics::AttachmentLife`]).
+    fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno>;
+
+    /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
+    fn end_attachment(&mut self, g: GuestId, aid: AttachId) -> Result<(), Errno>;
+
+    /// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
+    fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno>;
+}
+
+impl Unmap for State {
+    fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
+        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
+        self.guest_mut(g)?.map.clip_range(range);
+        self.wire_entries(g, range, WireOp::Remove, |_| true)?;
+        let mut attachments: Vec<AttachId> = self.guests[&g]
+            .map
+            .overlapping(range)
+            .filter_map(|e| e.attachment)
+            .collect();
+        attachments.dedup();
+        for s in self.guests[&g].map.starts_in(range) {
+            let e = self
+                .guests
+                .get_mut(&g)
+                .expect("checked")
+                .map
+                .remove(s)
+                .expect("listed");
+            if e.backing == Backing::Anon {
+                self.free_anon(g, e.range())?;
+            }
+        }
+        self.pmap_remove(g, range)?;
+        self.end_unmapped_attachments(g, &attachments)
+    }
+
+    fn end_attachment(&mut self, g: GuestId, aid: AttachId) -> Result<(), Errno> {
+        let vm = self.guest_mut(g)?;
+        let i = vm
+            .attachments
+            .iter()
+            .position(|a| a.id == aid)
+            .expect("ending a recorded attachment");
+        let a = vm.attachments.remove(i);
+        let now = self.tick();
+        let seg = self.shm.get_mut(a.shm).expect("an attached segment exists");
+        seg.detached(g.0, now);
+        tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
+        if seg.nattch == 0 && seg.removed {
+            self.destroy_segment(a.shm)?;
+        }
+        Ok(())
+    }
+
+    fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno> {
+        tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
+        // The mark decides, as NetBSD's segment deallocation did (the two agree under the
+        // proposed rules; the old ones can leave a mark over an object no longer wired).
+        if self.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+            self.unwire_object(id)?;
+        }
+        let seg = self.shm.take(id).expect("checked above");
+        for (pgoff, slot) in seg.object.slots() {
+            if let Err(f) = self.phys.free(slot) {
+                return Err(self.corrupted(
+                    Invariant::FreeWired,
+                    format!("{id:?} page {pgoff} freed while {f:?} is still wired"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// Frees the frames, swap slots and host memory of guest `g`'s anonymous pages in `range`.
+    fn free_anon(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
+        for vpn in range.iter() {
+            let o = Owner::Anon { guest: g, vpn };
+            if let Err(f) = self.phys.free(self.slot(o)) {
+                return Err(self.corrupted(
+                    Invariant::FreeWired,
+                    format!(
+                        "{g:?} page {:?} freed while {f:?} is still wired",
+                        vpn.addr()
+                    ),
+                ));
+            }
+            self.set_slot(o, PageSlot::Untouched);
+        }
+        let _ = self.guests[&g]
+            .amap
+            .store()
+            .release(range.start.0, range.pages());
+        Ok(())
+    }
+
+    /// After `munmap`-like removal of entries that belonged to attachments `ids`: under
+    /// [`AttachmentLife::Mapping`], ends each of them that no longer maps any page. Ids with no
+    /// record (an attachment still being made) are skipped.
+    fn end_unmapped_attachments(&mut self, g: GuestId, ids: &[AttachId]) -> Result<(), Errno> {
+        if self.cfg.semantics.attachment_life() != AttachmentLife::Mapping {
+            return Ok(());
+        }
+        for &aid in ids {
+            let vm = self.guest(g)?;
+            let Some(a) = vm.attachments.iter().find(|a| a.id == aid) else {
+                continue;
+            };
+            if !vm.attachment_maps_a_page(a) {
+                self.end_attachment(g, aid)?;
+            }
+        }
+        Ok(())
+    }
+}

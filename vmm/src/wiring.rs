@@ -1,0 +1,374 @@
+//! Page-level wiring, driven by the entry-level rules of [`crate::wire`]: wiring and unwiring
+//! the pages under entries, the object wiring of a `SHM_LOCK`ed segment, the holds on every
+//! attachment of a segment, the limit checks that come before any of them, and the one
+//! clip–operate–merge helper ([`WireOps::with_clipped`]) every partial-map change goes through.
+//!
+//! Every operation here either completes or puts back what it did before it returns the error:
+//! a wiring that runs out of frames unwires the pages it wired; [`WireOps::wire_entries`]
+//! restores every entry it changed. The exceptions are corrupt state (a count or a frame that
+//! would go below zero), which is recorded and stops the machine.
+
+use crate::addr::{GuestId, PageRange, ShmId, Vpn};
+use crate::errno::Errno;
+use crate::fault::Fault;
+use crate::limits::Limits;
+use crate::map::{Backing, Entry};
+use crate::page::{Owner, PageSlot};
+use crate::state::State;
+use crate::types::{Attachment, Invariant};
+use crate::wire::{CountUnderflow, Saved, Transition, WireOp};
+
+/// Wiring pages, entries and segment objects.
+pub(crate) trait WireOps {
+    /// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
+    /// each in first. On failure the pages wired so far are unwired again.
+    fn wire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno>;
+
+    /// Drops one wiring from every page under `[start, end)` of an entry with `backing`.
+    fn unwire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing)
+        -> Result<(), Errno>;
+
+    /// Applies `op` to every entry of guest `g` that lies in `range` and satisfies `pick`, doing
+    /// the page-level work each transition asks for. The caller has clipped at the range's ends.
+    /// Keeps the guest's locked-page count. On failure every entry is put back as it was.
+    fn wire_entries(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        op: WireOp,
+        pick: impl Fn(&Entry) -> bool,
+    ) -> Result<(), Errno>;
+
+    /// Clips guest `g`'s map at the ends of `range`, runs `op`, and merges around `range`
+    /// whatever `op` returned: the one shape of every call that changes part of a map.
+    ///
+    /// The contract: `op` sees every entry wholly inside or wholly outside `range`. If it fails,
+    /// it has put back what it changed (as [`WireOps::wire_entries`] does), so the merge
+    /// leaves the map exactly as it was before the clip; a merge cannot fail, so nothing more
+    /// is undone here. A range inside the address space is the caller's to check.
+    fn with_clipped<R>(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        op: impl FnOnce(&mut State) -> Result<R, Errno>,
+    ) -> Result<R, Errno>;
+
+    /// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
+    /// accepts) were wired: pages not resident, or resident with no wiring yet. A segment page
+    /// mapped twice in the range counts once.
+    fn frames_to_wire(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool) -> u64;
+
+    /// Whether `pages` fresh pages of guest `g` may start locked (`MCL_FUTURE`), counted in
+    /// full against its locked-memory limit and the wired maximum.
+    fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool;
+
+    /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
+    fn check_lock_limits(
+        &self,
+        g: GuestId,
+        range: PageRange,
+        pick: impl Fn(&Entry) -> bool + Copy,
+    ) -> bool;
+
+    /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
+    /// the pages wired so far are unwired again.
+    fn wire_object(&mut self, id: ShmId) -> Result<(), Errno>;
+
+    /// Drops the object's own wiring from every page of the segment. Dropping a wiring the
+    /// object does not hold is a double unwire: corrupt state.
+    fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno>;
+
+    /// Applies `op` to every entry, in every guest, that maps segment `id`: the entries of its
+    /// attachments, each of which belongs to exactly one, so each is acted on once.
+    fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno>;
+
+    /// Whether the object's pages may all become wired (`ENOMEM` if the wired maximum forbids).
+    fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno>;
+
+    /// Sets the segment's SHM_LOCK mark.
+    fn set_locked(&mut self, id: ShmId, locked: bool);
+}
+
+impl WireOps for State {
+    fn wire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno> {
+        let base = range.start;
+        for vpn in range.iter() {
+            let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
+            match self.page_in(o) {
+                Ok(f) => self.phys.pool.wire(f),
+                Err(e) => {
+                    self.unwire_pages(g, PageRange::new(base, vpn), backing)?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unwire_pages(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        backing: Backing,
+    ) -> Result<(), Errno> {
+        let base = range.start;
+        for vpn in range.iter() {
+            let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
+            let PageSlot::Resident(f) = self.slot(o) else {
+                return Err(self.corrupted(
+                    Invariant::WireResident,
+                    format!(
+                        "{g:?} page {:?} of a wired entry is not resident",
+                        vpn.addr()
+                    ),
+                ));
+            };
+            if self.phys.pool.unwire(f).is_err() {
+                return Err(self.corrupted(
+                    Invariant::WireUnderflow,
+                    format!("{g:?} page {:?} ({f:?}) unwired below zero", vpn.addr()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn wire_entries(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        op: WireOp,
+        pick: impl Fn(&Entry) -> bool,
+    ) -> Result<(), Errno> {
+        let starts = self.guest(g)?.map.starts_in(range);
+        let mut done: Vec<(Vpn, Saved, Transition)> = Vec::new();
+        let mut result = Ok(());
+        for s in starts {
+            let vm = self.guests.get_mut(&g).expect("guest checked above");
+            let e = vm.map.get_mut(s).expect("entry listed above");
+            if !pick(e) {
+                continue;
+            }
+            let was_locked = e.is_mlocked();
+            let (t, saved) = match e.apply(op) {
+                Ok(x) => x,
+                Err(CountUnderflow) => {
+                    result = Err(self.corrupted(
+                        Invariant::EntryCountUnderflow,
+                        format!("{g:?} entry at {:?} released with no hold", s.addr()),
+                    ));
+                    break;
+                }
+            };
+            let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+            if t != Transition::Unchanged {
+                tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
+            }
+            let r = match t {
+                Transition::Wire => self.wire_pages(g, erange, backing),
+                Transition::Unwire => self.unwire_pages(g, erange, backing),
+                Transition::Unchanged => Ok(()),
+            };
+            let vm = self.guests.get_mut(&g).expect("guest checked above");
+            if let Err(err) = r {
+                vm.map.get_mut(s).expect("entry still there").restore(saved);
+                result = Err(err);
+                break;
+            }
+            if was_locked != now_locked {
+                vm.lock_changed(erange.pages(), now_locked);
+            }
+            done.push((s, saved, t));
+        }
+        if result.is_err() {
+            for (s, saved, t) in done.into_iter().rev() {
+                let vm = self.guests.get_mut(&g).expect("guest checked above");
+                let e = vm.map.get_mut(s).expect("entry still there");
+                let was_locked = e.is_mlocked();
+                e.restore(saved);
+                let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+                if was_locked != now_locked {
+                    vm.lock_changed(erange.pages(), now_locked);
+                }
+                // Only wiring operations can fail, so only wirings need undoing.
+                if t == Transition::Wire {
+                    self.unwire_pages(g, erange, backing)?;
+                }
+            }
+        }
+        result
+    }
+
+    fn with_clipped<R>(
+        &mut self,
+        g: GuestId,
+        range: PageRange,
+        op: impl FnOnce(&mut State) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        self.guest_mut(g)?.map.clip_range(range);
+        let r = op(self);
+        if let Ok(vm) = self.guest_mut(g) {
+            vm.map.merge_around(range);
+        }
+        r
+    }
+
+    fn frames_to_wire(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool) -> u64 {
+        let vm = &self.guests[&g];
+        let mut n = 0;
+        let mut shared = std::collections::HashSet::new();
+        for e in vm
+            .map
+            .overlapping(range)
+            .filter(|e| !e.is_wired() && pick(e))
+        {
+            for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
+                let o = State::owner_of(g, e.backing_at(vpn), vpn);
+                match self.slot(o) {
+                    PageSlot::Resident(f) if self.phys.pool.frame(f).wire_count > 0 => {}
+                    _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
+                    _ => n += 1,
+                }
+            }
+        }
+        n
+    }
+
+    fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
+        let vm = &self.guests[&g];
+        Limits::memlock_allows(vm.locked_pages, pages, vm.memlock_limit)
+            && self.phys.wired_allows(&self.cfg.limits, pages)
+    }
+
+    fn check_lock_limits(
+        &self,
+        g: GuestId,
+        range: PageRange,
+        pick: impl Fn(&Entry) -> bool + Copy,
+    ) -> bool {
+        let vm = &self.guests[&g];
+        let more_locked: u64 = vm
+            .map
+            .overlapping(range)
+            .filter(|e| !e.is_mlocked() && pick(e))
+            .filter_map(|e| e.range().intersect(&range))
+            .map(|r| r.pages())
+            .sum();
+        Limits::memlock_allows(vm.locked_pages, more_locked, vm.memlock_limit)
+            && self
+                .phys
+                .wired_allows(&self.cfg.limits, self.frames_to_wire(g, range, pick))
+    }
+
+    fn wire_object(&mut self, id: ShmId) -> Result<(), Errno> {
+        if self.seg(id)?.object_wired {
+            return Err(self.corrupted(
+                Invariant::ObjectWiredTwice,
+                format!("{id:?} took its object wiring while holding it"),
+            ));
+        }
+        let pages = self.seg(id)?.pages();
+        for pgoff in 0..pages {
+            match self.page_in(Owner::Object { shm: id, pgoff }) {
+                Ok(f) => self.phys.pool.wire(f),
+                Err(e) => {
+                    for done in 0..pgoff {
+                        self.unwire_object_page(id, done)?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.shm.get_mut(id).expect("checked above").object_wired = true;
+        Ok(())
+    }
+
+    fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno> {
+        if !self.seg(id)?.object_wired {
+            return Err(self.corrupted(
+                Invariant::ObjectUnwiredTwice,
+                format!("{id:?} dropped an object wiring it no longer held"),
+            ));
+        }
+        for pgoff in 0..self.seg(id)?.pages() {
+            self.unwire_object_page(id, pgoff)?;
+        }
+        self.shm.get_mut(id).expect("checked above").object_wired = false;
+        Ok(())
+    }
+
+    fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
+        let targets: Vec<(GuestId, Attachment)> = self
+            .guests
+            .iter()
+            .flat_map(|(&g, vm)| {
+                vm.attachments
+                    .iter()
+                    .filter(|a| a.shm == id)
+                    .map(move |&a| (g, a))
+            })
+            .collect();
+        for (i, &(g, a)) in targets.iter().enumerate() {
+            let mine = |e: &Entry| e.attachment == Some(a.id);
+            if let Err(e) = self.wire_entries(g, a.range(), op, mine) {
+                // Only taking holds can fail for want of memory; undo the ones taken. Dropping
+                // them fails only on corrupt state, which stops the machine anyway.
+                if op == WireOp::Hold {
+                    for &(g, a) in targets[..i].iter().rev() {
+                        self.wire_entries(g, a.range(), WireOp::Release, |e| {
+                            e.attachment == Some(a.id)
+                        })?;
+                        self.guest_mut(g)?.map.merge_around(a.range());
+                    }
+                }
+                return Err(e);
+            }
+            self.guest_mut(g)?.map.merge_around(a.range());
+        }
+        Ok(())
+    }
+
+    fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno> {
+        let seg = self.seg(id)?;
+        let more = (0..seg.pages())
+            .filter(|&pgoff| match seg.object.get(pgoff) {
+                PageSlot::Resident(f) => self.phys.pool.frame(f).wire_count == 0,
+                _ => true,
+            })
+            .count() as u64;
+        if self.phys.wired_allows(&self.cfg.limits, more) {
+            Ok(())
+        } else {
+            Err(Errno::ENOMEM)
+        }
+    }
+
+    fn set_locked(&mut self, id: ShmId, locked: bool) {
+        if let Some(seg) = self.shm.get_mut(id) {
+            seg.locked = locked;
+        }
+    }
+}
+
+impl State {
+    fn unwire_object_page(&mut self, id: ShmId, pgoff: u64) -> Result<(), Errno> {
+        match self.slot(Owner::Object { shm: id, pgoff }) {
+            PageSlot::Resident(f) if self.phys.pool.unwire(f).is_ok() => Ok(()),
+            _ => Err(self.corrupted(
+                Invariant::WireUnderflow,
+                format!("{id:?} page {pgoff} lost its SHM_LOCK wiring"),
+            )),
+        }
+    }
+}
+
+/// The backing of the page `delta` pages into an entry whose first page has `backing`.
+fn offset_backing(backing: Backing, delta: u64) -> Backing {
+    match backing {
+        Backing::Anon => Backing::Anon,
+        Backing::Shm { id, pgoff } => Backing::Shm {
+            id,
+            pgoff: pgoff + delta,
+        },
+    }
+}
