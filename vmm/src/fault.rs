@@ -337,7 +337,9 @@ pub mod handler {
 
     static FRONT: Once = Once::new();
     static CATCHER: Once = Once::new();
+    // SAFETY: `sigaction` is a plain C struct for which all-zero bytes are a valid value.
     static mut PREV_FRONT: [libc::sigaction; 2] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     static mut PREV_CATCH: [libc::sigaction; 2] = unsafe { std::mem::zeroed() };
     static ON_DEFER: AtomicUsize = AtomicUsize::new(0);
 
@@ -449,6 +451,12 @@ pub mod handler {
         unsafe { chain(&raw const PREV_CATCH, sig, info, ctx) }
     }
 
+    /// Hands a signal on to the handler that was installed before ours, or to the default
+    /// action.
+    ///
+    /// # Safety
+    /// Only from a signal handler, with the kernel's own `sig`, `info` and `ctx`; `prev` must be
+    /// one of this module's saved arrays, written by `set` before the handler was installed.
     unsafe fn chain(
         prev: *const [libc::sigaction; 2],
         sig: libc::c_int,
@@ -483,5 +491,140 @@ pub mod handler {
             };
             f(sig);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::audit;
+    use crate::map::{Backing, Entry};
+    use crate::pdaemon::Pageout;
+
+    const P: u64 = PAGE_SIZE;
+
+    /// A state with one guest mapping pages `[1, 1 + pages)` read-write, and page 9 read-only.
+    fn mapped(frames: u32, swap: u32, pages: u64) -> (State, GuestId) {
+        let mut s = State::small(frames, swap);
+        let g = s.add_guest(&Default::default()).unwrap();
+        let vm = s.guest_mut(g).unwrap();
+        let r = PageRange::new(Vpn(1), Vpn(1 + pages));
+        vm.map.insert(Entry::new(
+            r.start,
+            r.end,
+            Prot::RW,
+            Prot::ALL,
+            Backing::Anon,
+        ));
+        vm.map.insert(Entry::new(
+            Vpn(9),
+            Vpn(10),
+            Prot::READ,
+            Prot::ALL,
+            Backing::Anon,
+        ));
+        vm.amap.reserve(PageRange::new(Vpn(0), Vpn(16)));
+        (s, g)
+    }
+
+    #[test]
+    fn first_touch_zero_fills_and_a_second_finds_the_page_resident() {
+        let (mut s, g) = mapped(4, 4, 2);
+        let (o, f) = s.fault(g, Vpn(1), Access::Read).unwrap();
+        assert_eq!(s.slot(o), PageSlot::Resident(f));
+        assert_eq!(s.diag.stats.zero_fills, 1);
+        let (_, f2) = s.fault(g, Vpn(1), Access::Write).unwrap();
+        assert_eq!(f2, f);
+        assert_eq!((s.diag.stats.faults, s.diag.stats.zero_fills), (2, 1));
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn unmapped_and_forbidden_accesses_are_refused_without_a_frame() {
+        let (mut s, g) = mapped(4, 4, 2);
+        assert_eq!(s.fault(g, Vpn(5), Access::Read), Err(FaultError::Unmapped));
+        assert_eq!(
+            s.fault(g, Vpn(9), Access::Write),
+            Err(FaultError::Protection)
+        );
+        assert_eq!(
+            s.fault(GuestId(7), Vpn(1), Access::Read),
+            Err(FaultError::Unmapped)
+        );
+        assert_eq!(s.phys.pool.free_count(), 4);
+    }
+
+    #[test]
+    fn a_paged_out_page_comes_back_with_its_data() {
+        let (mut s, g) = mapped(2, 8, 4);
+        for p in 1..5u8 {
+            s.copy_in(g, Vpn(u64::from(p)).addr(), &[p; P as usize])
+                .unwrap();
+        }
+        assert!(s.diag.stats.evictions >= 2, "four pages through two frames");
+        let mut buf = vec![0u8; P as usize];
+        for p in 1..5u8 {
+            s.copy_out(g, Vpn(u64::from(p)).addr(), &mut buf).unwrap();
+            assert!(buf.iter().all(|&b| b == p), "page {p}");
+        }
+        assert!(s.diag.stats.page_ins >= 2);
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn copies_cross_page_boundaries_and_stop_at_a_hole() {
+        let (mut s, g) = mapped(4, 4, 2);
+        let at = Vaddr(2 * P - 3);
+        s.copy_in(g, at, b"across").unwrap();
+        let mut buf = [0u8; 6];
+        s.copy_out(g, at, &mut buf).unwrap();
+        assert_eq!(&buf, b"across");
+        assert_eq!(s.copy_in(g, Vaddr(3 * P - 1), b"xy"), Err(Errno::EFAULT));
+        assert_eq!(
+            s.copy_in(g, Vaddr(9 * P), b"x"),
+            Err(Errno::EFAULT),
+            "read-only"
+        );
+        assert_eq!(s.copy_out(g, Vaddr(u64::MAX), &mut buf), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn no_frame_and_no_swap_is_out_of_memory_and_loses_nothing() {
+        let (mut s, g) = mapped(1, 0, 2);
+        s.copy_in(g, Vpn(1).addr(), b"first").unwrap();
+        assert_eq!(
+            s.fault(g, Vpn(2), Access::Write),
+            Err(FaultError::OutOfMemory)
+        );
+        let mut buf = [0u8; 5];
+        s.copy_out(g, Vpn(1).addr(), &mut buf).unwrap();
+        assert_eq!(&buf, b"first");
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn a_page_in_with_no_frame_goes_back_to_swap() {
+        let (mut s, g) = mapped(1, 1, 2);
+        s.copy_in(g, Vpn(1).addr(), b"swapped").unwrap();
+        assert_eq!(s.reclaim(1), 1);
+        // The only frame now holds page 2, wired, so page 1 cannot come in.
+        let (_, f) = s.fault(g, Vpn(2), Access::Write).unwrap();
+        s.phys.pool.wire(f);
+        assert_eq!(
+            s.fault(g, Vpn(1), Access::Read),
+            Err(FaultError::OutOfMemory)
+        );
+        assert!(matches!(
+            s.slot(crate::page::Owner::Anon {
+                guest: g,
+                vpn: Vpn(1)
+            }),
+            PageSlot::Swapped(_)
+        ));
+        s.phys.pool.unwire(f).unwrap();
+        let mut buf = [0u8; 7];
+        s.copy_out(g, Vpn(1).addr(), &mut buf).unwrap();
+        assert_eq!(&buf, b"swapped");
+        audit(&s).unwrap();
     }
 }

@@ -327,3 +327,231 @@ impl MmapCalls for State {
         self.with_clipped(g, all, |s| rules(s).munlockall(s, g))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::PAGE_SIZE;
+    use crate::audit::audit;
+    use crate::fault::{Access, Fault};
+    use crate::types::Semantics;
+
+    const P: u64 = PAGE_SIZE;
+    const ANON: MapFlags = MapFlags::ANON.union(MapFlags::PRIVATE);
+
+    fn one_guest(frames: u32) -> (State, GuestId) {
+        let mut s = State::small(frames, 64);
+        let g = s.add_guest(&Default::default()).unwrap();
+        (s, g)
+    }
+
+    fn resident(s: &State, g: GuestId, a: Vaddr, pages: u64) -> usize {
+        let v = s.mincore_ro(g, a, pages * P);
+        v.iter().filter(|&&b| b == 1).count()
+    }
+
+    impl State {
+        fn mincore_ro(&self, g: GuestId, a: Vaddr, len: u64) -> Vec<u8> {
+            let range = PageRange::aligned(a, len, self.limit_bytes()).unwrap();
+            let vm = self.guest(g).unwrap();
+            range
+                .iter()
+                .map(|vpn| {
+                    let e = vm.map.lookup(vpn).unwrap();
+                    u8::from(matches!(
+                        self.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
+                        PageSlot::Resident(_)
+                    ))
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn mmap_places_above_page_zero_and_merges_with_its_neighbour() {
+        let (mut s, g) = one_guest(16);
+        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        assert_eq!(a, Vaddr(P), "page 0 is never chosen");
+        let b = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        assert_eq!(b, Vaddr(3 * P));
+        assert_eq!(s.guest(g).unwrap().map.len(), 1, "like neighbours merge");
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mmap_rejects_bad_flags_and_lengths_without_changing_anything() {
+        let (mut s, g) = one_guest(16);
+        let both = ANON | MapFlags::SHARED;
+        assert_eq!(s.mmap(g, Vaddr(0), P, Prot::RW, both), Err(Errno::EINVAL));
+        assert_eq!(s.mmap(g, Vaddr(0), 0, Prot::RW, ANON), Err(Errno::EINVAL));
+        assert_eq!(
+            s.mmap(g, Vaddr(0), P, Prot::RW, MapFlags::PRIVATE),
+            Err(Errno::EINVAL),
+            "only anonymous memory"
+        );
+        let fixed = ANON | MapFlags::FIXED;
+        assert_eq!(s.mmap(g, Vaddr(1), P, Prot::RW, fixed), Err(Errno::EINVAL));
+        assert_eq!(
+            s.mmap(g, Vaddr(0), 1 << 30, Prot::RW, ANON),
+            Err(Errno::ENOMEM),
+            "larger than the address space"
+        );
+        assert!(s.guest(g).unwrap().map.is_empty());
+        assert_eq!(
+            s.mmap(GuestId(9), Vaddr(0), P, Prot::RW, ANON),
+            Err(Errno::ESRCH)
+        );
+    }
+
+    #[test]
+    fn map_fixed_over_a_locked_mapping_really_unwires_it() {
+        let (mut s, g) = one_guest(16);
+        let a = s.mmap(g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
+        s.mlock(g, a, 4 * P).unwrap();
+        assert_eq!(s.phys.pool.wired(), 4);
+        s.mmap(g, a, 4 * P, Prot::RW, ANON | MapFlags::FIXED)
+            .unwrap();
+        assert_eq!(s.phys.pool.wired(), 0);
+        assert_eq!(s.guest(g).unwrap().locked_pages, 0);
+        assert_eq!(resident(&s, g, a, 4), 0, "the old pages are gone");
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mlock_twice_munlock_once_unlocks_and_keeps_the_data() {
+        let (mut s, g) = one_guest(16);
+        let a = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        s.copy_in(g, a, b"kept").unwrap();
+        s.mlock(g, Vaddr(a.0 + P), P).unwrap();
+        s.mlock(g, Vaddr(a.0 + P), P).unwrap();
+        assert_eq!(s.guest(g).unwrap().map.len(), 3, "the lock clips");
+        assert_eq!(resident(&s, g, a, 3), 2, "mlock brings its page in");
+        s.munlock(g, Vaddr(a.0 + P), P).unwrap();
+        assert_eq!(s.phys.pool.wired(), 0);
+        assert_eq!(
+            s.guest(g).unwrap().map.len(),
+            1,
+            "and the unlock merges back"
+        );
+        let mut buf = [0u8; 4];
+        s.copy_out(g, a, &mut buf).unwrap();
+        assert_eq!(&buf, b"kept");
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mlock_refuses_holes_prot_none_and_the_limit_changing_nothing() {
+        let (mut s, g) = one_guest(16);
+        let a = s.mmap(g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
+        s.munmap(g, Vaddr(a.0 + P), P).unwrap();
+        assert_eq!(s.mlock(g, a, 4 * P), Err(Errno::ENOMEM), "a hole");
+        s.mprotect(g, Vaddr(a.0 + 2 * P), P, Prot::empty()).unwrap();
+        assert_eq!(
+            s.mlock(g, Vaddr(a.0 + 2 * P), P),
+            Err(Errno::EINVAL),
+            "PROT_NONE"
+        );
+        s.guest_mut(g).unwrap().memlock_limit = P;
+        assert_eq!(s.mlock(g, Vaddr(a.0 + 3 * P), 2 * P), Err(Errno::ENOMEM));
+        let b = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        assert_eq!(
+            s.mlock(g, b, 2 * P),
+            Err(Errno::EAGAIN),
+            "over RLIMIT_MEMLOCK"
+        );
+        assert_eq!(s.phys.pool.wired(), 0);
+        assert_eq!(s.guest(g).unwrap().locked_pages, 0);
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mlock_that_runs_out_of_frames_puts_back_every_page_it_wired() {
+        // 4 frames and no swap: three touched pages cannot be paged out, so the second page
+        // of the lock finds no frame, though the limits allow it.
+        let mut s = State::small(4, 0);
+        let g = s.add_guest(&Default::default()).unwrap();
+        s.cfg.limits.wired_max = 4;
+        let x = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        s.copy_in(g, x, &[1; 3 * P as usize]).unwrap();
+        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        let before: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
+        assert_eq!(s.mlock(g, a, 2 * P), Err(Errno::EAGAIN));
+        assert_eq!(s.phys.pool.wired(), 0);
+        let after: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
+        assert_eq!(before, after, "the map is as it was");
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mprotect_checks_the_maximum_and_clips_only_what_it_changes() {
+        let (mut s, g) = one_guest(16);
+        let a = s.mmap(g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
+        s.mprotect(g, Vaddr(a.0 + P), P, Prot::READ).unwrap();
+        assert_eq!(s.guest(g).unwrap().map.len(), 3);
+        assert_eq!(
+            s.fault(g, Vaddr(a.0 + P).vpn(), Access::Write).unwrap_err(),
+            crate::fault::FaultError::Protection
+        );
+        s.mprotect(g, Vaddr(a.0 + P), P, Prot::RW).unwrap();
+        assert_eq!(s.guest(g).unwrap().map.len(), 1);
+        s.guest_mut(g)
+            .unwrap()
+            .map
+            .get_mut(a.vpn())
+            .unwrap()
+            .max_prot = Prot::READ;
+        assert_eq!(s.mprotect(g, a, P, Prot::RW), Err(Errno::EACCES));
+        assert_eq!(
+            s.mprotect(g, Vaddr(a.0 + 8 * P), P, Prot::RW),
+            Err(Errno::ENOMEM)
+        );
+    }
+
+    #[test]
+    fn mlockall_future_locks_later_mappings_and_munlockall_ends_it() {
+        let (mut s, g) = one_guest(16);
+        s.mlockall(g, MlockallFlags::FUTURE).unwrap();
+        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        assert_eq!(resident(&s, g, a, 2), 2);
+        assert_eq!(s.phys.pool.wired(), 2);
+        let none = s.mmap(g, Vaddr(0), P, Prot::empty(), ANON).unwrap();
+        assert!(!s
+            .guest(g)
+            .unwrap()
+            .map
+            .lookup(none.vpn())
+            .unwrap()
+            .is_wired());
+        s.munlockall(g).unwrap();
+        assert_eq!(s.phys.pool.wired(), 0);
+        let b = s.mmap(g, Vaddr(0), P, Prot::RW, ANON).unwrap();
+        assert_eq!(resident(&s, g, b, 1), 0);
+        assert_eq!(s.mlockall(g, MlockallFlags::empty()), Err(Errno::EINVAL));
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn old_rules_count_mlock_and_refuse_munlock_of_an_unlocked_range() {
+        let (mut s, g) = one_guest(16);
+        s.cfg.semantics = Semantics::Netbsd2019;
+        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        s.mlock(g, a, P).unwrap();
+        s.mlock(g, a, P).unwrap();
+        let e = s.guest(g).unwrap().map.lookup(a.vpn()).unwrap().clone();
+        assert_eq!((e.is_mlocked(), e.wire_count()), (false, 2));
+        assert_eq!(s.munlock(g, a, 2 * P), Err(Errno::EINVAL));
+        s.munlock(g, a, P).unwrap();
+        assert_eq!(s.phys.pool.wired(), 0, "one munlock undoes both");
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mincore_reports_residency_and_refuses_holes() {
+        let (mut s, g) = one_guest(16);
+        let a = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        s.copy_in(g, Vaddr(a.0 + 2 * P), &[1]).unwrap();
+        assert_eq!(s.mincore(g, a, 3 * P).unwrap(), vec![0, 0, 1]);
+        assert_eq!(s.mincore(g, Vaddr(a.0 + 1), P), Err(Errno::EINVAL));
+        assert_eq!(s.mincore(g, a, 4 * P), Err(Errno::ENOMEM));
+    }
+}

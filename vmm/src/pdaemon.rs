@@ -95,17 +95,9 @@ mod tests {
     use super::*;
     use crate::addr::{GuestId, PageRange, Vpn};
     use crate::map::{Backing, Entry, Prot};
-    use crate::state::MachineConfig;
-    use crate::swap::SwapBacking;
 
     fn state(frames: u32, swap: u32) -> State {
-        State::new(MachineConfig {
-            phys_pages: frames,
-            swap_pages: swap,
-            swap_backing: SwapBacking::Memory,
-            ..MachineConfig::default()
-        })
-        .unwrap()
+        State::small(frames, swap)
     }
 
     fn anon(vpn: u64) -> Owner {

@@ -614,3 +614,20 @@ impl State {
         })
     }
 }
+
+#[cfg(test)]
+impl State {
+    /// A small state for unit tests: `frames` frames, `swap` slots in memory, a 1 MiB address
+    /// space, no host view.
+    pub fn small(frames: u32, swap: u32) -> State {
+        State::new(MachineConfig {
+            phys_pages: frames,
+            swap_pages: swap,
+            swap_backing: SwapBacking::Memory,
+            space_pages: 256,
+            limits: Limits::for_frames(frames),
+            ..MachineConfig::default()
+        })
+        .unwrap()
+    }
+}

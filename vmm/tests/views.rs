@@ -2,6 +2,9 @@
 //! access, leave under pressure with their host memory released, and come back with their data;
 //! a segment page is the same host page in every attacher's view.
 
+// These tests touch guest memory through raw view pointers, as guest code does.
+#![allow(unsafe_code)]
+
 use vmm::pmap::PagingMode;
 use vmm::{
     GuestConfig, Machine, MachineConfig, MapFlags, Prot, ShmCmd, SwapBacking, Vaddr, PAGE_SIZE,
