@@ -21,6 +21,10 @@ proptest CASES="100000":
     PROPTEST_CASES={{CASES}} cargo test --release -p vmm --test model
 
 # Formatting and lints, as CI would want them.
+# The VM core's import graph: fails on a cycle and prints the layers.
+layers:
+    cargo test -p vmm --test layers -- --nocapture
+
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings

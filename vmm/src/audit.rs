@@ -173,13 +173,13 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
 /// Every frame's wire count against the wirings that hold it, and its owner against the page.
 fn check_frames(s: &State, expected: &[u32]) -> Result<(), Violation> {
     for (f, fr) in s.phys.pool.iter() {
-        if fr.wire_count != expected[f.index()] {
+        if fr.wire_count() != expected[f.index()] {
             return fail(
                 Invariant::PageWireCount,
                 format!(
                     "{f:?} ({:?}) has wire count {} but {} wirings hold it",
                     fr.owner,
-                    fr.wire_count,
+                    fr.wire_count(),
                     expected[f.index()]
                 ),
             );

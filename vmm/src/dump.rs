@@ -393,7 +393,7 @@ impl Dump for State {
                         match self.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
                             PageSlot::Resident(f) => {
                                 row.resident += 1;
-                                row.wired += u64::from(self.phys.pool.frame(f).wire_count > 0);
+                                row.wired += u64::from(self.phys.pool.frame(f).is_wired());
                             }
                             PageSlot::Swapped(_) => row.swapped += 1,
                             PageSlot::Untouched => {}
@@ -433,7 +433,7 @@ impl State {
             let owner = State::owner_of(g, e.backing_at(vpn), vpn);
             let (residency, wire_count) = match self.slot(owner) {
                 PageSlot::Resident(f) => {
-                    (ResidencyRow::Resident, self.phys.pool.frame(f).wire_count)
+                    (ResidencyRow::Resident, self.phys.pool.frame(f).wire_count())
                 }
                 PageSlot::Swapped(_) => (ResidencyRow::Swapped, 0),
                 PageSlot::Untouched => (ResidencyRow::Untouched, 0),

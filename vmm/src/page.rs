@@ -2,7 +2,7 @@
 //! exactly one queue.
 //!
 //! The pool is the machine's physical memory. A frame's data lives in host memory: the page of
-//! the owner's host store ([`crate::pmap::HostStore`]) that the frame is resident in. The pool
+//! the owner's host store ([`crate::host::HostStore`]) that the frame is resident in. The pool
 //! bounds how many such host pages exist at once: a page needs a frame to be resident, and giving
 //! the frame up ([`crate::pdaemon`]) releases the host page.
 //!
@@ -66,13 +66,27 @@ pub struct Frame {
     /// The page it holds, if in use.
     pub owner: Option<Owner>,
     /// Page-level wirings: one per wired entry mapping it, one for a SHM_LOCKed segment.
-    pub wire_count: u32,
+    /// Changed only by [`PagePool::wire`] and [`PagePool::unwire`].
+    wire_count: u32,
     /// Second-chance bit: set when the page is faulted or accessed through the host.
     pub referenced: bool,
     /// The queue the frame is on.
     pub queue: Queue,
     prev: u32,
     next: u32,
+}
+
+impl Frame {
+    /// Page-level wirings of the frame.
+    pub fn wire_count(&self) -> u32 {
+        self.wire_count
+    }
+
+    /// Whether the frame is wired: the one question, asked of the count here and nowhere else.
+    #[inline]
+    pub fn is_wired(&self) -> bool {
+        self.wire_count > 0
+    }
 }
 
 /// A frame would have been unwired below zero.
@@ -309,7 +323,7 @@ impl PagePool {
         let queued: HashSet<FrameId> = queue.iter().copied().collect();
         let pageable = self
             .iter()
-            .filter(|(_, fr)| fr.owner.is_some() && fr.wire_count == 0)
+            .filter(|(_, fr)| fr.owner.is_some() && !fr.is_wired())
             .count();
         if queued.len() != queue.len() || queue.len() != pageable || queue.len() != self.pageout_len
         {

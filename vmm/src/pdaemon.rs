@@ -56,7 +56,7 @@ impl State {
     /// Writes one unwired page to swap, releases its host memory and frees its frame.
     fn evict(&mut self, f: FrameId) -> Result<(), Errno> {
         let fr = self.phys.pool.frame(f);
-        debug_assert_eq!(fr.wire_count, 0, "evicting wired {f:?}");
+        debug_assert!(!fr.is_wired(), "evicting wired {f:?}");
         let o = fr.owner.expect("a queued frame has an owner");
         let maps = self.mappings_of(o);
         if !self.pmap_page_remove(&maps) {

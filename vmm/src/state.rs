@@ -387,7 +387,7 @@ impl Phys {
         match slot {
             PageSlot::Untouched => {}
             PageSlot::Resident(f) => {
-                if self.pool.frame(f).wire_count != 0 {
+                if self.pool.frame(f).is_wired() {
                     return Err(f);
                 }
                 self.pool.release(f);
@@ -603,7 +603,7 @@ impl State {
         let e = vm.map.lookup(vpn).ok_or(Errno::ENOMEM)?;
         let owner = State::owner_of(g, e.backing_at(vpn), vpn);
         let (residency, wire_count) = match self.slot(owner) {
-            PageSlot::Resident(f) => (Residency::Resident, self.phys.pool.frame(f).wire_count),
+            PageSlot::Resident(f) => (Residency::Resident, self.phys.pool.frame(f).wire_count()),
             PageSlot::Swapped(_) => (Residency::Swapped, 0),
             PageSlot::Untouched => (Residency::Untouched, 0),
         };

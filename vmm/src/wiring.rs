@@ -225,7 +225,7 @@ impl WireOps for State {
             for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
                 let o = State::owner_of(g, e.backing_at(vpn), vpn);
                 match self.slot(o) {
-                    PageSlot::Resident(f) if self.phys.pool.frame(f).wire_count > 0 => {}
+                    PageSlot::Resident(f) if self.phys.pool.frame(f).is_wired() => {}
                     _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
                     _ => n += 1,
                 }
@@ -332,7 +332,7 @@ impl WireOps for State {
         let seg = self.seg(id)?;
         let more = (0..seg.pages())
             .filter(|&pgoff| match seg.object.get(pgoff) {
-                PageSlot::Resident(f) => self.phys.pool.frame(f).wire_count == 0,
+                PageSlot::Resident(f) => !self.phys.pool.frame(f).is_wired(),
                 _ => true,
             })
             .count() as u64;
