@@ -6,7 +6,8 @@
 //!
 //! Each part checks its own invariants, and the audit composes them with the ones that span
 //! parts: [`crate::map::VmMap::check`] (`map-*`), [`crate::page::PagePool::check`]
-//! (`queue-*`), and the guest's own checks in [`crate::state`] (`shm-attach-*`,
+//! (`queue-*`), [`crate::swap::Swap::check`] (`swap-count`), [`crate::segment::ShmTable::check`]
+//! (`shm-pages`), and the guest's own checks in [`crate::state`] (`shm-attach-*`,
 //! `locked-pages`, `anon-leak`). The invariants, by name:
 //!
 //! - whatever an operation found broken when it stopped the machine (`wire-underflow`,
@@ -25,7 +26,9 @@
 //! - `anon-leak`: no anonymous page outside an anonymous entry holds a frame or a swap slot;
 //! - `queue-*`: free frames are on the free list once, unwired frames in use on the pageout
 //!   queue once, wired frames on neither, and the pool's counters agree;
-//! - `swap-*`: every swapped page's slot is in use, no slot serves two pages, none is leaked;
+//! - `swap-*`: every swapped page's slot is in use, no slot serves two pages, none is leaked,
+//!   and the use counter agrees with the slots marked;
+//! - `shm-pages`: the segment table's page total is the sum of its segments;
 //! - `shm-*`: attach counts match the guests' attachments, which name live segments;
 //!   `shm-attach-entry`: every segment entry belongs to a recorded attachment of its segment,
 //!   inside its range at the matching object offset; `shm-attach-unmapped` (mapping rule only,
@@ -53,6 +56,8 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
     let expected = check_guests_and_segments(s)?;
     check_frames(s, &expected)?;
     s.phys.pool.check()?;
+    s.phys.swap.check()?;
+    s.shm.check()?;
     let wired = s.phys.pool.wired() as u64;
     if wired > s.cfg.limits.wired_max.min(s.phys.pool.total() as u64) {
         return fail(

@@ -10,7 +10,7 @@
 
 use crate::addr::ShmId;
 use crate::object::VmObject;
-use crate::types::Cred;
+use crate::types::{Cred, Invariant, Violation};
 use guest_abi::ipc;
 
 /// A segment's owner, creator and permission bits.
@@ -291,6 +291,25 @@ impl ShmTable {
             return Some(self.slots.len() - 1);
         }
         None
+    }
+
+    /// Checks the table's own invariant: its page total is the sum of its segments' sizes, and
+    /// each segment sits in the slot its id names.
+    pub fn check(&self) -> Result<(), Violation> {
+        let pages: u64 = self.iter().map(|s| s.pages()).sum();
+        if pages != self.pages {
+            return Err(Violation::new(
+                Invariant::ShmPages,
+                format!("the table counts {} pages, its segments hold {pages}", self.pages),
+            ));
+        }
+        if let Some(s) = self.iter().find(|s| self.get(s.id).is_none_or(|t| t.id != s.id)) {
+            return Err(Violation::new(
+                Invariant::ShmPages,
+                format!("{:?} is not found under its own id", s.id),
+            ));
+        }
+        Ok(())
     }
 
     /// Removes the segment, returning it (its pages are the caller's to free).

@@ -9,6 +9,7 @@
 
 use crate::addr::{SwapSlot, PAGE_SIZE};
 use crate::host;
+use crate::types::{Invariant, Violation};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -121,6 +122,25 @@ impl Swap {
         self.file.read_exact_at(buf, u64::from(slot.0) * PAGE_SIZE)
     }
 
+    /// Checks swap's own invariant: the use counter is the number of slots marked used, and no
+    /// slot past the capacity is. Whether each used slot holds a page is the machine's audit.
+    pub fn check(&self) -> Result<(), Violation> {
+        let marked: u32 = self.used_bits.iter().map(|w| w.count_ones()).sum();
+        let beyond = (self.capacity..self.used_bits.len() as u32 * 64)
+            .any(|s| self.used_bits[s as usize / 64] & (1 << (s % 64)) != 0);
+        if marked != self.used || beyond {
+            return Err(Violation::new(
+                Invariant::SwapCount,
+                format!(
+                    "swap counts {} slots in use, {marked} are marked{}",
+                    self.used,
+                    if beyond { ", some past the end" } else { "" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Bytes of storage the backing holds now.
     pub fn backing_bytes(&self) -> io::Result<u64> {
         host::host_bytes(&self.file)
@@ -159,6 +179,17 @@ mod tests {
             s.read(slots[69], &mut back).unwrap();
             assert_eq!(back, page, "{b:?}");
         }
+    }
+
+    #[test]
+    fn check_finds_a_counter_out_of_step_with_the_slots() {
+        let mut s = Swap::new(&SwapBacking::Memory, 70).unwrap();
+        let a = s.alloc().unwrap();
+        s.alloc().unwrap();
+        s.free(a);
+        s.check().unwrap();
+        s.used += 1;
+        assert_eq!(s.check().unwrap_err().invariant, Invariant::SwapCount);
     }
 
     #[test]

@@ -251,6 +251,10 @@ invariants! {
     SwapDouble = "swap-double",
     /// Every slot in use holds a page.
     SwapLeak = "swap-leak",
+    /// Swap's use counter is the number of slots marked used.
+    SwapCount = "swap-count",
+    /// The segment table's page total is the sum of its segments' sizes.
+    ShmPages = "shm-pages",
     /// A segment's attach count is the number of attachments guests hold.
     ShmNattch = "shm-nattch",
     /// Entries and attachments name live segments.
