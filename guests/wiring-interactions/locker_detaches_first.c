@@ -6,9 +6,12 @@
  *
  * netbsd-2019: the other guest's attachment was never counted, so its SHM_UNLOCK unwires the
  * object, fails (EIO) and leaves the mark; freeing a segment still marked locked unwires the
- * object's pages a second time. */
+ * object's pages a second time.
+ *
+ * freebsd: SHM_LOCK is EINVAL (sys/kern/sysv_shm.c, kern_shmctl_locked has no such case). */
 // vmm-guests: 2
 // netbsd-2019: corrupt object-unwired-twice
+// freebsd: check-fails shmctl(id, SHM_LOCK, 0) == 0
 #include "vmm.h"
 #define P 4096
 #define N 4

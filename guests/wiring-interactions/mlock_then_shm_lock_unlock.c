@@ -3,8 +3,11 @@
  * Proposed rules: mlock is a flag, SHM_LOCK a count; SHM_UNLOCK drops only the count.
  *
  * netbsd-2019: mlock and SHM_LOCK share one count (2); SHM_UNLOCK forces it to 0, so the
- * mlocked pages silently lose their wiring and page out: a wrong answer, no corruption. */
+ * mlocked pages silently lose their wiring and page out: a wrong answer, no corruption.
+ *
+ * freebsd: SHM_LOCK is EINVAL (sys/kern/sysv_shm.c, kern_shmctl_locked has no such case). */
 // netbsd-2019: check-fails vmm_resident(s, N) == 1
+// freebsd: check-fails shmctl(id, SHM_LOCK, 0) == 0
 #include "vmm.h"
 #define P 4096
 #define N 4

@@ -5,9 +5,12 @@
  *
  * netbsd-2019: SHM_LOCK counted only the locker's own attachment. The other guest's SHM_UNLOCK
  * unwires the object, finds its own attachment uncounted (EIO) and leaves the segment marked
- * locked; the locker's SHM_UNLOCK then unwires the object's pages a second time. */
+ * locked; the locker's SHM_UNLOCK then unwires the object's pages a second time.
+ *
+ * freebsd: SHM_LOCK is EINVAL (sys/kern/sysv_shm.c, kern_shmctl_locked has no such case). */
 // vmm-guests: 2
 // netbsd-2019: corrupt object-unwired-twice
+// freebsd: check-fails shmctl(id, SHM_LOCK, 0) == 0
 #include "vmm.h"
 #define P 4096
 #define N 4

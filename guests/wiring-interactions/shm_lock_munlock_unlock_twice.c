@@ -5,8 +5,11 @@
  *
  * netbsd-2019: munlock forces the entry's one wire count to 0. The first SHM_UNLOCK unwires the
  * object, then fails to unwire the entry (count already 0: EINVAL, reported as EIO) and leaves the
- * segment marked locked. The second unwires the object's pages again: a double unwire. */
+ * segment marked locked. The second unwires the object's pages again: a double unwire.
+ *
+ * freebsd: SHM_LOCK is EINVAL (sys/kern/sysv_shm.c, kern_shmctl_locked has no such case). */
 // netbsd-2019: corrupt object-unwired-twice
+// freebsd: check-fails shmctl(id, SHM_LOCK, 0) == 0
 #include "vmm.h"
 #define P 4096
 #define N 4

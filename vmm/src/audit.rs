@@ -13,13 +13,15 @@
 //! - whatever an operation found broken when it stopped the machine (`wire-underflow`,
 //!   `object-unwired-twice`, `entry-count-underflow`, ...: see [`crate::Machine::corruption`]);
 //! - `map-*`: a guest's map is sorted, non-overlapping, within bounds and fully merged;
-//! - `entry-svid-count`: an entry's wire count is one while its segment is SHM_LOCKed, else zero
-//!   (no other count holders exist yet; only under the proposed rules, where the count is
-//!   segment state);
-//! - `shm-lock-mark`: a segment is marked SHM_LOCKed exactly while its object holds its wiring
-//!   (proposed rules only: `netbsd-2019` leaves the mark behind after a failed SHM_UNLOCK);
+//! - `entry-svid-count`: an entry's wire count is one while its segment is SHM_LOCKed, where
+//!   attachments hold a count (`proposed`), else zero (no other count holders exist yet; not
+//!   under `netbsd-2019`, which replays a bug);
+//! - `shm-lock-mark`: a segment is marked SHM_LOCKed exactly while its object holds its wiring,
+//!   and has a lock count only under `illumos`, only while marked (not under `netbsd-2019`,
+//!   which leaves the mark behind after a failed SHM_UNLOCK);
 //! - `locked-pages`: a guest's locked-page count is the size of its flagged entries;
-//! - `wired-not-resident`: every page under a wired entry or a locked segment is resident;
+//! - `wired-not-resident`: every page under a wired entry or a locked segment is resident
+//!   (under a lazy `SHM_LOCK`, `linux`, the segment's pages are wired as they come in instead);
 //! - `page-wire-count`: a frame's wire count is the number of wired entries mapping its page,
 //!   plus one if its segment's object holds its wiring;
 //! - `frame-owner` / `page-frame`: frames and the pages they hold name each other;
@@ -40,6 +42,7 @@ use crate::map::Backing;
 use crate::page::{Owner, PageSlot};
 use crate::semantics::rules;
 use crate::state::State;
+use crate::types::Semantics;
 use std::collections::HashSet;
 
 pub use crate::types::{Invariant, Violation};
@@ -73,7 +76,11 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
 
 /// Every guest's and segment's own invariants, and the wirings each frame should hold.
 fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
-    let counts_are_segment_state = rules(s).counts_are_segment_state();
+    // Where the mode replays no bug, an entry's count is its segment's lock (where attachments
+    // hold one) and nothing else, and the lock mark is the object's wiring.
+    let check_counts = !s.cfg.semantics.replays_bug();
+    let attach_holds = rules(s).attach_holds();
+    let lazy = s.cfg.semantics.lazy_shm_lock();
     let mut expected = vec![0u32; s.phys.pool.total()];
     let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
         match s.slot(o) {
@@ -93,7 +100,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
             let svid = match e.backing {
                 Backing::Anon => 0,
                 Backing::Shm { id, .. } => match s.shm.get(id) {
-                    Some(seg) => u32::from(seg.locked),
+                    Some(seg) => u32::from(seg.locked && attach_holds),
                     None => {
                         return fail(
                             Invariant::ShmDangling,
@@ -103,7 +110,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
                 },
             };
             // The count alone, on purpose: under these rules it is the segment's lock state.
-            if counts_are_segment_state && e.wire_count() != svid {
+            if check_counts && e.wire_count() != svid {
                 return fail(
                     Invariant::EntrySvidCount,
                     format!(
@@ -127,13 +134,18 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         vm.check_anon(g)?;
     }
     for seg in s.shm.iter() {
-        if counts_are_segment_state && seg.locked != seg.object_wired {
+        if check_counts
+            && (seg.locked != seg.object_wired
+                || (seg.lock_count > 0 && !seg.locked)
+                || (s.cfg.semantics != Semantics::Illumos && seg.lock_count != 0))
+        {
             return fail(
                 Invariant::ShmLockMark,
                 format!(
-                    "{:?} is marked {} but its object is {}",
+                    "{:?} is marked {} (lock count {}) but its object is {}",
                     seg.id,
                     if seg.locked { "locked" } else { "unlocked" },
+                    seg.lock_count,
                     if seg.object_wired {
                         "wired"
                     } else {
@@ -144,8 +156,12 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         }
         if seg.object_wired {
             for pgoff in 0..seg.pages() {
-                let f =
-                    resident_owner(Owner::Object { shm: seg.id, pgoff }, "its object is wired")?;
+                let o = Owner::Object { shm: seg.id, pgoff };
+                if lazy && !matches!(s.slot(o), PageSlot::Resident(_)) {
+                    // A lazy lock wires pages as they come in.
+                    continue;
+                }
+                let f = resident_owner(o, "its object is wired")?;
                 expected[f.index()] += 1;
             }
         }

@@ -31,6 +31,7 @@ use crate::map::Prot;
 use crate::mmap::{MapFlags, MlockallFlags};
 use crate::shm::ShmCmd;
 use crate::swap::SwapBacking;
+use crate::types::Semantics;
 use crate::GuestId;
 
 /// What a sequence did.
@@ -226,8 +227,19 @@ impl World {
 /// Runs the sequence `bytes` encodes on a fresh tiny machine; `Err` names the step after which
 /// the audit failed (a bug) and the violation. Trailing bytes short of a step are ignored.
 pub fn run(bytes: &[u8]) -> Result<Outcome, String> {
+    run_under(bytes, Semantics::Proposed)
+}
+
+/// The rule sets whose audit must hold after every call: all but those replaying a kernel bug.
+pub fn checked_modes() -> impl Iterator<Item = Semantics> {
+    Semantics::ALL.into_iter().filter(|m| !m.replays_bug())
+}
+
+/// [`run`] under the rules of `semantics`.
+pub fn run_under(bytes: &[u8], semantics: Semantics) -> Result<Outcome, String> {
     let m = Machine::new(
         MachineConfig::default()
+            .semantics(semantics)
             .phys_mem(16 * PAGE_SIZE)
             .wired_max(8 * PAGE_SIZE)
             .memlock_limit(6 * PAGE_SIZE)

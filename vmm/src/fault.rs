@@ -210,11 +210,21 @@ impl State {
     /// [`State::page_in`], placing the data straight into `dst` (a view and the page there that
     /// faulted) when that view can take it.
     fn page_in_to(&mut self, o: Owner, dst: Option<(&View, Vpn)>) -> Result<FrameId, Errno> {
-        match self.slot(o) {
-            PageSlot::Resident(f) => {
-                self.phys.pool.touch(f);
-                Ok(f)
-            }
+        let slot = self.slot(o);
+        if let PageSlot::Resident(f) = slot {
+            self.phys.pool.touch(f);
+            return Ok(f);
+        }
+        // A page of a segment whose object holds its wiring comes in wired: this happens only
+        // under a lazy `SHM_LOCK` (Linux), where the lock did not bring every page in. Past the
+        // wired maximum the fault fails, as a wiring would.
+        let wire = matches!(o, Owner::Object { shm, .. }
+            if self.shm.get(shm).is_some_and(|s| s.object_wired));
+        if wire && !self.phys.wired_allows(&self.cfg.limits, 1) {
+            return Err(Errno::ENOMEM);
+        }
+        let f = match slot {
+            PageSlot::Resident(_) => unreachable!("handled above"),
             PageSlot::Untouched => {
                 // The store page of an untouched page is a hole (it was never written, or was
                 // punched when freed); giving it host memory keeps "resident" and "has host
@@ -227,15 +237,19 @@ impl State {
                 self.set_slot(o, PageSlot::Resident(f));
                 self.diag.stats.zero_fills += 1;
                 tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "zero fill");
-                Ok(f)
+                f
             }
             PageSlot::Swapped(slot) => {
                 let mut data = std::mem::take(&mut self.phys.scratch_in);
                 let r = self.swap_in(o, slot, &mut data, dst);
                 self.phys.scratch_in = data;
-                r
+                r?
             }
+        };
+        if wire {
+            self.phys.pool.wire(f);
         }
+        Ok(f)
     }
 
     /// Gives page `o` its host memory: `data`, or zeros. When the page comes in for a fault in a

@@ -102,10 +102,11 @@ struct MachineArgs {
     /// How guest memory faults: `auto`, `userfault` or `protect`.
     #[arg(long, default_value = "auto")]
     paging: String,
-    /// Wiring rules: `proposed` (the fix) or `netbsd-2019` (the old rules, to replay the bug;
-    /// `vmm test` then runs every test under both and shows them side by side).
-    #[arg(long, default_value = "proposed")]
-    semantics: Semantics,
+    /// Wiring rules: `proposed` (the fix), `netbsd-2019` (the old rules, to replay the bug),
+    /// `linux`, `freebsd` or `illumos`. `vmm test` runs every test under `proposed` and the rule
+    /// set given, side by side; `vmm test --semantics all` under all five.
+    #[arg(long, default_value = "proposed", value_parser = parse_semantics)]
+    semantics: SemanticsArg,
 }
 
 #[derive(Args, Clone)]
@@ -199,7 +200,38 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is too large"))
 }
 
+/// One rule set, or every one (`vmm test` only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SemanticsArg {
+    One(Semantics),
+    All,
+}
+
+fn parse_semantics(s: &str) -> Result<SemanticsArg, String> {
+    if s == "all" {
+        Ok(SemanticsArg::All)
+    } else {
+        s.parse().map(SemanticsArg::One).map_err(|e| format!("{e}, or all"))
+    }
+}
+
 impl MachineArgs {
+    /// The rule sets to run under: the one given, or all of them.
+    fn modes(&self) -> Vec<Semantics> {
+        match self.semantics {
+            SemanticsArg::One(m) => vec![m],
+            SemanticsArg::All => Semantics::ALL.to_vec(),
+        }
+    }
+
+    /// Refuses `--semantics all` where one machine runs.
+    fn one_mode(&self, cmd: &str) -> anyhow::Result<()> {
+        if self.semantics == SemanticsArg::All {
+            bail!("`vmm {cmd}` runs one machine: give one rule set to --semantics (`all` is for `vmm test`)");
+        }
+        Ok(())
+    }
+
     fn config(&self) -> anyhow::Result<MachineConfig> {
         if self.phys_mem < vmm::PAGE_SIZE {
             bail!(
@@ -217,7 +249,7 @@ impl MachineArgs {
         };
         let frames = self.phys_mem.div_ceil(vmm::PAGE_SIZE);
         let mut cfg = MachineConfig::default()
-            .semantics(self.semantics)
+            .semantics(self.modes()[0])
             .phys_mem(self.phys_mem)
             .swap(self.swap)
             .swap_backing(backing)
@@ -271,6 +303,7 @@ fn run(
     modules: Vec<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let creds = ga.creds;
+    machine.one_mode("run")?;
     let cfg = machine.config()?;
     let dump = dump.config()?;
     paging_note(&cfg)?;
@@ -396,7 +429,12 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
         TestResult::Failed(_) => failed += 1,
         TestResult::Skipped(_) => skipped += 1,
     };
-    if cfg.semantics == Semantics::Proposed {
+    let modes = match machine.semantics {
+        SemanticsArg::One(Semantics::Proposed) => vec![Semantics::Proposed],
+        SemanticsArg::One(m) => vec![Semantics::Proposed, m],
+        SemanticsArg::All => Semantics::ALL.to_vec(),
+    };
+    if modes.len() == 1 {
         for t in &tests {
             let r = run_test(&rt, &cfg, t, work.path(), quiet);
             count(&r);
@@ -408,13 +446,12 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
             }
         }
     } else {
-        // Old rules: every test under both, side by side.
-        let modes = [Semantics::Proposed, cfg.semantics];
+        // Every test under each rule set, side by side.
         let mut rows = Vec::new();
         for t in &tests {
             println!("{}", t.display());
             let mut row = vec![t.display().to_string()];
-            for mode in modes {
+            for &mode in &modes {
                 let r = run_test(&rt, &cfg.clone().semantics(mode), t, work.path(), quiet);
                 count(&r);
                 let detail = match &r {
@@ -428,16 +465,29 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
                 for l in lines {
                     println!("  {:<12} {l}", "");
                 }
-                row.push(short(&r));
+                row.push(short(&r, mode));
             }
             rows.push(row);
         }
-        let w = rows.iter().map(|r| r[0].len()).max().unwrap_or(4).max(4);
-        let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(8).max(8);
+        let mut header = vec!["test".to_string()];
+        header.extend(modes.iter().map(|m| m.to_string()));
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i].len())
+                    .chain([header[i].len()])
+                    .max()
+                    .unwrap_or(4)
+            })
+            .collect();
         println!();
-        println!("{:<w$}  {:<w1$}  {}", "test", modes[0], modes[1]);
-        for r in &rows {
-            println!("{:<w$}  {:<w1$}  {}", r[0], r[1], r[2]);
+        for r in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            println!("{}", cells.join("  ").trim_end());
         }
     }
     if skipped > 0 {
@@ -452,8 +502,9 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
     })
 }
 
-/// One cell of the side-by-side table.
-fn short(r: &TestResult) -> String {
+/// One cell of the side-by-side table: a check that fails is a wrong answer under rules that
+/// replay a bug, and this kernel's different answer under a kernel's rules.
+fn short(r: &TestResult, mode: Semantics) -> String {
     match r {
         TestResult::Passed(_) => "ok, audit clean".into(),
         TestResult::BrokeAsExpected(how) => {
@@ -461,7 +512,12 @@ fn short(r: &TestResult) -> String {
             match first.split_once(" rules): ") {
                 Some((_, v)) => format!("corrupt: {}", v.split(':').next().unwrap_or(v)),
                 None => format!(
-                    "wrong answer: {}",
+                    "{}: {}",
+                    if mode.replays_bug() {
+                        "wrong answer"
+                    } else {
+                        "answers differently"
+                    },
                     first.trim_start_matches("check failed: ")
                 ),
             }
@@ -472,6 +528,7 @@ fn short(r: &TestResult) -> String {
 }
 
 fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    machine.one_mode("wast")?;
     let cfg = machine.config()?;
     paging_note(&cfg)?;
     let rt = Runtime::new()?;

@@ -123,7 +123,8 @@ pub(crate) trait MmapCalls {
     /// Errors: `ENOMEM` for a hole or an out-of-space range; `EINVAL` when an entry is
     /// `PROT_NONE`, as NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`,
     /// `mlock_mmap`, requires the failure); `EAGAIN` past the locked-memory limit or the wired
-    /// maximum, or when no frame can be had. Undone on failure: every entry and page wired.
+    /// maximum, or when no frame can be had. Other rule sets answer some of these with their
+    /// kernel's errno ([`crate::semantics`]). Undone on failure: every entry and page wired.
     fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
 
     /// `munlock` of the pages the range touches: the rule set's unlock (under `proposed`, clears
@@ -276,20 +277,36 @@ impl MmapCalls for State {
     }
 
     fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+        let answers = rules(self).answers();
         let range = PageRange::rounded(addr, len, self.limit_bytes())?;
-        let map = &self.guest(g)?.map;
+        let vm = self.guest(g)?;
+        if let Some(e) = answers.mlock_limit_zero {
+            if vm.memlock_limit == 0 && !vm.cred.is_privileged() {
+                return Err(e);
+            }
+        }
+        let map = &vm.map;
         if !map.is_fully_mapped(range) {
             return Err(Errno::ENOMEM);
         }
         if map.overlapping(range).any(|e| e.prot.is_empty()) {
-            return Err(Errno::EINVAL);
+            return Err(answers.mlock_prot_none);
+        }
+        if !self.memlock_allows_lock(g, range, |_| true) {
+            return Err(answers.mlock_over_memlock);
         }
         if !self.check_lock_limits(g, range, |_| true) {
-            return Err(Errno::EAGAIN);
+            return Err(answers.mlock_over_wired);
         }
         let op = rules(self).lock_op();
         self.with_clipped(g, range, |s| s.wire_entries(g, range, op, |_| true))
-            .map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })
+            .map_err(|e| {
+                if e == Errno::ENOMEM {
+                    answers.mlock_over_wired
+                } else {
+                    e
+                }
+            })
     }
 
     fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {

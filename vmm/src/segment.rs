@@ -6,7 +6,7 @@
 //! nothing of maps or guests.
 //!
 //! Invariants (checked by the audit): a segment's `nattch` is the number of attachments guests
-//! hold; `object_wired` equals `locked` under the proposed rules.
+//! hold; `object_wired` equals `locked` except where a rule set replays a bug.
 
 use crate::addr::ShmId;
 use crate::object::VmObject;
@@ -100,8 +100,13 @@ pub struct Segment {
     pub nattch: u32,
     /// SHM_LOCK state (the mark `IPC_STAT` shows).
     pub locked: bool,
-    /// Whether the object holds its own wiring on every page. Always equal to `locked` under
-    /// the proposed rules; `netbsd-2019` can leave the mark set after unwiring the object.
+    /// `SHM_LOCK`s not yet undone, where the rules count them (illumos' `shm_lkcnt`); 0
+    /// under every other rule set.
+    pub lock_count: u32,
+    /// Whether the object holds its own wiring on each of its resident pages (every page is
+    /// resident then, except under a lazy `SHM_LOCK`, [`crate::types::Semantics::lazy_shm_lock`]).
+    /// Equal to `locked` except under `netbsd-2019`, which can leave the mark set after
+    /// unwiring the object.
     pub object_wired: bool,
     /// Marked by IPC_RMID.
     pub removed: bool,
@@ -266,6 +271,7 @@ impl ShmTable {
             object: new.object,
             nattch: 0,
             locked: false,
+            lock_count: 0,
             object_wired: false,
             removed: false,
             cpid: new.cpid,
@@ -300,10 +306,16 @@ impl ShmTable {
         if pages != self.pages {
             return Err(Violation::new(
                 Invariant::ShmPages,
-                format!("the table counts {} pages, its segments hold {pages}", self.pages),
+                format!(
+                    "the table counts {} pages, its segments hold {pages}",
+                    self.pages
+                ),
             ));
         }
-        if let Some(s) = self.iter().find(|s| self.get(s.id).is_none_or(|t| t.id != s.id)) {
+        if let Some(s) = self
+            .iter()
+            .find(|s| self.get(s.id).is_none_or(|t| t.id != s.id))
+        {
             return Err(Violation::new(
                 Invariant::ShmPages,
                 format!("{:?} is not found under its own id", s.id),

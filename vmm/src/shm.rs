@@ -27,7 +27,7 @@ use crate::errno::Errno;
 use crate::map::{Backing, Entry, Prot};
 use crate::mmap::{MmapCalls, PLACEMENT_FLOOR};
 use crate::object::VmObject;
-use crate::segment::{NewSegment, R, W};
+use crate::segment::{NewSegment, Segment, R, W};
 use crate::semantics::rules;
 use crate::state::State;
 use crate::types::{Attachment, AttachmentLife};
@@ -156,9 +156,11 @@ impl ShmCalls for State {
         if shmflg & !(ipc::SHM_RDONLY | ipc::SHM_RND) != 0 {
             return Err(Errno::EINVAL);
         }
-        let seg = self.seg(id)?;
+        let seg = self.named_seg(id)?;
         if seg.removed {
-            return Err(Errno::EIDRM);
+            if let Some(e) = rules(self).answers().attach_removed {
+                return Err(e);
+            }
         }
         let rdonly = shmflg & ipc::SHM_RDONLY != 0;
         if !ipc_allows(cred, &seg.perm, if rdonly { R } else { R | W }) {
@@ -259,7 +261,7 @@ impl ShmCalls for State {
 
     fn shmctl(&mut self, g: GuestId, id: ShmId, cmd: ShmCmd) -> Result<Option<ShmidDs>, Errno> {
         let cred = self.guest(g)?.cred;
-        let seg = self.seg(id)?;
+        let seg = self.named_seg(id)?;
         let owner = cred.is_privileged() || cred.uid == seg.perm.uid || cred.uid == seg.perm.cuid;
         match cmd {
             ShmCmd::Stat => {
@@ -291,10 +293,8 @@ impl ShmCalls for State {
                 Ok(None)
             }
             ShmCmd::Lock | ShmCmd::Unlock => {
-                if !cred.is_privileged() {
-                    return Err(Errno::EPERM);
-                }
                 let rs = rules(self);
+                rs.may_shm_lock(self, g, id, cmd == ShmCmd::Lock)?;
                 if cmd == ShmCmd::Lock {
                     rs.shm_lock(self, g, id)?;
                 } else {
@@ -303,5 +303,17 @@ impl ShmCalls for State {
                 Ok(None)
             }
         }
+    }
+}
+
+impl State {
+    /// The segment a call names by id: `EINVAL` if there is none, or if it was removed and the
+    /// rules take a removed id out of the id space at once (illumos).
+    fn named_seg(&self, id: ShmId) -> Result<&Segment, Errno> {
+        let seg = self.seg(id)?;
+        if seg.removed && rules(self).answers().rmid_hides_id {
+            return Err(Errno::EINVAL);
+        }
+        Ok(seg)
     }
 }

@@ -94,7 +94,8 @@ pub struct PageInfo {
     pub entry_wired: bool,
 }
 
-/// Which wiring rules a machine follows. What each one decides is in [`crate::semantics`].
+/// Which wiring rules a machine follows. What each one decides, and the kernel source each rule
+/// comes from, is in [`crate::semantics`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Semantics {
     /// POSIX locks are a flag, SVID and kernel wirings a count (the fix).
@@ -102,40 +103,80 @@ pub enum Semantics {
     Proposed,
     /// One count for everything, as NetBSD's uvm_map.c, uvm_mmap.c and sysv_shm.c had it.
     Netbsd2019,
+    /// Linux: `VM_LOCKED` on the vma, `SHM_LOCK` a flag on the segment's pages as they come in.
+    Linux,
+    /// FreeBSD: a user-wired flag beside the system wire count; no `SHM_LOCK`.
+    Freebsd,
+    /// illumos: per-page POSIX locks, `SHM_LOCK` a balanced count on the segment.
+    Illumos,
 }
 
 impl Semantics {
-    /// Both modes, default first.
-    pub const ALL: [Semantics; 2] = [Semantics::Proposed, Semantics::Netbsd2019];
+    /// Every mode, default first.
+    pub const ALL: [Semantics; 5] = [
+        Semantics::Proposed,
+        Semantics::Netbsd2019,
+        Semantics::Linux,
+        Semantics::Freebsd,
+        Semantics::Illumos,
+    ];
+
+    /// The mode's name, as `--semantics` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Semantics::Proposed => "proposed",
+            Semantics::Netbsd2019 => "netbsd-2019",
+            Semantics::Linux => "linux",
+            Semantics::Freebsd => "freebsd",
+            Semantics::Illumos => "illumos",
+        }
+    }
 
     /// How long an attachment lives under these rules.
     pub fn attachment_life(self) -> AttachmentLife {
         match self {
-            Semantics::Proposed => AttachmentLife::Mapping,
-            Semantics::Netbsd2019 => AttachmentLife::Record,
+            Semantics::Proposed | Semantics::Linux => AttachmentLife::Mapping,
+            Semantics::Netbsd2019 | Semantics::Freebsd | Semantics::Illumos => {
+                AttachmentLife::Record
+            }
         }
+    }
+
+    /// Whether `SHM_LOCK` wires only the pages resident at the time and the rest as they come
+    /// in (Linux), rather than bringing every page in first.
+    pub fn lazy_shm_lock(self) -> bool {
+        self == Semantics::Linux
+    }
+
+    /// Whether a privileged guest has no locked-memory limit (Linux's `CAP_IPC_LOCK`,
+    /// `mm/mlock.c`, `do_mlock`); elsewhere the limit binds every guest.
+    pub fn privilege_lifts_memlock(self) -> bool {
+        self == Semantics::Linux
+    }
+
+    /// Whether the mode replays a known kernel bug, so the audit must not hold it to the
+    /// invariants that bug breaks (only the machine's own stop on corrupt state).
+    pub fn replays_bug(self) -> bool {
+        self == Semantics::Netbsd2019
     }
 }
 
 impl fmt::Display for Semantics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Semantics::Proposed => "proposed",
-            Semantics::Netbsd2019 => "netbsd-2019",
-        })
+        f.pad(self.name())
     }
 }
 
 impl FromStr for Semantics {
     type Err = String;
     fn from_str(s: &str) -> Result<Semantics, String> {
-        match s {
-            "proposed" => Ok(Semantics::Proposed),
-            "netbsd-2019" => Ok(Semantics::Netbsd2019),
-            other => Err(format!(
-                "unknown semantics `{other}` (proposed or netbsd-2019)"
-            )),
-        }
+        Semantics::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Semantics::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown semantics `{s}` ({})", names.join(", "))
+            })
     }
 }
 

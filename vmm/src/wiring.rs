@@ -62,6 +62,15 @@ pub(crate) trait WireOps {
     /// full against its locked-memory limit and the wired maximum.
     fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool;
 
+    /// Whether guest `g`'s locked-memory limit allows locking `range` (the pages `pick`
+    /// accepts and that are not locked yet).
+    fn memlock_allows_lock(
+        &self,
+        g: GuestId,
+        range: PageRange,
+        pick: impl Fn(&Entry) -> bool + Copy,
+    ) -> bool;
+
     /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
     fn check_lock_limits(
         &self,
@@ -71,7 +80,8 @@ pub(crate) trait WireOps {
     ) -> bool;
 
     /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
-    /// the pages wired so far are unwired again.
+    /// the pages wired so far are unwired again. Under a lazy `SHM_LOCK` (Linux) only the
+    /// resident pages are wired; the others take the wiring when a fault brings them in.
     fn wire_object(&mut self, id: ShmId) -> Result<(), Errno>;
 
     /// Drops the object's own wiring from every page of the segment. Dropping a wiring the
@@ -235,9 +245,7 @@ impl WireOps for State {
     }
 
     fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
-        let vm = &self.guests[&g];
-        Limits::memlock_allows(vm.locked_pages, pages, vm.memlock_limit)
-            && self.phys.wired_allows(&self.cfg.limits, pages)
+        self.memlock_allows(g, pages) && self.phys.wired_allows(&self.cfg.limits, pages)
     }
 
     fn check_lock_limits(
@@ -246,18 +254,26 @@ impl WireOps for State {
         range: PageRange,
         pick: impl Fn(&Entry) -> bool + Copy,
     ) -> bool {
-        let vm = &self.guests[&g];
-        let more_locked: u64 = vm
+        self.memlock_allows_lock(g, range, pick)
+            && self
+                .phys
+                .wired_allows(&self.cfg.limits, self.frames_to_wire(g, range, pick))
+    }
+
+    fn memlock_allows_lock(
+        &self,
+        g: GuestId,
+        range: PageRange,
+        pick: impl Fn(&Entry) -> bool + Copy,
+    ) -> bool {
+        let more_locked: u64 = self.guests[&g]
             .map
             .overlapping(range)
             .filter(|e| !e.is_mlocked() && pick(e))
             .filter_map(|e| e.range().intersect(&range))
             .map(|r| r.pages())
             .sum();
-        Limits::memlock_allows(vm.locked_pages, more_locked, vm.memlock_limit)
-            && self
-                .phys
-                .wired_allows(&self.cfg.limits, self.frames_to_wire(g, range, pick))
+        self.memlock_allows(g, more_locked)
     }
 
     fn wire_object(&mut self, id: ShmId) -> Result<(), Errno> {
@@ -268,6 +284,16 @@ impl WireOps for State {
             ));
         }
         let pages = self.seg(id)?.pages();
+        if self.cfg.semantics.lazy_shm_lock() {
+            // Only the pages there now; the rest take the wiring as they come in (`Fault`).
+            for pgoff in 0..pages {
+                if let PageSlot::Resident(f) = self.slot(Owner::Object { shm: id, pgoff }) {
+                    self.phys.pool.wire(f);
+                }
+            }
+            self.shm.get_mut(id).expect("checked above").object_wired = true;
+            return Ok(());
+        }
         for pgoff in 0..pages {
             match self.page_in(Owner::Object { shm: id, pgoff }) {
                 Ok(f) => self.phys.pool.wire(f),
@@ -290,8 +316,15 @@ impl WireOps for State {
                 format!("{id:?} dropped an object wiring it no longer held"),
             ));
         }
+        let lazy = self.cfg.semantics.lazy_shm_lock();
         for pgoff in 0..self.seg(id)?.pages() {
-            self.unwire_object_page(id, pgoff)?;
+            let resident = matches!(
+                self.slot(Owner::Object { shm: id, pgoff }),
+                PageSlot::Resident(_)
+            );
+            if resident || !lazy {
+                self.unwire_object_page(id, pgoff)?;
+            }
         }
         self.shm.get_mut(id).expect("checked above").object_wired = false;
         Ok(())
@@ -359,6 +392,16 @@ impl State {
                 format!("{id:?} page {pgoff} lost its SHM_LOCK wiring"),
             )),
         }
+    }
+}
+
+impl State {
+    /// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
+    /// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
+    fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
+        let vm = &self.guests[&g];
+        (vm.cred.is_privileged() && self.cfg.semantics.privilege_lifts_memlock())
+            || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
     }
 }
 

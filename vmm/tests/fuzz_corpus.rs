@@ -38,8 +38,11 @@ fn call_sequence_corpus_keeps_the_audit() {
     assert!(seeds.len() >= 7);
     let mut steps = 0;
     for (name, data) in &seeds {
-        let out = vmm::callseq::run(data).unwrap_or_else(|e| panic!("{name}: {e}"));
-        steps += out.steps;
+        for mode in vmm::callseq::checked_modes() {
+            let out = vmm::callseq::run_under(data, mode)
+                .unwrap_or_else(|e| panic!("{name} under {mode}: {e}"));
+            steps += out.steps;
+        }
     }
     // The seed that replays the original bug runs every step, each accepted.
     let seed = seeds
@@ -50,14 +53,16 @@ fn call_sequence_corpus_keeps_the_audit() {
     assert_eq!((out.steps, out.refused), (8, 0));
     let (mut runs, mut random_steps, mut deaths) = (0, 0, 0);
     for i in 0..400 {
-        let out = vmm::callseq::run(&bytes(i, 8 * 60))
-            .unwrap_or_else(|e| panic!("random input {i}: {e}"));
-        runs += 1;
-        random_steps += out.steps;
-        deaths += out.deaths;
+        for mode in vmm::callseq::checked_modes() {
+            let out = vmm::callseq::run_under(&bytes(i, 8 * 60), mode)
+                .unwrap_or_else(|e| panic!("random input {i} under {mode}: {e}"));
+            runs += 1;
+            random_steps += out.steps;
+            deaths += out.deaths;
+        }
     }
     eprintln!(
-        "{} corpus inputs ({steps} steps) and {runs} random sequences ({random_steps} steps, {deaths} guest deaths): audit clean throughout",
+        "{} corpus inputs under every checked rule set ({steps} steps) and {runs} random sequences ({random_steps} steps, {deaths} guest deaths): audit clean throughout",
         seeds.len()
     );
 }

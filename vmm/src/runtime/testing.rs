@@ -9,12 +9,14 @@
 //! instance, root for the rest). After the run the audit must hold and nothing may be left but
 //! the segments nobody removed ([`leak`]).
 //!
-//! Under the `netbsd-2019` wiring rules a test may say how the old rules break it, on a line
-//! `// netbsd-2019: corrupt <invariant>` (a call finds that invariant broken, a guest traps with
-//! "machine state corrupt", the machine stops) or `// netbsd-2019: check-fails <condition>` (a
-//! guest's `VMM_CHECK(<condition>)` fails: a wrong answer, with the state still consistent).
-//! Such a test passes under the old rules only when it breaks exactly so; under the proposed
-//! rules the line is ignored and the test must pass.
+//! Under a rule set other than `proposed` a test may say what that rule set does to it, on a line
+//! `// <rule set>: ...` (`// netbsd-2019:`, `// linux:`, `// freebsd:`, `// illumos:`):
+//! `passes`, `corrupt <invariant>` (only for a rule set that replays a bug: a call finds that
+//! invariant broken, a guest traps with "machine state corrupt", the machine stops) or
+//! `check-fails <condition>` (a guest's `VMM_CHECK(<condition>)` fails: a wrong answer, or
+//! this kernel's different answer, with the state still consistent). Such a test passes under
+//! that rule set only when it breaks exactly so; with no line it must pass there too. Under the
+//! proposed rules the lines are ignored and the test must pass.
 
 use super::{run_guests_io, DumpConfig, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
@@ -32,7 +34,8 @@ pub enum TestResult {
     Failed(String),
     /// Not run, and why (a C test without clang).
     Skipped(String),
-    /// Under the old wiring rules, broke exactly as its `netbsd-2019:` line says it must: how.
+    /// Under a rule set other than `proposed`, broke exactly as its `// <rule set>:` line says
+    /// it must: how.
     BrokeAsExpected(String),
 }
 
@@ -43,7 +46,7 @@ impl TestResult {
     }
 }
 
-/// How a test says the `netbsd-2019` rules break it.
+/// How a test says a rule set other than `proposed` treats it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum OldRules {
     /// It passes under them too.
@@ -54,17 +57,22 @@ enum OldRules {
     CheckFails(String),
 }
 
-fn old_rules(line: Option<String>) -> anyhow::Result<OldRules> {
+fn old_rules(mode: Semantics, line: Option<String>) -> anyhow::Result<OldRules> {
     let Some(v) = line else {
         return Ok(OldRules::Pass);
     };
     let v = v.as_str();
-    if let Some(inv) = v.strip_prefix("corrupt ") {
+    if v.trim() == "passes" {
+        Ok(OldRules::Pass)
+    } else if let Some(inv) = v.strip_prefix("corrupt ") {
+        if !mode.replays_bug() {
+            bail!("`{mode}:` cannot expect corrupt state: only a rule set replaying a kernel bug may break the audit");
+        }
         Ok(OldRules::Corrupt(inv.trim().to_string()))
     } else if let Some(cond) = v.strip_prefix("check-fails ") {
         Ok(OldRules::CheckFails(cond.trim().to_string()))
     } else {
-        bail!("`netbsd-2019:` must be followed by `corrupt <invariant>` or `check-fails <condition>`, not `{v}`")
+        bail!("`{mode}:` must be followed by `passes`, `corrupt <invariant>` or `check-fails <condition>`, not `{v}`")
     }
 }
 
@@ -416,10 +424,13 @@ fn run_test_inner(
     quiet: bool,
 ) -> anyhow::Result<TestResult> {
     let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
-    let expect_old = if cfg.semantics == Semantics::Netbsd2019 {
-        old_rules(text_directive(path, "netbsd-2019")?)?
-    } else {
+    let expect_old = if cfg.semantics == Semantics::Proposed {
         OldRules::Pass
+    } else {
+        old_rules(
+            cfg.semantics,
+            text_directive(path, cfg.semantics.name())?,
+        )?
     };
     let directive = |name: &str| -> anyhow::Result<Option<i32>> {
         text_directive(path, name)?
