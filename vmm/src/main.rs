@@ -77,6 +77,20 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Build portable C programs natively and as guests, run both, and print a unified diff of
+    /// what they printed (exit 0 when every program printed the same both ways).
+    Diff {
+        /// The rule set that stands for the host's kernel (default: the host's own, detected).
+        #[arg(long, value_parser = parse_one_semantics)]
+        semantics: Option<Semantics>,
+        /// Portable C programs (standard headers; see guests/posix/observe.h and procs.h).
+        #[arg(required = true)]
+        programs: Vec<PathBuf>,
+    },
+}
+
+fn parse_one_semantics(s: &str) -> Result<Semantics, String> {
+    s.parse()
 }
 
 #[derive(Args, Clone)]
@@ -211,7 +225,9 @@ fn parse_semantics(s: &str) -> Result<SemanticsArg, String> {
     if s == "all" {
         Ok(SemanticsArg::All)
     } else {
-        s.parse().map(SemanticsArg::One).map_err(|e| format!("{e}, or all"))
+        s.parse()
+            .map(SemanticsArg::One)
+            .map_err(|e| format!("{e}, or all"))
     }
 }
 
@@ -527,6 +543,52 @@ fn short(r: &TestResult, mode: Semantics) -> String {
     }
 }
 
+fn diff(semantics: Option<Semantics>, programs: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    use vmm::runtime::diff::{compare, host_semantics, Outcome};
+    let semantics = match semantics.or_else(host_semantics) {
+        Some(s) => s,
+        None => bail!(
+            "no rule set stands for this host's kernel ({}): give one with --semantics",
+            std::env::consts::OS
+        ),
+    };
+    let rt = Runtime::new()?;
+    let work = tempfile::tempdir().context("creating a build directory")?;
+    let (mut same, mut differ, mut skipped) = (0, 0, 0);
+    for p in &programs {
+        match compare(&rt, p, semantics, work.path(), &[], &[])
+            .with_context(|| format!("{}", p.display()))?
+        {
+            Outcome::Same(o) => {
+                same += 1;
+                println!(
+                    "same     {} ({} lines, exit {})",
+                    p.display(),
+                    o.stdout.lines().count(),
+                    o.status
+                );
+            }
+            Outcome::Differs(d) => {
+                differ += 1;
+                println!("DIFFERS  {}", p.display());
+                print!("{d}");
+            }
+            Outcome::Skipped(why) => {
+                skipped += 1;
+                println!("skipped  {}: {why}", p.display());
+            }
+        }
+    }
+    println!(
+        "{same} same, {differ} differ, {skipped} skipped (native against vmm under {semantics})"
+    );
+    Ok(if differ == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     machine.one_mode("wast")?;
     let cfg = machine.config()?;
@@ -627,6 +689,10 @@ fn main() -> ExitCode {
             evict_each,
             files,
         } => wast(machine, evict_each, files),
+        Cmd::Diff {
+            semantics,
+            programs,
+        } => diff(semantics, programs),
     };
     match r {
         Ok(code) => code,

@@ -365,3 +365,81 @@ fn host_directories_are_granted_by_dir_only() {
     let (code, out, _) = vmm(&["run", src.to_str().unwrap()]);
     assert_eq!((code, out.as_str()), (1, "cannot read\n"));
 }
+
+/// `vmm diff`: same output natively and as a guest under the host's rules is exit 0 with a
+/// closing count; a difference is a unified diff and exit 1; `--semantics all` is refused
+/// where one machine runs.
+#[test]
+fn diff_compares_a_program_with_the_host_kernel() {
+    if !have_wasi_libc() || std::env::consts::OS != "linux" {
+        eprintln!("needs Linux and wasi-libc; skipped");
+        return;
+    }
+    let (code, out, err) = vmm(&["diff", "../guests/posix/mlock_basics.c"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("same     ../guests/posix/mlock_basics.c"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("1 same, 0 differ, 0 skipped (native against vmm under linux)\n"),
+        "{out}"
+    );
+    let (code, out, _) = vmm(&[
+        "diff",
+        "--semantics",
+        "proposed",
+        "../guests/posix/mlock_prot_none.c",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DIFFERS  ../guests/posix/mlock_prot_none.c"),
+        "{out}"
+    );
+    assert!(out.contains("--- native\n+++ vmm (proposed)\n@@ "), "{out}");
+    assert!(
+        out.contains("-mlock of PROT_NONE: ENOMEM\n+mlock of PROT_NONE: EINVAL\n"),
+        "{out}"
+    );
+    let (code, _, err) = vmm(&["run", "--semantics", "all", "../guests/wat/abi_smoke.wat"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("give one rule set to --semantics"), "{err}");
+    let (code, _, err) = vmm(&["diff", "--semantics", "bsd", "x.c"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown semantics `bsd`"), "{err}");
+}
+
+/// `vmm test --semantics all` shows every rule set side by side.
+#[test]
+fn test_under_every_rule_set_prints_a_column_each() {
+    if !vmm::runtime::testing::clang_available() {
+        eprintln!("no clang for wasm32; skipped");
+        return;
+    }
+    let (code, out, _) = vmm(&[
+        "test",
+        "-q",
+        "--semantics",
+        "all",
+        "../guests/wiring-interactions/munlock_under_shm_lock.c",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let header = out.lines().find(|l| l.starts_with("test ")).unwrap();
+    for m in ["proposed", "netbsd-2019", "linux", "freebsd", "illumos"] {
+        assert!(header.contains(m), "{header}");
+    }
+    let row = out.lines().rfind(|l| l.starts_with("../guests")).unwrap();
+    assert!(
+        row.contains("wrong answer: munlock(s, N * P) == 0"),
+        "{row}"
+    );
+    assert!(
+        row.contains("answers differently: vmm_resident(s, N) == 1"),
+        "{row}"
+    );
+    assert!(
+        row.contains("answers differently: shmctl(id, SHM_LOCK, 0) == 0"),
+        "{row}"
+    );
+    assert!(out.ends_with("5 passed, 0 failed\n"), "{out}");
+}

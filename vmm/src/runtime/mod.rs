@@ -21,6 +21,7 @@
 //! ```
 
 pub mod abi;
+pub mod diff;
 pub mod hostile;
 pub mod memory;
 pub mod testing;

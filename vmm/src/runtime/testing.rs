@@ -427,10 +427,7 @@ fn run_test_inner(
     let expect_old = if cfg.semantics == Semantics::Proposed {
         OldRules::Pass
     } else {
-        old_rules(
-            cfg.semantics,
-            text_directive(path, cfg.semantics.name())?,
-        )?
+        old_rules(cfg.semantics, text_directive(path, cfg.semantics.name())?)?
     };
     let directive = |name: &str| -> anyhow::Result<Option<i32>> {
         text_directive(path, name)?
