@@ -556,9 +556,17 @@ fn diff(semantics: Option<Semantics>, programs: Vec<PathBuf>) -> anyhow::Result<
     let work = tempfile::tempdir().context("creating a build directory")?;
     let (mut same, mut differ, mut skipped) = (0, 0, 0);
     for p in &programs {
-        match compare(&rt, p, semantics, work.path(), &[], &[])
-            .with_context(|| format!("{}", p.display()))?
-        {
+        let outcome = match compare(&rt, p, semantics, work.path(), &[], &[]) {
+            Ok(o) => o,
+            Err(e) => {
+                // A program that cannot be built, or a guest run the machine refused (the
+                // old rules' corrupt state), counts as a difference and the others still run.
+                differ += 1;
+                println!("FAILED   {}: {e:#}", p.display());
+                continue;
+            }
+        };
+        match outcome {
             Outcome::Same(o) => {
                 same += 1;
                 println!(
