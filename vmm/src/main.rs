@@ -225,9 +225,10 @@ fn parse_semantics(s: &str) -> Result<SemanticsArg, String> {
     if s == "all" {
         Ok(SemanticsArg::All)
     } else {
-        s.parse()
-            .map(SemanticsArg::One)
-            .map_err(|e| format!("{e}, or all"))
+        s.parse().map(SemanticsArg::One).map_err(|_| {
+            let names: Vec<_> = Semantics::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown semantics `{s}` ({}, or all)", names.join(", "))
+        })
     }
 }
 
