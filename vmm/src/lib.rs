@@ -28,7 +28,7 @@
 //! | 4 | [`fault`] | fault resolution, host copy-in/copy-out, the signal handlers |
 //! | 5 | [`wiring`] | page-level wiring of entries and segment objects; clip–operate–merge |
 //! | 5 | [`unmap`] | removing mappings, ending attachments, destroying segments |
-//! | 6 | [`semantics`] | the wiring rules in force: the fix, or NetBSD's 2019 rules |
+//! | 6 | [`semantics`] | the wiring rules in force: the fix, NetBSD's 2019 rules, Linux's, FreeBSD's, illumos' |
 //! | 7 | [`mmap`] | `mmap`, `munmap`, `mprotect`, `mincore`, `mlock` and friends |
 //! | 7 | [`shm`] | SysV shared memory calls |
 //! | 8 | [`audit`] | every invariant, checked from scratch |

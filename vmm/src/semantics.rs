@@ -45,8 +45,10 @@
 //! a partial `munmap` or `mprotect` is never merged back (shm vmas have a close hook), so its
 //! `shm_nattch` can rise; here it counts attachments. Linux charges `SHM_LOCK` to the user's
 //! other locked segments too; here only the segment's own size is checked against the caller's
-//! limit. FreeBSD does not check `shmget`'s mode bits against an existing segment and reports
-//! `shmall` as `ENOMEM`; here every mode gives the proposed answers for `shmget`.
+//! limit. Linux's `mprotect` of a `VM_LOCKED` mapping to writable populates it
+//! (`mprotect_fixup`); here `mprotect` changes no residency. FreeBSD does not check `shmget`'s
+//! mode bits against an existing segment and reports `shmall` as `ENOMEM`; here every mode gives
+//! the proposed answers for `shmget`.
 
 use crate::addr::{GuestId, PageRange, ShmId};
 use crate::errno::Errno;
