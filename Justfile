@@ -21,6 +21,10 @@ proptest CASES="100000":
     PROPTEST_CASES={{CASES}} cargo test --release -p vmm --test model
 
 # Formatting and lints, as CI would want them.
+# Every portable program built natively and as guests, outputs compared (the host kernel as oracle).
+diff *ARGS:
+    cargo run --release -q -p vmm -- diff {{ARGS}} guests/posix/*.c
+
 # The VM core's import graph: fails on a cycle and prints the layers.
 layers:
     cargo test -p vmm --test layers -- --nocapture
