@@ -25,6 +25,11 @@ proptest CASES="100000":
 diff *ARGS:
     cargo run --release -q -p vmm -- diff {{ARGS}} guests/posix/*.c
 
+# The README's report screenshot: one wiring interaction under the fix and the old rules.
+report-screenshot:
+    cargo run --release -q -p vmm -- test -q --semantics netbsd-2019 --report target/report guests/wiring-interactions/one_locks_other_unlocks.c
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 --screenshot=docs/report.png "file://$PWD/target/report/guests_wiring-interactions_one_locks_other_unlocks.c.html"
+
 # The VM core's import graph: fails on a cycle and prints the layers.
 layers:
     cargo test -p vmm --test layers -- --nocapture

@@ -154,15 +154,17 @@ impl CallLog {
         }
     }
 
-    pub fn record(&mut self, c: &Call, result: Result<Option<Arg>, Errno>) {
+    pub fn record(&mut self, c: &Call, result: Result<Option<Arg>, Errno>) -> CallRecord {
         self.next += 1;
-        self.ring[(self.next as usize) % CallLog::CAPACITY] = Some(CallRecord {
+        let r = CallRecord {
             seq: self.next,
             guest: c.guest,
             name: c.name,
             args: c.args,
             result,
-        });
+        };
+        self.ring[(self.next as usize) % CallLog::CAPACITY] = Some(r);
+        r
     }
 
     /// The kept calls, oldest first.

@@ -13,6 +13,7 @@
 
 use crate::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
 use crate::errno::Errno;
+use crate::events::EventKind;
 use crate::host::View;
 use crate::map::Prot;
 use crate::page::{Owner, PageSlot};
@@ -100,7 +101,9 @@ impl Fault for State {
         }
         let owner = State::owner_of(g, e.backing_at(vpn), vpn);
         self.diag.stats.faults += 1;
+        let before = (self.diag.stats.zero_fills, self.diag.stats.page_ins);
         let f = self.page_in(owner).map_err(|_| FaultError::OutOfMemory)?;
+        self.record_fault(g, vpn.addr(), before);
         Ok((owner, f))
     }
 
@@ -127,7 +130,12 @@ impl Fault for State {
             return false;
         };
         self.diag.stats.faults += 1;
-        if self.page_in_to(owner, Some((&view, vpn))).is_err() {
+        let before = (self.diag.stats.zero_fills, self.diag.stats.page_ins);
+        let got = self.page_in_to(owner, Some((&view, vpn)));
+        if got.is_ok() {
+            self.record_fault(g, addr, before);
+        }
+        if got.is_err() {
             // The guest traps; say why, since its trap alone reads like a bad address.
             if let Some(vm) = self.guests.get_mut(&g) {
                 vm.fault.get_or_insert(format!(
@@ -203,6 +211,25 @@ impl Fault for State {
             done += n;
         }
         Ok(())
+    }
+}
+
+impl State {
+    /// Records a fault that brought a page in (a zero fill or a page-in), given the counters
+    /// from before it: a fault on a resident page is not worth an event.
+    fn record_fault(&mut self, g: GuestId, addr: Vaddr, before: (u64, u64)) {
+        let how = if self.diag.stats.zero_fills != before.0 {
+            "zero fill"
+        } else if self.diag.stats.page_ins != before.1 {
+            "page in"
+        } else {
+            return;
+        };
+        self.record(EventKind::Fault {
+            guest: g,
+            addr: Vaddr(addr.0 & !(PAGE_SIZE - 1)),
+            how,
+        });
     }
 }
 

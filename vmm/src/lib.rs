@@ -22,6 +22,7 @@
 //! | 2 | [`object`] | shared objects backing SysV segments |
 //! | 2 | [`segment`] | the SysV segment table, ids, permissions, `IPC_STAT` data |
 //! | 2 | [`calllog`] | the last calls, for corruption reports |
+//! | 2 | [`events`] | the run's history, bounded, for reports |
 //! | 3 | `state` | the machine state, composed of parts (physical memory, segments, guests, diagnostics, views) |
 //! | 4 | [`pmap`] | keeping guests' host views in step with maps and page-outs |
 //! | 4 | [`pdaemon`] | the pagedaemon: second-chance page-out |
@@ -72,6 +73,7 @@ pub mod calllog;
 pub mod callseq;
 pub mod dump;
 pub mod errno;
+pub mod events;
 pub mod fault;
 pub mod host;
 pub mod limits;

@@ -8,6 +8,7 @@ use crate::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
 use crate::dump::Dump;
 use crate::errno::Errno;
+use crate::events::{Event, EventKind, EventLog};
 use crate::fault::Fault;
 use crate::host::FaultOwner;
 use crate::map::Prot;
@@ -117,10 +118,14 @@ impl Machine {
             if s.diag.corrupt.is_some() {
                 return Err(Errno::EIO);
             }
+            s.diag.caller = Some(c.guest);
             let r = f(s);
-            s.diag
+            s.diag.caller = None;
+            let rec = s
+                .diag
                 .log
                 .record(&c, r.as_ref().map(Logged::logged).map_err(|e| *e));
+            s.record(EventKind::Call(rec));
             r
         })
     }
@@ -311,6 +316,28 @@ impl Machine {
     /// Checks every invariant of the machine; names the first one broken.
     pub fn audit(&self) -> Result<(), Violation> {
         self.with(|s| crate::audit::audit(s))
+    }
+
+    /// Starts recording the run's history (calls, wiring changes, faults, page-outs, segment
+    /// changes), keeping the last `bound` events; see [`crate::events`]. Recording again
+    /// starts afresh.
+    pub fn record_events(&self, bound: usize) {
+        self.with(|s| s.diag.events = Some(EventLog::new(bound)));
+    }
+
+    /// The recorded events, oldest first, and how many were dropped before them (empty when
+    /// not recording).
+    pub fn events(&self) -> (Vec<Event>, u64) {
+        self.with(|s| match &s.diag.events {
+            Some(log) => (log.iter().copied().collect(), log.dropped()),
+            None => (Vec::new(), 0),
+        })
+    }
+
+    /// How many events have been recorded so far (dropped ones included; 0 when not
+    /// recording): the `seq` of the newest.
+    pub fn events_recorded(&self) -> u64 {
+        self.with(|s| s.diag.events.as_ref().map_or(0, |l| l.total()))
     }
 
     /// Current counters.

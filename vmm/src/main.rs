@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use vmm::pmap::PagingMode;
-use vmm::runtime::testing::{find_tests, run_test, TestResult};
+use vmm::runtime::testing::{find_tests, run_test_reported, TestResult};
 use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
 use vmm::{Cred, Machine, MachineConfig, Semantics, Stats, SwapBacking};
 
@@ -62,6 +62,9 @@ enum Cmd {
         /// Do not show guest output.
         #[arg(long, short)]
         quiet: bool,
+        /// Write one HTML report per test into this directory (each rule set side by side).
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
         /// Test modules (.wat, .wasm, .c) or directories holding them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -137,6 +140,10 @@ struct DumpArgs {
     /// Write dumps to this file instead of stderr.
     #[arg(long)]
     dump_file: Option<PathBuf>,
+    /// Write a report of the run to this HTML file: a page map of every guest at each
+    /// `vmm_dump` and exit, and a timeline of calls and events (one self-contained file).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -170,6 +177,10 @@ impl DumpArgs {
             at_exit: self.dump_at_exit,
             pages: self.dump_pages,
             sink,
+            report: self
+                .report
+                .as_ref()
+                .map(|_| vmm::runtime::report::Collector::new()),
         })
     }
 }
@@ -322,6 +333,7 @@ fn run(
     let creds = ga.creds;
     machine.one_mode("run")?;
     let cfg = machine.config()?;
+    let report_file = dump.report.clone();
     let dump = dump.config()?;
     paging_note(&cfg)?;
     let rt = Runtime::new()?;
@@ -380,7 +392,12 @@ fn run(
             .config
             .cred = c;
     }
+    let semantics = cfg.semantics;
     let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
+    if report_file.is_some() {
+        m.record_events(vmm::runtime::report::EVENTS);
+    }
+    let guests = specs.len() as u32;
     let _pagedaemon = m
         .start_pagedaemon(PDAEMON_PERIOD)
         .context("starting the pagedaemon")?;
@@ -427,6 +444,41 @@ fn run(
         ok = false;
     }
     eprintln!("vmm: {} guests; {}", outcomes.len(), summary(&m.stats()));
+    if let (Some(file), Some(c)) = (&report_file, &dump.report) {
+        let title = modules
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let lines = outcomes
+            .iter()
+            .map(|o| match &o.result {
+                Ok(s) => format!("guest {}: exit status {s}", o.index),
+                Err(e) => format!(
+                    "guest {} failed: {}",
+                    o.index,
+                    e.lines().next().unwrap_or(e)
+                ),
+            })
+            .chain(
+                m.corruption()
+                    .map(|c| c.to_string().lines().next().unwrap_or("").to_string()),
+            )
+            .collect();
+        let t = std::time::Instant::now();
+        let r = vmm::runtime::report::RunReport::gather(&title, semantics, guests, &m, c, lines);
+        let html = vmm::runtime::report::render(std::slice::from_ref(&r));
+        std::fs::write(file, &html)
+            .with_context(|| format!("writing the report {}", file.display()))?;
+        eprintln!(
+            "vmm: report {} ({} events, {} page maps, {} KiB, written in {:.1} ms)",
+            file.display(),
+            r.events(),
+            r.snapshots(),
+            html.len().div_ceil(1024),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
     Ok(match (ok, status) {
         (true, _) => ExitCode::SUCCESS,
         (false, Some(s)) if s & 0xff != 0 => ExitCode::from((s & 0xff) as u8),
@@ -434,8 +486,31 @@ fn run(
     })
 }
 
-fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+fn test(
+    machine: MachineArgs,
+    quiet: bool,
+    report: Option<PathBuf>,
+    paths: Vec<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let cfg = machine.config()?;
+    if let Some(dir) = &report {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the report directory {}", dir.display()))?;
+    }
+    // Each test's runs (one per rule set), written as one file when the test is done.
+    let write_report =
+        |t: &std::path::Path, runs: Vec<vmm::runtime::report::RunReport>| -> anyhow::Result<()> {
+            let (Some(dir), false) = (&report, runs.is_empty()) else {
+                return Ok(());
+            };
+            let name = t
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .replace(['/', '\\'], "_");
+            let file = dir.join(format!("{name}.html"));
+            std::fs::write(&file, vmm::runtime::report::render(&runs))
+                .with_context(|| format!("writing {}", file.display()))
+        };
     paging_note(&cfg)?;
     let rt = Runtime::new()?;
     let tests = find_tests(&paths)?;
@@ -453,7 +528,8 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
     };
     if modes.len() == 1 {
         for t in &tests {
-            let r = run_test(&rt, &cfg, t, work.path(), quiet);
+            let (r, rep) = run_test_reported(&rt, &cfg, t, work.path(), quiet, report.is_some());
+            write_report(t, rep.into_iter().collect())?;
             count(&r);
             match &r {
                 TestResult::Passed(st) => println!("ok      {} ({})", t.display(), summary(st)),
@@ -468,8 +544,17 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
         for t in &tests {
             println!("{}", t.display());
             let mut row = vec![t.display().to_string()];
+            let mut reps = Vec::new();
             for &mode in &modes {
-                let r = run_test(&rt, &cfg.clone().semantics(mode), t, work.path(), quiet);
+                let (r, rep) = run_test_reported(
+                    &rt,
+                    &cfg.clone().semantics(mode),
+                    t,
+                    work.path(),
+                    quiet,
+                    report.is_some(),
+                );
+                reps.extend(rep);
                 count(&r);
                 let detail = match &r {
                     TestResult::Passed(st) => format!("passed, audit clean ({})", summary(st)),
@@ -485,6 +570,7 @@ fn test(machine: MachineArgs, quiet: bool, paths: Vec<PathBuf>) -> anyhow::Resul
                 row.push(short(&r, mode));
             }
             rows.push(row);
+            write_report(t, reps)?;
         }
         let mut header = vec!["test".to_string()];
         header.extend(modes.iter().map(|m| m.to_string()));
@@ -691,8 +777,9 @@ fn main() -> ExitCode {
         Cmd::Test {
             machine,
             quiet,
+            report,
             paths,
-        } => test(machine, quiet, paths),
+        } => test(machine, quiet, report, paths),
         Cmd::Wast {
             machine,
             evict_each,

@@ -14,6 +14,7 @@
 
 use crate::addr::FrameId;
 use crate::errno::Errno;
+use crate::events::EventKind;
 use crate::page::{Owner, PageSlot};
 use crate::pmap::Pmap;
 use crate::state::State;
@@ -85,6 +86,7 @@ impl State {
         self.phys.pool.release(f);
         self.pmap_page_restore(&maps);
         self.diag.stats.evictions += 1;
+        self.record(EventKind::Evict { owner: o });
         tracing::trace!(target: "vmm::pdaemon", owner = ?o, frame = f.index(), slot = slot.0, "evict");
         Ok(())
     }

@@ -24,6 +24,7 @@
 
 use crate::addr::{pages_for, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::errno::Errno;
+use crate::events::EventKind;
 use crate::map::{Backing, Entry, Prot};
 use crate::mmap::{MmapCalls, PLACEMENT_FLOOR};
 use crate::object::VmObject;
@@ -286,8 +287,14 @@ impl ShmCalls for State {
                 let now = self.tick();
                 let seg = self.shm.get_mut(id).expect("checked above");
                 seg.mark_removed(now);
+                let attached = seg.nattch > 0;
                 tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, "marked for removal");
-                if seg.nattch == 0 {
+                self.record(EventKind::Segment {
+                    guest: Some(g),
+                    shm: id,
+                    what: "marked for removal",
+                });
+                if !attached {
                     self.destroy_segment(id)?;
                 }
                 Ok(None)

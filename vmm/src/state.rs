@@ -18,6 +18,7 @@ use crate::addr::{AttachId, FrameId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE
 use crate::amap::Amap;
 use crate::calllog::CallLog;
 use crate::errno::Errno;
+use crate::events::{EventKind, EventLog};
 use crate::host::{HostStore, PagingMode, View};
 use crate::limits::Limits;
 use crate::map::{Backing, VmMap};
@@ -407,6 +408,10 @@ pub(crate) struct Diag {
     pub log: CallLog,
     /// Set when an operation found the state inconsistent: what it found.
     pub corrupt: Option<Violation>,
+    /// The run's history, when recording (for reports).
+    pub events: Option<EventLog>,
+    /// The guest whose call is running, if one is.
+    pub caller: Option<GuestId>,
     ticks: u32,
 }
 
@@ -416,6 +421,8 @@ impl Diag {
             stats: Stats::default(),
             log: CallLog::new(),
             corrupt: None,
+            events: None,
+            caller: None,
             ticks: 0,
         }
     }
@@ -594,6 +601,18 @@ impl State {
     /// The next tick of the machine's clock.
     pub fn tick(&mut self) -> u32 {
         self.diag.tick()
+    }
+
+    /// Records an event with the frame counts after it, if recording is on.
+    #[inline]
+    pub fn record(&mut self, kind: EventKind) {
+        if let Some(log) = self.diag.events.as_mut() {
+            log.push(
+                kind,
+                self.phys.pool.wired() as u32,
+                self.phys.pool.free_count() as u32,
+            );
+        }
     }
 
     /// What the page at `addr` of guest `g` looks like (`ENOMEM` if unmapped).

@@ -9,6 +9,7 @@
 
 use crate::addr::{AttachId, GuestId, PageRange, ShmId};
 use crate::errno::Errno;
+use crate::events::EventKind;
 use crate::map::Backing;
 use crate::page::{Owner, PageSlot};
 use crate::pmap::Pmap;
@@ -78,6 +79,12 @@ impl Unmap for State {
 
     fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno> {
         tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
+        let guest = self.diag.caller;
+        self.record(EventKind::Segment {
+            guest,
+            shm: id,
+            what: "destroyed",
+        });
         // The mark decides, as NetBSD's segment deallocation did (the two agree under the
         // proposed rules; the old ones can leave a mark over an object no longer wired).
         if self.shm.get(id).ok_or(Errno::EINVAL)?.locked {

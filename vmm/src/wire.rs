@@ -114,6 +114,17 @@ pub fn transition(before: WireState, after: WireState) -> Transition {
 }
 
 impl WireOp {
+    /// The operation's name, for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            WireOp::Mlock => "Mlock",
+            WireOp::Munlock => "Munlock",
+            WireOp::Hold => "Hold",
+            WireOp::Release => "Release",
+            WireOp::Remove => "Remove",
+        }
+    }
+
     /// Applies the operation to `w` and says what must happen to its pages. On an underflow
     /// `w` is unchanged.
     pub fn apply(self, w: &mut WireState) -> Result<(Transition, Saved), CountUnderflow> {

@@ -10,6 +10,7 @@
 
 use crate::addr::{GuestId, PageRange, ShmId, Vpn};
 use crate::errno::Errno;
+use crate::events::EventKind;
 use crate::fault::Fault;
 use crate::limits::Limits;
 use crate::map::{Backing, Entry};
@@ -173,6 +174,13 @@ impl WireOps for State {
             let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
             if t != Transition::Unchanged {
                 tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
+                self.record(EventKind::Wire {
+                    guest: g,
+                    start: erange.start.addr(),
+                    pages: erange.pages(),
+                    wire: t == Transition::Wire,
+                    op: op.name(),
+                });
             }
             let r = match t {
                 Transition::Wire => self.wire_pages(g, erange, backing),
@@ -378,7 +386,16 @@ impl WireOps for State {
 
     fn set_locked(&mut self, id: ShmId, locked: bool) {
         if let Some(seg) = self.shm.get_mut(id) {
-            seg.locked = locked;
+            if seg.locked != locked {
+                seg.locked = locked;
+                let guest = self.diag.caller;
+                let what = if locked { "locked" } else { "unlocked" };
+                self.record(EventKind::Segment {
+                    guest,
+                    shm: id,
+                    what,
+                });
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod abi;
 pub mod diff;
 pub mod hostile;
 pub mod memory;
+pub mod report;
 pub mod testing;
 pub mod wasi;
 pub mod wast;
@@ -157,6 +158,8 @@ pub struct DumpConfig {
     pub pages: bool,
     /// Receives each finished dump.
     pub sink: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Takes a page map of every guest at each `vmm_dump` and each exit, for a report.
+    pub report: Option<Arc<report::Collector>>,
 }
 
 impl Default for DumpConfig {
@@ -167,6 +170,7 @@ impl Default for DumpConfig {
             at_exit: false,
             pages: false,
             sink: Arc::new(|s: &str| eprint!("{s}")),
+            report: None,
         }
     }
 }
@@ -211,6 +215,9 @@ impl DumpConfig {
             }
         }
         (self.sink)(&out);
+        if let Some(r) = &self.report {
+            r.snapshot(machine, why);
+        }
     }
 }
 
@@ -584,6 +591,8 @@ fn run_one(
         if run.dump.at_exit {
             let why = format!("guest {index} at exit");
             run.dump.write(machine, guest, &why, run.dump.pages, false);
+        } else if let Some(r) = &run.dump.report {
+            r.snapshot(machine, &format!("guest {index} exits"));
         }
         // The guest exits before its memory goes: its mappings and wirings are released while
         // the machine still knows them.

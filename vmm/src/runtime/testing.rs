@@ -18,6 +18,7 @@
 //! that rule set only when it breaks exactly so; with no line it must pass there too. Under the
 //! proposed rules the lines are ignored and the test must pass.
 
+use super::report::RunReport;
 use super::{run_guests_io, DumpConfig, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
 use crate::semantics::Semantics;
@@ -410,10 +411,36 @@ pub fn run_test(
     work: &Path,
     quiet: bool,
 ) -> TestResult {
-    match run_test_inner(rt, cfg, path, work, quiet) {
+    run_test_reported(rt, cfg, path, work, quiet, false).0
+}
+
+/// [`run_test`], and when `report` is set, the run's report (events and page maps, see
+/// [`super::report`]; `None` if the test could not run at all).
+pub fn run_test_reported(
+    rt: &Runtime,
+    cfg: &MachineConfig,
+    path: &Path,
+    work: &Path,
+    quiet: bool,
+    report: bool,
+) -> (TestResult, Option<RunReport>) {
+    let mut rep = None;
+    let r = match run_test_inner(rt, cfg, path, work, quiet, report.then_some(&mut rep)) {
         Ok(r) => r,
         Err(e) => TestResult::Failed(format!("{e:#}")),
+    };
+    if let Some(rep) = rep.as_mut() {
+        rep.outcome.push(match &r {
+            TestResult::Passed(_) => "test passed, audit clean".to_string(),
+            TestResult::BrokeAsExpected(how) => format!(
+                "broke as expected: {}",
+                how.lines().next().unwrap_or_default()
+            ),
+            TestResult::Failed(why) => format!("test FAILED: {why}"),
+            TestResult::Skipped(why) => format!("skipped: {why}"),
+        });
     }
+    (r, rep)
 }
 
 fn run_test_inner(
@@ -422,6 +449,7 @@ fn run_test_inner(
     path: &Path,
     work: &Path,
     quiet: bool,
+    report: Option<&mut Option<RunReport>>,
 ) -> anyhow::Result<TestResult> {
     let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
     let expect_old = if cfg.semantics == Semantics::Proposed {
@@ -486,6 +514,10 @@ fn run_test_inner(
     };
     let module = rt.compile(&bytes).context("compiling")?;
     let machine = Machine::new(cfg.clone()).context("building the machine")?;
+    let collector = report.is_some().then(|| {
+        machine.record_events(super::report::EVENTS);
+        super::report::Collector::new()
+    });
     let pagedaemon = if cfg.free_target > 0 {
         Some(
             machine
@@ -513,6 +545,7 @@ fn run_test_inner(
                 eprint!("{d}");
             }
         }),
+        report: collector.clone(),
         ..DumpConfig::default()
     };
     let print = emit.clone();
@@ -546,6 +579,23 @@ fn run_test_inner(
         run,
     );
     drop(pagedaemon);
+    if let (Some(out), Some(c)) = (report, &collector) {
+        let lines = outcomes
+            .iter()
+            .map(|o| match &o.result {
+                Ok(s) => format!("guest {}: returned {s}", o.index),
+                Err(e) => format!("guest {}: {}", o.index, e.lines().next().unwrap_or(e)),
+            })
+            .collect();
+        *out = Some(RunReport::gather(
+            &path.display().to_string(),
+            cfg.semantics,
+            copies as u32,
+            &machine,
+            c,
+            lines,
+        ));
+    }
     match expect_old {
         OldRules::Pass => {}
         OldRules::Corrupt(inv) => {
