@@ -308,6 +308,53 @@ fn scaling(c: &mut Criterion) {
     grp.finish();
 }
 
+/// 9. Reports: what recording the run's events costs 100,000 calls, and writing a report of a
+/// full event buffer (gathering it from the machine and rendering the page).
+fn report(c: &mut Criterion) {
+    use vmm::runtime::report::{render, Collector, RunReport, EVENTS};
+    let mut grp = c.benchmark_group("report");
+    grp.sample_size(10);
+    for recording in [false, true] {
+        let name = if recording { "recording" } else { "plain" };
+        grp.bench_function(BenchmarkId::new("calls_100k", name), |b| {
+            b.iter_batched(
+                || {
+                    let m = machine(64);
+                    if recording {
+                        m.record_events(EVENTS);
+                    }
+                    let (g, a) = resident(&m, 1);
+                    (m, g, a)
+                },
+                |(m, g, a)| {
+                    for _ in 0..50_000 {
+                        m.mlock(g, a, P).unwrap();
+                        m.munlock(g, a, P).unwrap();
+                    }
+                    m
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    let m = machine(64);
+    m.record_events(EVENTS);
+    let (g, a) = resident(&m, 1);
+    for _ in 0..50_000 {
+        m.mlock(g, a, P).unwrap();
+        m.munlock(g, a, P).unwrap();
+    }
+    let col = Collector::new();
+    col.snapshot(&m, "end");
+    grp.bench_function("write_full_buffer", |b| {
+        b.iter(|| {
+            let r = RunReport::gather("bench", m.config().semantics, 1, &m, &col, vec![]);
+            render(std::slice::from_ref(&r)).len()
+        })
+    });
+    grp.finish();
+}
+
 fn config() -> Criterion {
     let c = Criterion::default().configure_from_args();
     if std::env::var_os("VMM_BENCH_QUICK").is_some() {
@@ -322,6 +369,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = mlock_munlock, shm_lock_unlock, mlock_of_shm_locked, mlockall, wire_nonresident, paging, map_ops, scaling
+    targets = mlock_munlock, shm_lock_unlock, mlock_of_shm_locked, mlockall, wire_nonresident, paging, map_ops, scaling, report
 }
 criterion_main!(benches);
