@@ -309,7 +309,7 @@ fn scaling(c: &mut Criterion) {
 }
 
 /// 9. Reports: what recording the run's events costs 100,000 calls, and writing a report of
-/// a full event buffer (gathering it from the machine and rendering the page).
+///    a full event buffer (gathering it from the machine and rendering the page).
 fn report(c: &mut Criterion) {
     use vmm::runtime::report::{render, Collector, RunReport, EVENTS};
     let mut grp = c.benchmark_group("report");
