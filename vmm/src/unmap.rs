@@ -35,26 +35,30 @@ pub(crate) trait Unmap {
 impl Unmap for State {
     fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
         tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
-        self.guest_mut(g)?.map.clip_range(range);
-        self.wire_entries(g, range, WireOp::Remove, |_| true)?;
-        let mut attachments: Vec<AttachId> = self.guests[&g]
-            .map
-            .overlapping(range)
-            .filter_map(|e| e.attachment)
-            .collect();
-        attachments.dedup();
-        for s in self.guests[&g].map.starts_in(range) {
-            let e = self
-                .guests
-                .get_mut(&g)
-                .expect("checked")
+        // Clip, unwire and remove; the merge afterwards finds a hole, or (if unwiring found
+        // corrupt state) puts the clipped entries back together.
+        let attachments = self.with_clipped(g, range, |s| {
+            s.wire_entries(g, range, WireOp::Remove, |_| true)?;
+            let mut attachments: Vec<AttachId> = s.guests[&g]
                 .map
-                .remove(s)
-                .expect("listed");
-            if e.backing == Backing::Anon {
-                self.free_anon(g, e.range())?;
+                .overlapping(range)
+                .filter_map(|e| e.attachment)
+                .collect();
+            attachments.dedup();
+            for start in s.guests[&g].map.starts_in(range) {
+                let e = s
+                    .guests
+                    .get_mut(&g)
+                    .expect("checked")
+                    .map
+                    .remove(start)
+                    .expect("listed");
+                if e.backing == Backing::Anon {
+                    s.free_anon(g, e.range())?;
+                }
             }
-        }
+            Ok(attachments)
+        })?;
         self.pmap_remove(g, range)?;
         self.end_unmapped_attachments(g, &attachments)
     }

@@ -350,21 +350,21 @@ impl WireOps for State {
             })
             .collect();
         for (i, &(g, a)) in targets.iter().enumerate() {
-            let mine = |e: &Entry| e.attachment == Some(a.id);
-            if let Err(e) = self.wire_entries(g, a.range(), op, mine) {
+            let mine = move |e: &Entry| e.attachment == Some(a.id);
+            let r = self.with_clipped(g, a.range(), |s| s.wire_entries(g, a.range(), op, mine));
+            if let Err(e) = r {
                 // Only taking holds can fail for want of memory; undo the ones taken. Dropping
                 // them fails only on corrupt state, which stops the machine anyway.
                 if op == WireOp::Hold {
                     for &(g, a) in targets[..i].iter().rev() {
-                        self.wire_entries(g, a.range(), WireOp::Release, |e| {
-                            e.attachment == Some(a.id)
+                        let mine = move |e: &Entry| e.attachment == Some(a.id);
+                        self.with_clipped(g, a.range(), |s| {
+                            s.wire_entries(g, a.range(), WireOp::Release, mine)
                         })?;
-                        self.guest_mut(g)?.map.merge_around(a.range());
                     }
                 }
                 return Err(e);
             }
-            self.guest_mut(g)?.map.merge_around(a.range());
         }
         Ok(())
     }
