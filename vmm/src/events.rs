@@ -11,7 +11,6 @@
 use crate::addr::{GuestId, ShmId, Vaddr};
 use crate::calllog::CallRecord;
 use crate::page::Owner;
-use std::collections::VecDeque;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,10 +71,12 @@ pub struct Event {
     pub free: u32,
 }
 
-/// The bounded ring.
+/// The bounded ring: filled in order, then overwritten oldest first.
 #[derive(Debug)]
 pub struct EventLog {
-    ring: VecDeque<Event>,
+    ring: Vec<Event>,
+    /// Where the oldest event is once the ring is full.
+    oldest: usize,
     bound: usize,
     next: u64,
 }
@@ -84,7 +85,8 @@ impl EventLog {
     /// A log keeping the last `bound` events (at least one).
     pub fn new(bound: usize) -> EventLog {
         EventLog {
-            ring: VecDeque::with_capacity(bound.clamp(1, 4096)),
+            ring: Vec::with_capacity(bound.clamp(1, 4096)),
+            oldest: 0,
             bound: bound.max(1),
             next: 0,
         }
@@ -93,15 +95,18 @@ impl EventLog {
     /// Adds an event, dropping the oldest past the bound.
     pub fn push(&mut self, kind: EventKind, wired: u32, free: u32) {
         self.next += 1;
-        if self.ring.len() == self.bound {
-            self.ring.pop_front();
-        }
-        self.ring.push_back(Event {
+        let e = Event {
             seq: self.next,
             kind,
             wired,
             free,
-        });
+        };
+        if self.ring.len() < self.bound {
+            self.ring.push(e);
+        } else {
+            self.ring[self.oldest] = e;
+            self.oldest = (self.oldest + 1) % self.bound;
+        }
     }
 
     /// Every event recorded so far (dropped ones included).
@@ -116,7 +121,9 @@ impl EventLog {
 
     /// The kept events, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Event> {
-        self.ring.iter()
+        self.ring[self.oldest..]
+            .iter()
+            .chain(self.ring[..self.oldest].iter())
     }
 }
 

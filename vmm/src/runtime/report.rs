@@ -279,31 +279,48 @@ impl RunReport {
 /// The HTML page, data and drawing included; several runs (one scenario under several rule
 /// sets) are drawn side by side.
 pub fn render(runs: &[RunReport]) -> String {
-    // Everything but the events through serde; the events, the bulk, written by hand.
-    let mut data =
-        String::with_capacity(64 + runs.iter().map(|r| r.events.len() * 48).sum::<usize>());
-    data.push_str("{\"names\":");
-    data.push_str(&serde_json::to_string(NAMES).unwrap_or_else(|_| "[]".into()));
-    data.push_str(",\"runs\":[");
+    let (before, after) = TEMPLATE
+        .split_once("/*DATA*/[]")
+        .expect("the template has its data marker");
+    let events: usize = runs.iter().map(|r| r.events.len()).sum();
+    let mut out = String::with_capacity(TEMPLATE.len() + 4096 + events * 48);
+    out.push_str(before);
+    // Everything but the events through serde (escaped: inside <script>, "</" would end the
+    // block); the events, the bulk, written by hand as numbers, which need no escaping.
+    let json = |v: &dyn erased::Json| v.to_json().replace("</", "<\\/");
+    out.push_str("{\"names\":");
+    out.push_str(&json(&NAMES));
+    out.push_str(",\"runs\":[");
     for (i, r) in runs.iter().enumerate() {
         if i > 0 {
-            data.push(',');
+            out.push(',');
         }
-        let head = serde_json::to_string(r).unwrap_or_else(|_| "{}".into());
-        data.push_str(&head[..head.len() - 1]);
-        data.push_str(",\"events\":[");
+        let head = json(r);
+        out.push_str(&head[..head.len() - 1]);
+        out.push_str(",\"events\":[");
         for (k, e) in r.events.iter().enumerate() {
             if k > 0 {
-                data.push(',');
+                out.push(',');
             }
-            write_event(&mut data, e);
+            write_event(&mut out, e);
         }
-        data.push_str("]}");
+        out.push_str("]}");
     }
-    data.push_str("]}");
-    // Inside <script>, "</" would end the block.
-    let data = data.replace("</", "<\\/");
-    TEMPLATE.replace("/*DATA*/[]", &data)
+    out.push_str("]}");
+    out.push_str(after);
+    out
+}
+
+/// Serialising the report's parts through one closure.
+mod erased {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize + ?Sized> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
 }
 
 const TEMPLATE: &str = include_str!("report.html");
