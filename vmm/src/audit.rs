@@ -7,7 +7,7 @@
 //! Each part checks its own invariants, and the audit composes them with the ones that span
 //! parts: [`crate::map::VmMap::check`] (`map-*`), [`crate::page::PagePool::check`]
 //! (`queue-*`), [`crate::swap::Swap::check`] (`swap-count`), [`crate::segment::ShmTable::check`]
-//! (`shm-pages`), and the guest's own checks in [`crate::state`] (`shm-attach-*`,
+//! (`shm-pages`), and the guest's own checks in `state` (`shm-attach-*`,
 //! `locked-pages`, `anon-leak`). The invariants, by name:
 //!
 //! - whatever an operation found broken when it stopped the machine (`wire-underflow`,

@@ -3,8 +3,8 @@
 //!
 //! Each call validates everything and checks its limits before it changes anything, so a call
 //! that fails leaves no state changed; the few failures that can only show up part-way (no frame
-//! could be had while wiring) are rolled back by [`WireOps::wire_entries`], and every partial
-//! change of the map goes through [`WireOps::with_clipped`], whose merge puts the map back.
+//! could be had while wiring) are rolled back by `WireOps::wire_entries`, and every partial
+//! change of the map goes through `WireOps::with_clipped`, whose merge puts the map back.
 //! Removing mappings is [`crate::unmap`]'s; what the rule set decides is [`crate::semantics`]'.
 
 use crate::addr::{GuestId, PageRange, Vaddr, Vpn};

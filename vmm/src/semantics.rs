@@ -3,7 +3,7 @@
 //! the kernels people ship on (`linux`, `freebsd`, `illumos`).
 //!
 //! Everything the modes do differently lives in one `Rules` implementation each; the map, page
-//! and shm code ask the machine's rules ([`rules`]) and never test the mode themselves. The
+//! and shm code ask the machine's rules (`rules`) and never test the mode themselves. The
 //! mode's name, [`Semantics`], and the properties the layers below read (how long attachments
 //! live, [`AttachmentLife`]; whether `SHM_LOCK` is lazy) are plain types in [`crate::types`].
 //!

@@ -1,10 +1,10 @@
 //! Page-level wiring, driven by the entry-level rules of [`crate::wire`]: wiring and unwiring
 //! the pages under entries, the object wiring of a `SHM_LOCK`ed segment, the holds on every
 //! attachment of a segment, the limit checks that come before any of them, and the one
-//! clip–operate–merge helper ([`WireOps::with_clipped`]) every partial-map change goes through.
+//! clip–operate–merge helper (`WireOps::with_clipped`) every partial-map change goes through.
 //!
 //! Every operation here either completes or puts back what it did before it returns the error:
-//! a wiring that runs out of frames unwires the pages it wired; [`WireOps::wire_entries`]
+//! a wiring that runs out of frames unwires the pages it wired; `WireOps::wire_entries`
 //! restores every entry it changed. The exceptions are corrupt state (a count or a frame that
 //! would go below zero), which is recorded and stops the machine.
 
