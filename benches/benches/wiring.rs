@@ -308,8 +308,45 @@ fn scaling(c: &mut Criterion) {
     grp.finish();
 }
 
-/// 9. Reports: what recording the run's events costs 100,000 calls, and writing a report of
-///    a full event buffer (gathering it from the machine and rendering the page).
+/// 9. Many guests faulting at once: each of 1, 2, 4 and 8 guests, on its own thread, loads a
+///    word from every page of its 256 paged-out pages; pages brought in per second, all
+///    guests together (the workload that sank wasmtime's own userfaultfd allocator).
+fn parallel_faults(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let pages = 256u64;
+    let mut grp = c.benchmark_group("parallel_faults");
+    for n in [1u64, 2, 4, 8] {
+        grp.throughput(Throughput::Elements(n * pages));
+        let m = machine(n * pages + 64);
+        let mut guests: Vec<(BenchGuest, u32)> = (0..n)
+            .map(|_| {
+                let mut g = BenchGuest::new(&rt, &m).unwrap();
+                let a = g.setup((pages * P) as u32);
+                (g, a)
+            })
+            .collect();
+        grp.bench_with_input(BenchmarkId::new("guests", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    m.reclaim(usize::MAX);
+                    let s = Instant::now();
+                    std::thread::scope(|sc| {
+                        for (g, a) in guests.iter_mut() {
+                            sc.spawn(move || g.touch(*a, (pages * P) as u32));
+                        }
+                    });
+                    t += s.elapsed();
+                }
+                t
+            })
+        });
+    }
+    grp.finish();
+}
+
+/// 10. Reports: what recording the run's events costs 100,000 calls, and writing a report of
+///     a full event buffer (gathering it from the machine and rendering the page).
 fn report(c: &mut Criterion) {
     use vmm::runtime::report::{render, Collector, RunReport, EVENTS};
     let mut grp = c.benchmark_group("report");
@@ -369,6 +406,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = mlock_munlock, shm_lock_unlock, mlock_of_shm_locked, mlockall, wire_nonresident, paging, map_ops, scaling, report
+    targets = mlock_munlock, shm_lock_unlock, mlock_of_shm_locked, mlockall, wire_nonresident, paging, parallel_faults, map_ops, scaling, report
 }
 criterion_main!(benches);
