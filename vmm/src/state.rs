@@ -320,21 +320,27 @@ impl Guests {
         self.vms.insert(id, vm);
         id
     }
+    /// Guest `g`'s address space.
     pub fn get(&self, g: &GuestId) -> Option<&GuestVm> {
         self.vms.get(g)
     }
+    /// Guest `g`'s address space, to change.
     pub fn get_mut(&mut self, g: &GuestId) -> Option<&mut GuestVm> {
         self.vms.get_mut(g)
     }
+    /// Forgets guest `g`.
     pub fn remove(&mut self, g: &GuestId) -> Option<GuestVm> {
         self.vms.remove(g)
     }
+    /// Every guest, by id.
     pub fn iter(&self) -> impl Iterator<Item = (&GuestId, &GuestVm)> {
         self.vms.iter()
     }
+    /// Every guest's id.
     pub fn keys(&self) -> impl Iterator<Item = &GuestId> {
         self.vms.keys()
     }
+    /// Every guest's address space.
     pub fn values(&self) -> impl Iterator<Item = &GuestVm> {
         self.vms.values()
     }
@@ -454,18 +460,23 @@ pub(crate) struct Views {
 }
 
 impl Views {
+    /// Guest `g`'s view, if it has one.
     pub fn get(&self, g: &GuestId) -> Option<&Arc<View>> {
         self.views.get(g)
     }
+    /// Whether guest `g` has a view.
     pub fn contains_key(&self, g: &GuestId) -> bool {
         self.views.contains_key(g)
     }
+    /// Gives guest `g` its view.
     pub fn insert(&mut self, g: GuestId, v: Arc<View>) {
         self.views.insert(g, v);
     }
+    /// Takes guest `g`'s view away (it is unmapped when the last holder lets go).
     pub fn remove(&mut self, g: &GuestId) -> Option<Arc<View>> {
         self.views.remove(g)
     }
+    /// The guests that have a view.
     pub fn keys(&self) -> impl Iterator<Item = &GuestId> {
         self.views.keys()
     }
@@ -516,10 +527,12 @@ impl State {
         Ok(self.guests.insert(vm))
     }
 
+    /// Guest `g` (`ESRCH` if there is none).
     pub fn guest(&self, g: GuestId) -> Result<&GuestVm, Errno> {
         self.guests.get(&g).ok_or(Errno::ESRCH)
     }
 
+    /// Guest `g`, to change (`ESRCH` if there is none).
     pub fn guest_mut(&mut self, g: GuestId) -> Result<&mut GuestVm, Errno> {
         self.guests.get_mut(&g).ok_or(Errno::ESRCH)
     }
@@ -543,6 +556,7 @@ impl State {
         }
     }
 
+    /// Records where a page's data is now.
     pub fn set_slot(&mut self, o: Owner, slot: PageSlot) {
         match o {
             Owner::Anon { guest, vpn } => self
