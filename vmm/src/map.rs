@@ -17,6 +17,7 @@ use crate::errno::Errno;
 use crate::types::{Invariant, Violation};
 use crate::wire::{CountUnderflow, Saved, Transition, WireOp, WireState};
 use bitflags::bitflags;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -248,8 +249,8 @@ impl VmMap {
             .filter(move |e| e.end > range.start)
     }
 
-    /// The start pages of the entries overlapping `range`.
-    pub fn starts_in(&self, range: PageRange) -> Vec<Vpn> {
+    /// The start pages of the entries overlapping `range` (on the stack for up to four).
+    pub fn starts_in(&self, range: PageRange) -> SmallVec<[Vpn; 4]> {
         self.overlapping(range).map(|e| e.start).collect()
     }
 

@@ -18,6 +18,7 @@ use crate::page::{Owner, PageSlot};
 use crate::state::State;
 use crate::types::{Attachment, Invariant};
 use crate::wire::{CountUnderflow, Saved, Transition, WireOp};
+use smallvec::SmallVec;
 
 /// Wiring pages, entries and segment objects.
 pub(crate) trait WireOps {
@@ -152,7 +153,7 @@ impl WireOps for State {
         pick: impl Fn(&Entry) -> bool,
     ) -> Result<(), Errno> {
         let starts = self.guest(g)?.map.starts_in(range);
-        let mut done: Vec<(Vpn, Saved, Transition)> = Vec::new();
+        let mut done: SmallVec<[(Vpn, Saved, Transition); 4]> = SmallVec::new();
         let mut result = Ok(());
         for s in starts {
             let vm = self.guests.get_mut(&g).expect("guest checked above");
