@@ -104,6 +104,16 @@ pub(crate) trait WireOps {
 impl WireOps for State {
     fn wire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno> {
         let base = range.start;
+        if let Backing::Shm { id, pgoff } = backing {
+            // A segment's pages, straight from its object.
+            return match self.wire_object_run(id, pgoff, range.pages()) {
+                Ok(()) => Ok(()),
+                Err((done, e)) => {
+                    self.unwire_pages(g, PageRange::new(base, base.plus(done)), backing)?;
+                    Err(e)
+                }
+            };
+        }
         for vpn in range.iter() {
             let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
             match self.page_in(o) {
@@ -124,6 +134,28 @@ impl WireOps for State {
         backing: Backing,
     ) -> Result<(), Errno> {
         let base = range.start;
+        if let Backing::Shm { id, pgoff } = backing {
+            return match self.unwire_object_run(id, pgoff, range.pages()) {
+                Ok(()) => Ok(()),
+                Err((k, resident)) => {
+                    let vpn = base.plus(k);
+                    Err(if resident {
+                        self.corrupted(
+                            Invariant::WireUnderflow,
+                            format!("{g:?} page {:?} unwired below zero", vpn.addr()),
+                        )
+                    } else {
+                        self.corrupted(
+                            Invariant::WireResident,
+                            format!(
+                                "{g:?} page {:?} of a wired entry is not resident",
+                                vpn.addr()
+                            ),
+                        )
+                    })
+                }
+            };
+        }
         for vpn in range.iter() {
             let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
             let PageSlot::Resident(f) = self.slot(o) else {
@@ -303,16 +335,11 @@ impl WireOps for State {
             self.shm.get_mut(id).expect("checked above").object_wired = true;
             return Ok(());
         }
-        for pgoff in 0..pages {
-            match self.page_in(Owner::Object { shm: id, pgoff }) {
-                Ok(f) => self.phys.pool.wire(f),
-                Err(e) => {
-                    for done in 0..pgoff {
-                        self.unwire_object_page(id, done)?;
-                    }
-                    return Err(e);
-                }
+        if let Err((done, e)) = self.wire_object_run(id, 0, pages) {
+            for k in 0..done {
+                self.unwire_object_page(id, k)?;
             }
+            return Err(e);
         }
         self.shm.get_mut(id).expect("checked above").object_wired = true;
         Ok(())
@@ -326,7 +353,19 @@ impl WireOps for State {
             ));
         }
         let lazy = self.cfg.semantics.lazy_shm_lock();
-        for pgoff in 0..self.seg(id)?.pages() {
+        let pages = self.seg(id)?.pages();
+        if !lazy {
+            // Every page is resident and holds the object's wiring.
+            if let Err((k, _)) = self.unwire_object_run(id, 0, pages) {
+                return Err(self.corrupted(
+                    Invariant::WireUnderflow,
+                    format!("{id:?} page {k} lost its SHM_LOCK wiring"),
+                ));
+            }
+            self.shm.get_mut(id).expect("checked above").object_wired = false;
+            return Ok(());
+        }
+        for pgoff in 0..pages {
             let resident = matches!(
                 self.slot(Owner::Object { shm: id, pgoff }),
                 PageSlot::Resident(_)
@@ -402,6 +441,62 @@ impl WireOps for State {
 }
 
 impl State {
+    /// Wires segment `id`'s object pages `first..first + n`, bringing in any that are not
+    /// resident. The resident runs are wired straight from the object's slots, without a
+    /// lookup per page. On failure, `Err((done, e))`: the first `done` are wired.
+    fn wire_object_run(&mut self, id: ShmId, first: u64, n: u64) -> Result<(), (u64, Errno)> {
+        let mut k = 0;
+        while k < n {
+            if let Some(seg) = self.shm.get(id) {
+                let pool = &mut self.phys.pool;
+                while k < n {
+                    match seg.object.get(first + k) {
+                        PageSlot::Resident(f) => {
+                            pool.touch(f);
+                            pool.wire(f);
+                            k += 1;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            if k < n {
+                match self.page_in(Owner::Object {
+                    shm: id,
+                    pgoff: first + k,
+                }) {
+                    Ok(f) => {
+                        self.phys.pool.wire(f);
+                        k += 1;
+                    }
+                    Err(e) => return Err((k, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops one wiring from each of segment `id`'s object pages `first..first + n`. On the
+    /// first page that is not resident (`false`) or not wired (`true`), `Err((k, which))`:
+    /// the `k` before it are unwired. The caller reports the corruption.
+    fn unwire_object_run(&mut self, id: ShmId, first: u64, n: u64) -> Result<(), (u64, bool)> {
+        let Some(seg) = self.shm.get(id) else {
+            return Err((0, false));
+        };
+        let pool = &mut self.phys.pool;
+        for k in 0..n {
+            match seg.object.get(first + k) {
+                PageSlot::Resident(f) => {
+                    if pool.unwire(f).is_err() {
+                        return Err((k, true));
+                    }
+                }
+                _ => return Err((k, false)),
+            }
+        }
+        Ok(())
+    }
+
     fn unwire_object_page(&mut self, id: ShmId, pgoff: u64) -> Result<(), Errno> {
         match self.slot(Owner::Object { shm: id, pgoff }) {
             PageSlot::Resident(f) if self.phys.pool.unwire(f).is_ok() => Ok(()),
