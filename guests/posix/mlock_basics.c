@@ -3,6 +3,7 @@
  * errors every kernel agrees on. Prints one observation a line; builds with any C compiler. */
 #include <errno.h>
 #include "observe.h"
+#include "show.h"
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,16 +11,6 @@
 
 static const char *err(int r) { return outcome(r); }
 
-static void show_core(const char *what, void *p, size_t pages, long pg) {
-    unsigned char v[16];
-    printf("%s:", what);
-    if (mincore(p, pages * pg, v) != 0) {
-        printf(" %s\n", errno_name(errno));
-        return;
-    }
-    for (size_t i = 0; i < pages; i++) printf(" %d", v[i] & 1);
-    printf("\n");
-}
 
 int main(void) {
     long pg = sysconf(_SC_PAGESIZE);

@@ -3,20 +3,11 @@
  * Prints one observation a line; builds with any C compiler. */
 #include <errno.h>
 #include "observe.h"
+#include "show.h"
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-static void show_core(const char *what, void *p, size_t pages, long pg) {
-    unsigned char v[8];
-    printf("%s:", what);
-    if (mincore(p, pages * pg, v) != 0) {
-        printf(" %s\n", errno_name(errno));
-        return;
-    }
-    for (size_t i = 0; i < pages; i++) printf(" %d", v[i] & 1);
-    printf("\n");
-}
 
 int main(void) {
     long pg = sysconf(_SC_PAGESIZE);

@@ -4,20 +4,11 @@
 // vmm-needs: root
 #include <errno.h>
 #include "observe.h"
+#include "show.h"
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-static void show_core(const char *what, void *p, size_t pages, long pg) {
-    unsigned char v[8];
-    printf("%s:", what);
-    if (mincore(p, pages * pg, v) != 0) {
-        printf(" %s\n", errno_name(errno));
-        return;
-    }
-    for (size_t i = 0; i < pages; i++) printf(" %d", v[i] & 1);
-    printf("\n");
-}
 
 static char *map(long pages, long pg) {
     char *p = mmap(NULL, pages * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -104,4 +104,15 @@ static int procs_end(int status) {
 static key_t procs_key(int i) { return (key_t)(((procs_base & 0x7fff) << 12) | 0x40000000 | i); }
 
 #endif
+
+#include <sys/shm.h>
+
+/* One segment of `size` bytes for every process: process 0 creates it under procs_key(0),
+ * and after a barrier each process has its id (-1 and errno if it could not). */
+static int procs_segment(int me, size_t size) {
+    int id = me == 0 ? shmget(procs_key(0), size, IPC_CREAT | IPC_EXCL | 0600) : -1;
+    procs_barrier();
+    if (me != 0) id = shmget(procs_key(0), size, 0600);
+    return id;
+}
 #endif

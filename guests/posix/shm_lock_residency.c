@@ -4,22 +4,13 @@
 // vmm-needs: root
 #include <errno.h>
 #include "observe.h"
+#include "show.h"
 #include <stdio.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <unistd.h>
 
-static void show_core(const char *what, void *p, size_t pages, long pg) {
-    unsigned char v[8];
-    printf("%s:", what);
-    if (mincore(p, pages * pg, v) != 0) {
-        printf(" %s\n", errno_name(errno));
-        return;
-    }
-    for (size_t i = 0; i < pages; i++) printf(" %d", v[i] & 1);
-    printf("\n");
-}
 
 static void locked(const char *what, int id) {
     struct shmid_ds ds;

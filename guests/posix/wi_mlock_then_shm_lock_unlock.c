@@ -4,7 +4,7 @@
 // vmm-needs: root
 #include <errno.h>
 #include "observe.h"
-#include "shm_show.h"
+#include "show.h"
 #include <stdio.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>

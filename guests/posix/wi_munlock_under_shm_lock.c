@@ -7,7 +7,7 @@
 #include <errno.h>
 #include "observe.h"
 #include "procs.h"
-#include "shm_show.h"
+#include "show.h"
 #include <stdio.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -17,10 +17,7 @@
 int main(void) {
     long pg = sysconf(_SC_PAGESIZE);
     int me = procs_start(2);
-    int id = -1;
-    if (me == 0) id = shmget(procs_key(0), 2 * pg, IPC_CREAT | IPC_EXCL | 0600);
-    procs_barrier();
-    if (me == 1) id = shmget(procs_key(0), 2 * pg, 0600);
+    int id = procs_segment(me, 2 * pg);
     char *s = shmat(id, NULL, 0);
     printf("process %d attached: %s\n", me, s == (char *)-1 ? errno_name(errno) : "ok");
     procs_barrier();

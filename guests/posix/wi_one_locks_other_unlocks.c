@@ -6,7 +6,7 @@
 #include <errno.h>
 #include "observe.h"
 #include "procs.h"
-#include "shm_show.h"
+#include "show.h"
 #include <stdio.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -16,10 +16,7 @@
 int main(void) {
     long pg = sysconf(_SC_PAGESIZE);
     int me = procs_start(2);
-    int id = -1;
-    if (me == 0) id = shmget(procs_key(0), 4 * pg, IPC_CREAT | IPC_EXCL | 0600);
-    procs_barrier();
-    if (me == 1) id = shmget(procs_key(0), 4 * pg, 0600);
+    int id = procs_segment(me, 4 * pg);
     char *s = shmat(id, NULL, 0);
     if (s == (char *)-1) return procs_end(1);
     procs_barrier();

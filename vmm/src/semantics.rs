@@ -74,12 +74,21 @@ pub(crate) fn rules(s: &State) -> &'static dyn Rules {
 
 /// What a mode decides. Every method runs under the machine lock.
 pub(crate) trait Rules: Sync {
-    /// The entry operation of `mlock`, `mlockall(MCL_CURRENT)` and `MCL_FUTURE` mappings.
-    fn lock_op(&self) -> WireOp;
-    /// `munlock` of `range` (already checked mapped and clipped).
-    fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno>;
-    /// `munlockall`'s work on every entry.
-    fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno>;
+    /// The entry operation of `mlock`, `mlockall(MCL_CURRENT)` and `MCL_FUTURE` mappings: the
+    /// POSIX flag, unless the mode says otherwise.
+    fn lock_op(&self) -> WireOp {
+        WireOp::Mlock
+    }
+    /// `munlock` of `range` (already checked mapped and clipped): clears the flag, unless the
+    /// mode says otherwise.
+    fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
+        s.wire_entries(g, range, WireOp::Munlock, |_| true)
+    }
+    /// `munlockall`'s work on every entry: clears every flag, unless the mode says otherwise.
+    fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
+        let r = s.whole_space();
+        s.wire_entries(g, r, WireOp::Munlock, |_| true)
+    }
     /// `SHM_LOCK` by guest `g` (privilege already checked).
     fn shm_lock(&self, s: &mut State, g: GuestId, id: ShmId) -> Result<(), Errno>;
     /// `SHM_UNLOCK` by guest `g` (privilege already checked).
@@ -166,19 +175,6 @@ fn maps_segment(e: &Entry, id: ShmId) -> bool {
 }
 
 impl Rules for Proposed {
-    fn lock_op(&self) -> WireOp {
-        WireOp::Mlock
-    }
-
-    fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        s.wire_entries(g, range, WireOp::Munlock, |_| true)
-    }
-
-    fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
-        let r = s.whole_space();
-        s.wire_entries(g, r, WireOp::Munlock, |_| true)
-    }
-
     fn shm_lock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
         if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
@@ -277,18 +273,6 @@ fn unlock_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
 }
 
 impl Rules for Linux {
-    fn lock_op(&self) -> WireOp {
-        WireOp::Mlock
-    }
-
-    fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        Proposed.munlock(s, g, range)
-    }
-
-    fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
-        Proposed.munlockall(s, g)
-    }
-
     /// `shmctl_do_lock`: without `CAP_IPC_LOCK`, only the owner or creator, and only with a
     /// lock limit that is not 0; `shmem_lock` → `user_shm_lock` then charges the segment to
     /// the caller's limit (`ENOMEM` past it).
@@ -343,21 +327,13 @@ impl Rules for Linux {
 }
 
 impl Rules for Freebsd {
-    fn lock_op(&self) -> WireOp {
-        WireOp::Mlock
-    }
-
     /// `vm_map_unwire(..., VM_MAP_WIRE_USER | VM_MAP_WIRE_NOHOLES)` first checks that every
     /// entry of the range is user-wired, and changes nothing if one is not.
     fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
         if s.guest(g)?.map.overlapping(range).any(|e| !e.is_mlocked()) {
             return Err(Errno::ENOMEM);
         }
-        Proposed.munlock(s, g, range)
-    }
-
-    fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
-        Proposed.munlockall(s, g)
+        s.wire_entries(g, range, WireOp::Munlock, |_| true)
     }
 
     /// `kern_shmctl_locked` has no `SHM_LOCK` or `SHM_UNLOCK` case: `EINVAL` for everyone.
@@ -390,18 +366,6 @@ impl Rules for Freebsd {
 }
 
 impl Rules for Illumos {
-    fn lock_op(&self) -> WireOp {
-        WireOp::Mlock
-    }
-
-    fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        Proposed.munlock(s, g, range)
-    }
-
-    fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
-        Proposed.munlockall(s, g)
-    }
-
     /// `shmctl`'s `SHM_LOCK`: `ENOMEM` at `USHRT_MAX` locks; the first lock (`shm_lkcnt++ ==
     /// 0`) runs `shmem_lock`, which faults every page in and locks it, and a failure takes the
     /// count back.

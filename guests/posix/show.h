@@ -1,7 +1,7 @@
-/* Printing what a process sees of a segment, the same way natively and as a guest: mincore
- * vectors, IPC_STAT fields (never an address or a time), and the data it holds. */
-#ifndef SHM_SHOW_H
-#define SHM_SHOW_H
+/* Printing what a process sees, the same way natively and as a guest: mincore vectors, a
+ * segment's IPC_STAT fields (never an address or a time), and the data it holds. */
+#ifndef SHOW_H
+#define SHOW_H
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mman.h>
