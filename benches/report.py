@@ -67,6 +67,8 @@ for n in ["1", "2", "4", "8"]:
     t = ns("scaling_shared_segment", "mlock_munlock", n)
     rate = None if t is None else int(n) / (t / 1e9)
     out.append(f"| {n} guests mlock+munlock one shared 16-page segment | {n} threads | {'–' if rate is None else f'{rate:,.0f} pairs/s'} | – | – |")
+gv, gw = ns("guest_start", "vmm_run_guests"), ns("guest_start", "wasmtime_instantiate")
+out.append(f"| guest start+exit, per guest (16 per run) | 1 page touched | {fmt(gv and gv / 16)} | {fmt(gw and gw / 16)} (wasmtime instantiate+call) | {ratio(gv, gw)} |")
 print("\n".join(out))
 
 print()

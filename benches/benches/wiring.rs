@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use std::time::{Duration, Instant};
-use vmm::runtime::Runtime;
+use vmm::runtime::{run_guests, GuestSpec, Runtime};
 use vmm::{
     GuestConfig, GuestId, Machine, MachineConfig, MapFlags, MlockallFlags, Prot, ShmCmd,
     SwapBacking, Vaddr,
@@ -345,6 +345,41 @@ fn parallel_faults(c: &mut Criterion) {
     grp.finish();
 }
 
+/// 11. Guest start and exit, per guest: 16 guests of a module that touches one page and
+///     returns, run as one machine's guests (a thread, a view, an instance and an exit each),
+///     next to wasmtime instantiating and calling the same module 16 times on its own default
+///     engine (no threads, no VM).
+fn guest_start(c: &mut Criterion) {
+    const WAT: &str = r#"(module (memory 1)
+        (func (export "main") (result i32) (i32.store (i32.const 64) (i32.const 1)) (i32.const 0)))"#;
+    const N: usize = 16;
+    let rt = Runtime::new().unwrap();
+    let module = rt.compile(WAT.as_bytes()).unwrap();
+    let m = machine(4 * N as u64 + 64);
+    let mut grp = c.benchmark_group("guest_start");
+    grp.throughput(Throughput::Elements(N as u64));
+    grp.bench_function("vmm_run_guests", |b| {
+        b.iter(|| {
+            let specs = (0..N).map(|_| GuestSpec::new(module.clone())).collect();
+            let out = run_guests(&rt, &m, specs, |_, _| {});
+            assert!(out.iter().all(|o| o.succeeded()));
+        })
+    });
+    let engine = wasmtime::Engine::default();
+    let plain = wasmtime::Module::new(&engine, WAT).unwrap();
+    grp.bench_function("wasmtime_instantiate", |b| {
+        b.iter(|| {
+            for _ in 0..N {
+                let mut store = wasmtime::Store::new(&engine, ());
+                let i = wasmtime::Instance::new(&mut store, &plain, &[]).unwrap();
+                let main = i.get_typed_func::<(), i32>(&mut store, "main").unwrap();
+                assert_eq!(main.call(&mut store, ()).unwrap(), 0);
+            }
+        })
+    });
+    grp.finish();
+}
+
 /// 10. Reports: what recording the run's events costs 100,000 calls, and writing a report of
 ///     a full event buffer (gathering it from the machine and rendering the page).
 fn report(c: &mut Criterion) {
@@ -406,6 +441,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = mlock_munlock, shm_lock_unlock, mlock_of_shm_locked, mlockall, wire_nonresident, paging, parallel_faults, map_ops, scaling, report
+    targets = mlock_munlock, shm_lock_unlock, mlock_of_shm_locked, mlockall, wire_nonresident, paging, parallel_faults, map_ops, scaling, report, guest_start
 }
 criterion_main!(benches);

@@ -158,7 +158,7 @@ pub enum PagingMode {
 impl PagingMode {
     /// The best mode this host permits, and why the fallback was taken if it was.
     pub fn detect() -> (PagingMode, Option<String>) {
-        match Uffd::open() {
+        match Uffd::shared() {
             Ok(_) => (PagingMode::Userfault, None),
             Err(e) => (
                 PagingMode::Protect,
@@ -233,6 +233,21 @@ impl Uffd {
         Ok(Uffd(fd))
     }
 
+    /// The process's one userfaultfd, opened on first use and kept for the process's life.
+    ///
+    /// Every view registers its ranges with it: a registration belongs to the mapping it was
+    /// made on and ends with it, and faults arrive as SIGBUS (the SIGBUS feature), never as
+    /// messages on the descriptor, so one descriptor serves every guest. One per view would
+    /// cost a descriptor per guest, and `ulimit -n` would bound the number of guests.
+    fn shared() -> io::Result<&'static Uffd> {
+        static SHARED: std::sync::OnceLock<Uffd> = std::sync::OnceLock::new();
+        if let Some(u) = SHARED.get() {
+            return Ok(u);
+        }
+        let u = Uffd::open()?;
+        Ok(SHARED.get_or_init(|| u))
+    }
+
     fn register(&self, start: usize, len: usize) -> io::Result<()> {
         let mut reg = UffdioRegister {
             start: start as u64,
@@ -267,7 +282,7 @@ pub struct View {
     base: usize,
     len: usize,
     mode: PagingMode,
-    uffd: Option<Uffd>,
+    uffd: Option<&'static Uffd>,
     slot: usize,
 }
 
@@ -296,7 +311,7 @@ impl View {
             return Err(io::Error::last_os_error());
         }
         let uffd = match mode {
-            PagingMode::Userfault => match Uffd::open() {
+            PagingMode::Userfault => match Uffd::shared() {
                 Ok(u) => Some(u),
                 Err(e) => {
                     // SAFETY: unmapping the reservation made just above, used by nothing yet.
@@ -508,7 +523,11 @@ pub(crate) struct FaultOwner {
 }
 
 /// How many views (guest memories) can exist in one process at once.
-pub const MAX_VIEWS: usize = 4096;
+///
+/// The registry is a fixed array so that the fault handler can search it without locks or
+/// allocation; its untouched pages cost nothing, and a search stops at the highest slot ever
+/// used ([`REG_HIGH`]), so a process with few guests scans few slots.
+pub const MAX_VIEWS: usize = 16384;
 
 struct RegSlot {
     start: AtomicUsize,
@@ -530,16 +549,23 @@ const EMPTY: RegSlot = RegSlot {
 /// Every live view, for the fault handler to find by address without locks or allocation.
 static REGISTRY: [RegSlot; MAX_VIEWS] = [EMPTY; MAX_VIEWS];
 
+/// One past the highest registry slot ever taken: searches stop here.
+static REG_HIGH: AtomicUsize = AtomicUsize::new(0);
+
 fn registry_insert(start: usize, end: usize, owner: FaultOwner) -> Option<usize> {
     for (i, s) in REGISTRY.iter().enumerate() {
-        if s.busy
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        // A plain load first: with thousands of guests most slots are busy, and a failed
+        // compare-exchange costs a locked instruction each.
+        if s.busy.load(Ordering::Relaxed) == 0
+            && s.busy
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
         {
             s.state.store(owner.state as *mut (), Ordering::Relaxed);
             s.guest.store(owner.guest.0, Ordering::Relaxed);
             s.end.store(end, Ordering::Relaxed);
             s.start.store(start, Ordering::Release);
+            REG_HIGH.fetch_max(i + 1, Ordering::AcqRel);
             return Some(i);
         }
     }
@@ -557,7 +583,8 @@ fn registry_remove(i: usize) {
 ///
 /// Async-signal-safe: atomics only.
 pub(crate) fn registry_lookup(addr: usize) -> Option<(FaultOwner, u64)> {
-    for s in REGISTRY.iter() {
+    let high = REG_HIGH.load(Ordering::Acquire);
+    for s in REGISTRY[..high].iter() {
         let start = s.start.load(Ordering::Acquire);
         if start != 0 && start <= addr && addr < s.end.load(Ordering::Relaxed) {
             let owner = FaultOwner {

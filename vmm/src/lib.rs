@@ -36,7 +36,7 @@
 //! | 8 | [`dump`] | map and machine dumps: residency and wiring provenance, text and JSON |
 //! | 9 | [`machine`] | the machine handle: one lock, the call log, the pagedaemon thread |
 //! | 10 | [`callseq`] | bytes to multi-guest call sequences, for fuzzing |
-//! | 10 | `runtime` | the wasm edge (feature `wasm`): guest memories (`memory`), host functions (`abi`, `wasi`), running guests, tests (`testing`), spec scripts (`wast`), hostile inputs (`hostile`), `vmm diff` (`diff`), HTML reports (`report`) |
+//! | 10 | `runtime` | the wasm edge (feature `wasm`): guest memories (`memory`), host functions (`abi`, `wasi`), running guests, tests (`testing`), spec scripts (`wast`), hostile inputs (`hostile`), `vmm diff` (`diff`), HTML reports (`report`), lean guest threads (`thread`) |
 //!
 //! # Wiring
 //! POSIX `mlock` is a flag on the map entry; SVID `SHM_LOCK` and kernel wirings are a count.

@@ -27,8 +27,8 @@ enum Cmd {
     Run {
         #[command(flatten)]
         machine: MachineArgs,
-        /// Instances of each module.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+        /// Instances of each module (at most 16384 guests in all, the fault registry's size).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=vmm::pmap::MAX_VIEWS as i64))]
         copies: u32,
         #[command(flatten)]
         dump: DumpArgs,
@@ -381,6 +381,7 @@ fn run(
             vmm::pmap::MAX_VIEWS
         );
     }
+    vmm::runtime::thread::check_capacity(specs.len() as u64).map_err(anyhow::Error::msg)?;
     for s in &mut specs {
         s.config.cred = creds.0;
     }

@@ -26,6 +26,7 @@ pub mod hostile;
 pub mod memory;
 pub mod report;
 pub mod testing;
+pub mod thread;
 pub mod wasi;
 pub mod wast;
 
@@ -440,23 +441,37 @@ pub fn run_guests_io(
     specs: Vec<GuestSpec>,
     run: Arc<Run>,
 ) -> Vec<GuestOutcome> {
+    if let Err(e) = thread::check_capacity(specs.len() as u64) {
+        return (0..specs.len() as u32)
+            .map(|index| GuestOutcome {
+                index,
+                result: Err(e.clone()),
+                trapped: false,
+                exited: false,
+            })
+            .collect();
+    }
     let threads: Vec<_> = specs
         .into_iter()
         .enumerate()
         .map(|(i, spec)| {
-            let (rt, machine, run) = (rt.clone(), machine.clone(), run.clone());
-            std::thread::Builder::new()
-                .name(format!("guest-{i}"))
-                .spawn(move || {
-                    let (result, trapped, exited) = run_one(&rt, &machine, &run, i as u32, spec);
-                    run.leave();
-                    GuestOutcome {
-                        index: i as u32,
-                        result,
-                        trapped,
-                        exited,
-                    }
-                })
+            let (rt, machine, run2) = (rt.clone(), machine.clone(), run.clone());
+            // A lean thread: with thousands of guests, the process's mappings are the limit.
+            let t = thread::GuestThread::spawn(move || {
+                let (result, trapped, exited) = run_one(&rt, &machine, &run2, i as u32, spec);
+                run2.leave();
+                GuestOutcome {
+                    index: i as u32,
+                    result,
+                    trapped,
+                    exited,
+                }
+            });
+            if t.is_err() {
+                // The others must not wait for it at a barrier.
+                run.leave();
+            }
+            t
         })
         .collect();
     threads
