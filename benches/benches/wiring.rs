@@ -7,8 +7,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use std::time::{Duration, Instant};
 use vmm::runtime::{run_guests, GuestSpec, Runtime};
 use vmm::{
-    GuestConfig, GuestId, Machine, MachineConfig, MapFlags, MlockallFlags, Prot, ShmCmd,
-    SwapBacking, Vaddr,
+    FaultAhead, GuestConfig, GuestId, Machine, MachineConfig, MapFlags, MlockallFlags, Prot,
+    ShmCmd, SwapBacking, Vaddr,
 };
 use vmm_benches::{native_wiring_allowed, sigsegv_roundtrips, BenchGuest, HostRegion, HostSegment};
 
@@ -203,19 +203,44 @@ fn paging(c: &mut Criterion) {
     let pages = 256u64;
     let mut grp = c.benchmark_group("paging");
     grp.throughput(Throughput::Elements(pages));
+    // One fault per page, then UVM's fault-ahead window (the default): a sequential pass over
+    // 256 paged-out pages either way.
+    for (name, ahead) in [
+        ("guest_page_in_one_per_fault", FaultAhead::OFF),
+        ("guest_page_in", FaultAhead::NORMAL),
+        (
+            "guest_page_in_ahead_16",
+            FaultAhead {
+                back: 0,
+                forward: 16,
+                sequential_max: 16,
+            },
+        ),
+    ] {
+        let m = Machine::new(
+            MachineConfig::default()
+                .phys_mem((2 * pages + 64) * P)
+                .swap(8 * pages * P)
+                .swap_backing(SwapBacking::Memory)
+                .fault_ahead(ahead),
+        )
+        .expect("machine");
+        let mut guest = BenchGuest::new(&rt, &m).unwrap();
+        let a = guest.setup((pages * P) as u32);
+        grp.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    m.reclaim(usize::MAX);
+                    t += guest.touch(a, (pages * P) as u32);
+                }
+                t
+            })
+        });
+    }
     let m = machine(2 * pages + 64);
     let mut guest = BenchGuest::new(&rt, &m).unwrap();
     let a = guest.setup((pages * P) as u32);
-    grp.bench_function("guest_page_in", |b| {
-        b.iter_custom(|iters| {
-            let mut t = Duration::ZERO;
-            for _ in 0..iters {
-                m.reclaim(usize::MAX);
-                t += guest.touch(a, (pages * P) as u32);
-            }
-            t
-        })
-    });
     grp.bench_function("evict", |b| {
         b.iter_custom(|iters| {
             let mut t = Duration::ZERO;

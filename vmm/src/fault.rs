@@ -18,7 +18,7 @@ use crate::host::View;
 use crate::map::Prot;
 use crate::page::{Owner, PageSlot};
 use crate::pdaemon::Pageout;
-use crate::state::State;
+use crate::state::{FaultAhead, State};
 use crate::types::Invariant;
 
 static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
@@ -134,6 +134,9 @@ impl Fault for State {
         let got = self.page_in_to(owner, Some((&view, vpn)));
         if got.is_ok() {
             self.record_fault(g, addr, before);
+            if self.diag.stats.page_ins != before.1 {
+                self.fault_ahead(g, vpn, &view, protection_fault);
+            }
         }
         if got.is_err() {
             // The guest traps; say why, since its trap alone reads like a bad address.
@@ -234,6 +237,131 @@ impl State {
 }
 
 impl State {
+    /// Fault-ahead, as UVM's: after a fault brought page `vpn` of guest `g` back from swap, the
+    /// page's neighbours in the same entry that are in swap too come in with it, the pages after
+    /// it first (the machine's [`FaultAhead`] window, doubled for each fault that lands just past
+    /// the last window), placed straight into the faulting guest's
+    /// `view` (and entered there when `enter`: a protection-fault view). Neighbours whose pages
+    /// and swap slots both run on come in as one run: one read from swap, one copy into the
+    /// view. Only free frames are used: fault-ahead never pages anything out to make room, and
+    /// it stops at the first run that cannot come in. Untouched neighbours stay untouched
+    /// (bringing them in would only spend frames), resident ones are left as they are, and a
+    /// page of a segment that must come in wired (a lazy `SHM_LOCK`) is left to its own fault.
+    fn fault_ahead(&mut self, g: GuestId, vpn: Vpn, view: &View, enter: bool) {
+        let FaultAhead {
+            back,
+            forward,
+            sequential_max,
+        } = self.cfg.fault_ahead;
+        if back == 0 && forward == 0 {
+            return;
+        }
+        let Some(vm) = self.guests.get_mut(&g) else {
+            return;
+        };
+        let forward = match vm.ahead {
+            (next, w) if next == vpn => w
+                .saturating_mul(2)
+                .clamp(forward, sequential_max.max(forward)),
+            _ => forward,
+        };
+        vm.ahead = (vpn.plus(1 + u64::from(forward)), forward);
+        let Some(e) = vm.map.lookup(vpn).cloned() else {
+            return;
+        };
+        if e.is_wired() {
+            // A wired entry's pages are resident and wired; none is in swap to come in.
+            return;
+        }
+        let after = PageRange::new(vpn.plus(1), e.end.min(vpn.plus(1 + u64::from(forward))));
+        let before = PageRange::new(
+            Vpn(e.start.0.max(vpn.0.saturating_sub(u64::from(back)))),
+            vpn,
+        );
+        for side in [after, before] {
+            let mut run: Vec<(Vpn, Owner, SwapSlot)> = Vec::new();
+            for p in side.iter() {
+                let o = State::owner_of(g, e.backing_at(p), p);
+                let slot = match self.slot(o) {
+                    PageSlot::Swapped(s) if !self.comes_in_wired(o) => Some(s),
+                    _ => None,
+                };
+                let continues = match (run.last(), slot) {
+                    (Some(&(_, _, last)), Some(s)) => s.0 == last.0 + 1,
+                    _ => true,
+                };
+                if !continues || slot.is_none() {
+                    if !self.swap_in_run(&run, view, e.prot, enter) {
+                        return;
+                    }
+                    run.clear();
+                }
+                if let Some(s) = slot {
+                    run.push((p, o, s));
+                }
+            }
+            if !self.swap_in_run(&run, view, e.prot, enter) {
+                return;
+            }
+        }
+    }
+
+    /// Whether page `o` must be wired as it comes in (a segment under a lazy `SHM_LOCK`).
+    fn comes_in_wired(&self, o: Owner) -> bool {
+        matches!(o, Owner::Object { shm, .. }
+            if self.shm.get(shm).is_some_and(|s| s.object_wired))
+    }
+
+    /// Brings in `run` (consecutive pages of one entry, in consecutive swap slots) for
+    /// fault-ahead: one read from swap, one copy into `view` (entered with `prot` when `enter`),
+    /// a free frame each. All or nothing: false, with nothing changed, when the free frames
+    /// (less the pagedaemon's reserve) are too few or the host refuses.
+    fn swap_in_run(
+        &mut self,
+        run: &[(Vpn, Owner, SwapSlot)],
+        view: &View,
+        prot: Prot,
+        enter: bool,
+    ) -> bool {
+        let Some(&(first, o0, s0)) = run.first() else {
+            return true;
+        };
+        let n = run.len();
+        let reserve = (self.cfg.free_target as usize).max(1);
+        if self.phys.pool.free_count() < n + reserve {
+            return false;
+        }
+        let mut data = std::mem::take(&mut self.phys.scratch_run);
+        data.resize(n * PAGE_SIZE as usize, 0);
+        let ok = self.phys.swap.read_run(s0, &mut data).is_ok() && {
+            let range = PageRange::new(first, first.plus(n as u64));
+            // Straight into the view with one copy; failing that, into the store (the pages of
+            // a run are consecutive there too: an entry's pages are consecutive in its amap or
+            // object), entered by the guest's next access or just below.
+            view.copy_pages(first, &data).is_ok() || {
+                let (store, idx) = self.store(o0);
+                store.write_at(idx * PAGE_SIZE, &data).is_ok()
+                    && (!enter || view.protect(range, prot, true).is_ok())
+            }
+        };
+        self.phys.scratch_run = data;
+        if !ok {
+            return false;
+        }
+        for &(_, o, _) in run {
+            let f = self
+                .phys
+                .pool
+                .alloc(o)
+                .expect("free frames were counted above");
+            self.set_slot(o, PageSlot::Resident(f));
+        }
+        self.phys.swap.free_run(s0, n as u32);
+        self.diag.stats.page_ins += n as u64;
+        self.diag.stats.fault_ahead += n as u64;
+        true
+    }
+
     /// [`State::page_in`], placing the data straight into `dst` (a view and the page there that
     /// faulted) when that view can take it.
     fn page_in_to(&mut self, o: Owner, dst: Option<(&View, Vpn)>) -> Result<FrameId, Errno> {

@@ -447,13 +447,27 @@ impl View {
     /// Places one page of data at `vpn` with `UFFDIO_COPY` (userfault mode only): the store's
     /// page is filled and mapped here in one step. Fails where the page is already there.
     pub(crate) fn copy_page(&self, vpn: Vpn, data: &[u8]) -> io::Result<()> {
+        self.copy_pages(vpn, data)
+    }
+
+    /// [`View::copy_page`] for consecutive pages from `vpn`, `data` holding them all: one
+    /// `UFFDIO_COPY`. Fails where any of them is already there; the kernel may then have
+    /// placed a prefix of the run, whose pages hold `data`'s bytes, which is what a caller's
+    /// fallback writes to the store anyway.
+    pub(crate) fn copy_pages(&self, vpn: Vpn, data: &[u8]) -> io::Result<()> {
         let Some(u) = &self.uffd else {
             return Err(io::Error::other("not a userfault view"));
         };
-        let Some((addr, len)) = self.span(PageRange::new(vpn, vpn.plus(1))) else {
+        let pages = data.len() as u64 / PAGE_SIZE;
+        if pages == 0 || data.len() as u64 % PAGE_SIZE != 0 {
+            return Err(io::Error::other("not whole pages"));
+        }
+        let Some((addr, len)) = self.span(PageRange::new(vpn, vpn.plus(pages))) else {
             return Err(io::Error::other("outside the view"));
         };
-        debug_assert_eq!(data.len(), len);
+        if len != data.len() {
+            return Err(io::Error::other("outside the view"));
+        }
         let mut c = UffdioCopy {
             dst: addr as u64,
             src: data.as_ptr() as u64,

@@ -99,7 +99,8 @@ pub use errno::Errno;
 pub use fault::{Access, FaultError};
 pub use limits::Limits;
 pub use machine::{
-    Corruption, Cred, GuestConfig, Machine, MachineConfig, PageInfo, Pagedaemon, Residency, Stats,
+    Corruption, Cred, FaultAhead, GuestConfig, Machine, MachineConfig, PageInfo, Pagedaemon,
+    Residency, Stats,
 };
 pub use map::{Backing, Entry, Prot};
 pub use mmap::{MapFlags, MlockallFlags};

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use crate::state::{GuestConfig, MachineConfig};
+pub use crate::state::{FaultAhead, GuestConfig, MachineConfig};
 pub use crate::types::{Attachment, Cred, PageInfo, Residency, Semantics, Stats, Violation};
 
 /// Why a machine stopped: the invariant a call found broken, and the calls before it.

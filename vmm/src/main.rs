@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{find_tests, run_test_reported, TestResult};
 use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
-use vmm::{Cred, Machine, MachineConfig, Semantics, Stats, SwapBacking};
+use vmm::{Cred, FaultAhead, Machine, MachineConfig, Semantics, Stats, SwapBacking};
 
 #[derive(Parser)]
 #[command(
@@ -119,6 +119,10 @@ struct MachineArgs {
     /// How guest memory faults: `auto`, `userfault` or `protect`.
     #[arg(long, default_value = "auto")]
     paging: String,
+    /// Fault-ahead: `on` (a fault from swap brings in up to 3 paged-out neighbours before and 4
+    /// after, more for sequential access) or `off` (one page per fault).
+    #[arg(long, default_value = "on")]
+    fault_ahead: String,
     /// Wiring rules: `proposed` (the fix), `netbsd-2019` (the old rules, to replay the bug),
     /// `linux`, `freebsd` or `illumos`. `vmm test` runs every test under `proposed` and the rule
     /// set given, side by side; `vmm test --semantics all` under all five.
@@ -293,6 +297,11 @@ impl MachineArgs {
             "userfault" => Some(PagingMode::Userfault),
             "protect" => Some(PagingMode::Protect),
             other => bail!("--paging must be auto, userfault or protect, not `{other}`"),
+        };
+        cfg.fault_ahead = match self.fault_ahead.as_str() {
+            "on" => FaultAhead::NORMAL,
+            "off" => FaultAhead::OFF,
+            other => bail!("--fault-ahead must be on or off, not `{other}`"),
         };
         Ok(cfg)
     }

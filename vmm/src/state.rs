@@ -58,6 +58,40 @@ pub struct MachineConfig {
     /// Which wiring rules the machine follows ([`Semantics::Proposed`] unless replaying the
     /// original bug).
     pub semantics: Semantics,
+    /// The pages around a guest's fault from swap that come in with it.
+    pub fault_ahead: FaultAhead,
+}
+
+/// How many neighbours of a page a guest faulted back from swap come in with it: those of its
+/// map entry that are in swap too, up to `back` pages before it and `forward` after it, into
+/// free frames only. A fault on the page just past the guest's last fault-ahead is sequential
+/// access: the forward window then doubles, up to `sequential_max` (guests cannot give
+/// `madvise(MADV_SEQUENTIAL)`, so this is read from the faults themselves, as Linux's
+/// readahead does). The default is UVM's window for normal advice (3 back, 4 forward) growing
+/// to 32; [`FaultAhead::OFF`] brings in the faulting page alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultAhead {
+    /// Pages before the faulting one.
+    pub back: u32,
+    /// Pages after it.
+    pub forward: u32,
+    /// The most pages after it, for sequential access.
+    pub sequential_max: u32,
+}
+
+impl FaultAhead {
+    /// One page per fault.
+    pub const OFF: FaultAhead = FaultAhead {
+        back: 0,
+        forward: 0,
+        sequential_max: 0,
+    };
+    /// UVM's `UVM_ADV_NORMAL` window, growing to 32 pages for sequential access.
+    pub const NORMAL: FaultAhead = FaultAhead {
+        back: 3,
+        forward: 4,
+        sequential_max: 32,
+    };
 }
 
 impl Default for MachineConfig {
@@ -72,6 +106,7 @@ impl Default for MachineConfig {
             free_target: 0,
             paging: None,
             semantics: Semantics::Proposed,
+            fault_ahead: FaultAhead::NORMAL,
         }
     }
 }
@@ -109,6 +144,12 @@ impl MachineConfig {
     /// Sets how many frames the pagedaemon keeps free.
     pub fn free_target(mut self, frames: u32) -> MachineConfig {
         self.free_target = frames;
+        self
+    }
+
+    /// Sets the fault-ahead window.
+    pub fn fault_ahead(mut self, f: FaultAhead) -> MachineConfig {
+        self.fault_ahead = f;
         self
     }
 
@@ -158,6 +199,9 @@ pub(crate) struct GuestVm {
     pub next_attach: u64,
     /// A fault host code hit for the guest, which the guest must trap for.
     pub fault: Option<String>,
+    /// Where the last fault-ahead ended and how far it reached: a fault there is sequential
+    /// access, and the next window doubles.
+    pub ahead: (Vpn, u32),
 }
 
 impl GuestVm {
@@ -172,6 +216,7 @@ impl GuestVm {
             attachments: Vec::new(),
             next_attach: 0,
             fault: None,
+            ahead: (Vpn(u64::MAX), 0),
         })
     }
 
@@ -370,6 +415,8 @@ pub(crate) struct Phys {
     pub scratch: Box<[u8]>,
     /// A second page buffer, for a page coming in while another goes out.
     pub scratch_in: Box<[u8]>,
+    /// A buffer for runs of pages coming in together (fault-ahead).
+    pub scratch_run: Vec<u8>,
 }
 
 impl Phys {
@@ -380,6 +427,7 @@ impl Phys {
             swap: Swap::new(backing, swap_slots)?,
             scratch: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
+            scratch_run: Vec::new(),
         })
     }
 

@@ -112,6 +112,27 @@ impl Swap {
         }
     }
 
+    /// Frees `n` consecutive slots from `first`, with one punch for their storage.
+    pub fn free_run(&mut self, first: SwapSlot, n: u32) {
+        for s in first.0..first.0 + n {
+            debug_assert!(self.is_used(SwapSlot(s)), "freeing unused slot {s}");
+            self.used_bits[s as usize / 64] &= !(1 << (s % 64));
+        }
+        self.used -= n;
+        if self.punch_on_free {
+            let _ = host::punch_hole(
+                &self.file,
+                u64::from(first.0) * PAGE_SIZE,
+                u64::from(n) * PAGE_SIZE,
+            );
+        }
+    }
+
+    /// Reads `buf.len()` bytes, consecutive slots' pages, from `first` on.
+    pub fn read_run(&self, first: SwapSlot, buf: &mut [u8]) -> io::Result<()> {
+        self.file.read_exact_at(buf, u64::from(first.0) * PAGE_SIZE)
+    }
+
     /// Writes one page into a slot.
     pub fn write(&self, slot: SwapSlot, data: &[u8]) -> io::Result<()> {
         self.file.write_all_at(data, u64::from(slot.0) * PAGE_SIZE)

@@ -64,8 +64,10 @@ pub struct Stats {
     pub faults: u64,
     /// Pages zero-filled on first touch.
     pub zero_fills: u64,
-    /// Pages read back from swap.
+    /// Pages read back from swap (fault-ahead's included).
     pub page_ins: u64,
+    /// Of those, pages brought in by fault-ahead, with a neighbour's fault.
+    pub fault_ahead: u64,
     /// Pages written to swap and released.
     pub evictions: u64,
     /// Times the pagedaemon thread found too few free frames and paged out.

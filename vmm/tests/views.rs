@@ -158,3 +158,169 @@ fn a_segment_page_is_one_host_page_for_every_attacher() {
         m.audit().unwrap();
     }
 }
+
+/// Fault-ahead: a guest's fault on a paged-out page brings its paged-out neighbours in with it
+/// (UVM's window: 3 back, 4 forward, growing for sequential access), each with its data, into
+/// free frames only; with it off, a fault brings in one page.
+#[test]
+fn a_fault_from_swap_brings_its_neighbours_in_and_sequential_access_widens_the_window() {
+    for mode in modes() {
+        for ahead in [vmm::FaultAhead::NORMAL, vmm::FaultAhead::OFF] {
+            let mut cfg = MachineConfig::default()
+                .phys_mem(256 * P)
+                .swap(1024 * P)
+                .swap_backing(SwapBacking::Memory)
+                .space(SPACE)
+                .fault_ahead(ahead);
+            cfg.paging = Some(mode);
+            let m = Machine::new(cfg).unwrap();
+            let g = m.add_guest(GuestConfig::default()).unwrap();
+            let a = m
+                .mmap(
+                    g,
+                    Vaddr(0x10000),
+                    128 * P,
+                    Prot::RW,
+                    MapFlags::ANON | MapFlags::PRIVATE,
+                )
+                .unwrap();
+            let v = m.create_view(g, SPACE as usize).unwrap();
+            let base = v.base();
+            let at = |i: u64| (a.0 + i * P + 7) as usize;
+            for i in 0..128u64 {
+                // SAFETY: mapped in the guest and the view; faults are resolved.
+                unsafe { std::ptr::write_volatile(base.add(at(i)), i as u8 ^ 0x5a) };
+            }
+            m.reclaim(usize::MAX);
+            assert_eq!(m.mincore(g, a, 128 * P).unwrap(), vec![0; 128]);
+            // One load in the middle.
+            // SAFETY: as above.
+            let b = unsafe { std::ptr::read_volatile(base.add(at(40))) };
+            assert_eq!(b, 40 ^ 0x5a);
+            let res = m.mincore(g, a, 128 * P).unwrap();
+            let resident: Vec<usize> = (0..128).filter(|&i| res[i] == 1).collect();
+            if ahead == vmm::FaultAhead::OFF {
+                assert_eq!(resident, vec![40], "{mode:?}");
+            } else {
+                assert_eq!(resident, (37..=44).collect::<Vec<_>>(), "{mode:?}");
+                assert_eq!(m.stats().fault_ahead, 7, "{mode:?}");
+            }
+            // A sequential pass over the rest: every byte comes back, and with fault-ahead in
+            // far fewer faults than pages, the window growing.
+            let faults = m.stats().faults;
+            for i in 0..128u64 {
+                // SAFETY: as above.
+                let b = unsafe { std::ptr::read_volatile(base.add(at(i))) };
+                assert_eq!(b, i as u8 ^ 0x5a, "{mode:?} {ahead:?}: page {i}");
+            }
+            let st = m.stats();
+            if ahead == vmm::FaultAhead::OFF {
+                assert_eq!(st.faults - faults, 127, "{mode:?}");
+                assert_eq!(st.fault_ahead, 0);
+            } else {
+                assert!(st.faults - faults <= 12, "{mode:?}: {st:?}");
+                assert_eq!(st.page_ins, 128, "{mode:?}: {st:?}");
+            }
+            assert_eq!(m.mincore(g, a, 128 * P).unwrap(), vec![1; 128]);
+            m.audit().unwrap();
+        }
+    }
+}
+
+/// Fault-ahead takes free frames only: with none to spare it pages nothing out and the fault
+/// brings in its own page alone.
+#[test]
+fn fault_ahead_never_pages_out_to_make_room() {
+    for mode in modes() {
+        let mut cfg = MachineConfig::default()
+            .phys_mem(8 * P)
+            .wired_max(8 * P)
+            .swap(1024 * P)
+            .swap_backing(SwapBacking::Memory)
+            .space(SPACE);
+        cfg.paging = Some(mode);
+        let m = Machine::new(cfg).unwrap();
+        let g = m.add_guest(GuestConfig::default()).unwrap();
+        let a = m
+            .mmap(
+                g,
+                Vaddr(0x10000),
+                16 * P,
+                Prot::RW,
+                MapFlags::ANON | MapFlags::PRIVATE,
+            )
+            .unwrap();
+        let v = m.create_view(g, SPACE as usize).unwrap();
+        for i in 0..16u64 {
+            // SAFETY: mapped in the guest and the view; faults are resolved.
+            unsafe { std::ptr::write_volatile(v.base().add((a.0 + i * P) as usize), 1 + i as u8) };
+        }
+        // Fill every frame but one with the guest's last pages, so page 0 comes back into
+        // the one free frame and nothing is left for its neighbours.
+        m.reclaim(usize::MAX);
+        let other = m
+            .mmap(
+                g,
+                Vaddr(0x100000),
+                7 * P,
+                Prot::RW,
+                MapFlags::ANON | MapFlags::PRIVATE,
+            )
+            .unwrap();
+        m.mlock(g, other, 7 * P).unwrap();
+        let before = m.stats();
+        assert_eq!(before.free_frames, 1, "{before:?}");
+        // SAFETY: as above.
+        let b = unsafe { std::ptr::read_volatile(v.base().add(a.0 as usize)) };
+        assert_eq!(b, 1);
+        let after = m.stats();
+        assert_eq!(after.evictions, before.evictions, "{mode:?}");
+        assert_eq!(after.fault_ahead, 0, "{mode:?}");
+        assert_eq!(after.page_ins, before.page_ins + 1, "{mode:?}");
+        m.audit().unwrap();
+    }
+}
+
+/// Fault-ahead on a shared segment: the neighbours one attacher's fault brings in are the
+/// segment's pages, resident for every attacher with the data each wrote.
+#[test]
+fn fault_ahead_on_a_segment_brings_pages_in_for_every_attacher() {
+    for mode in modes() {
+        let m = machine(64, mode);
+        let a = m.add_guest(GuestConfig::default()).unwrap();
+        let b = m.add_guest(GuestConfig::default()).unwrap();
+        let va = m.create_view(a, SPACE as usize).unwrap();
+        let vb = m.create_view(b, SPACE as usize).unwrap();
+        let id = m.shmget(a, 0, 8 * P, 0o600).unwrap();
+        let at_a = m.shmat(a, id, Vaddr(0x20000), 0).unwrap();
+        let at_b = m.shmat(b, id, Vaddr(0x80000), 0).unwrap();
+        for i in 0..8u64 {
+            // SAFETY: the attachment is mapped in A's view.
+            unsafe {
+                std::ptr::write_volatile(va.base().add((at_a.0 + i * P) as usize), 0x30 + i as u8)
+            };
+        }
+        m.reclaim(usize::MAX);
+        // SAFETY: the attachment is mapped in B's view.
+        let first = unsafe { std::ptr::read_volatile(vb.base().add(at_b.0 as usize)) };
+        assert_eq!(first, 0x30, "{mode:?}");
+        assert_eq!(m.stats().fault_ahead, 4, "{mode:?}");
+        assert_eq!(
+            m.mincore(a, at_a, 8 * P).unwrap(),
+            vec![1, 1, 1, 1, 1, 0, 0, 0]
+        );
+        for i in 0..8u64 {
+            // SAFETY: as above, for both views.
+            unsafe {
+                let x = std::ptr::read_volatile(va.base().add((at_a.0 + i * P) as usize));
+                let y = std::ptr::read_volatile(vb.base().add((at_b.0 + i * P) as usize));
+                assert_eq!(
+                    (x, y),
+                    (0x30 + i as u8, 0x30 + i as u8),
+                    "{mode:?}: page {i}"
+                );
+            }
+        }
+        m.audit().unwrap();
+    }
+}
