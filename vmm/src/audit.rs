@@ -13,17 +13,19 @@
 //! - whatever an operation found broken when it stopped the machine (`wire-underflow`,
 //!   `object-unwired-twice`, `entry-count-underflow`, ...: see [`crate::Machine::corruption`]);
 //! - `map-*`: a guest's map is sorted, non-overlapping, within bounds and fully merged;
-//! - `entry-svid-count`: an entry's wire count is one while its segment is SHM_LOCKed, where
-//!   attachments hold a count (`proposed`), else zero (no other count holders exist yet; not
-//!   under `netbsd-2019`, which replays a bug);
+//! - `entry-svid-count`: no entry holds a count (a segment's lock is its mark and its object's
+//!   wiring; no other count holders exist yet; not under `netbsd-2019`, which replays a bug);
 //! - `shm-lock-mark`: a segment is marked SHM_LOCKed exactly while its object holds its wiring,
 //!   and has a lock count only under `illumos`, only while marked (not under `netbsd-2019`,
 //!   which leaves the mark behind after a failed SHM_UNLOCK);
 //! - `locked-pages`: a guest's locked-page count is the size of its flagged entries;
 //! - `wired-not-resident`: every page under a wired entry or a locked segment is resident
 //!   (under a lazy `SHM_LOCK`, `linux`, the segment's pages are wired as they come in instead);
-//! - `page-wire-count`: a frame's wire count is the number of wired entries mapping its page,
-//!   plus one if its segment's object holds its wiring;
+//! - `page-wire-count`: a frame's wire count is the number of entries mapping its page that hold
+//!   their own page wiring (wired by flag or count, and not covered by their segment's lock,
+//!   `State::entry_holds_pages`), plus one if its segment's object holds its wiring;
+//! - `shm-entry-wiring`: a segment's count of pages wired by their own entries is what those
+//!   entries show (it lets `SHM_LOCK` and `SHM_UNLOCK` skip the attachers when it is 0);
 //! - `frame-owner` / `page-frame`: frames and the pages they hold name each other;
 //! - `anon-leak`: no anonymous page outside an anonymous entry holds a frame or a swap slot;
 //! - `queue-*`: free frames are on the free list once, unwired frames in use on the pageout
@@ -37,13 +39,12 @@
 //!   see [`crate::semantics`]): no attachment is counted once its pages are all unmapped;
 //! - `wired-max`: no more frames are wired than the machine allows.
 
-use crate::addr::FrameId;
+use crate::addr::{FrameId, ShmId};
 use crate::map::Backing;
 use crate::page::{Owner, PageSlot};
-use crate::semantics::rules;
 use crate::state::State;
 use crate::types::Semantics;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use crate::types::{Invariant, Violation};
 
@@ -76,10 +77,11 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
 
 /// Every guest's and segment's own invariants, and the wirings each frame should hold.
 fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
-    // Where the mode replays no bug, an entry's count is its segment's lock (where attachments
-    // hold one) and nothing else, and the lock mark is the object's wiring.
+    // Where the mode replays no bug, no entry holds a count (a segment's lock is its mark and
+    // its object's wiring, never a count on its attachers' entries), and the mark is the
+    // object's wiring.
     let check_counts = !s.cfg.semantics.replays_bug();
-    let attach_holds = rules(s).attach_holds();
+    let mut entry_wired_pages: HashMap<ShmId, u64> = HashMap::new();
     let lazy = s.cfg.semantics.lazy_shm_lock();
     let mut expected = vec![0u32; s.phys.pool.total()];
     let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
@@ -97,30 +99,29 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
             .map_err(|v| Violation::new(v.invariant, format!("{g:?}: {}", v.detail)))?;
         vm.check_attachments(g, s.cfg.semantics.attachment_life())?;
         for e in vm.map.iter() {
-            let svid = match e.backing {
-                Backing::Anon => 0,
-                Backing::Shm { id, .. } => match s.shm.get(id) {
-                    Some(seg) => u32::from(seg.locked && attach_holds),
-                    None => {
-                        return fail(
-                            Invariant::ShmDangling,
-                            format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
-                        )
-                    }
-                },
-            };
-            // The count alone, on purpose: under these rules it is the segment's lock state.
-            if check_counts && e.wire_count() != svid {
+            if let Backing::Shm { id, .. } = e.backing {
+                if s.shm.get(id).is_none() {
+                    return fail(
+                        Invariant::ShmDangling,
+                        format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
+                    );
+                }
+                if e.is_wired() {
+                    *entry_wired_pages.entry(id).or_default() += e.range().pages();
+                }
+            }
+            // The count alone, on purpose: under these rules nothing takes one.
+            if check_counts && e.wire_count() != 0 {
                 return fail(
                     Invariant::EntrySvidCount,
                     format!(
-                        "{g:?} entry {:?} has wire count {} but its SVID holds are {svid}",
+                        "{g:?} entry {:?} has wire count {} but no SVID hold is taken",
                         e.range(),
                         e.wire_count()
                     ),
                 );
             }
-            if e.is_wired() {
+            if s.entry_holds_pages(e) {
                 for vpn in e.range().iter() {
                     let f = resident_owner(
                         State::owner_of(g, e.backing_at(vpn), vpn),
@@ -151,6 +152,16 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
                     } else {
                         "not wired"
                     }
+                ),
+            );
+        }
+        let own = entry_wired_pages.get(&seg.id).copied().unwrap_or(0);
+        if check_counts && own != seg.entry_wired_pages {
+            return fail(
+                Invariant::ShmEntryWiring,
+                format!(
+                    "{:?} counts {} pages wired by their entries, its entries have {own}",
+                    seg.id, seg.entry_wired_pages
                 ),
             );
         }

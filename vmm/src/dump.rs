@@ -9,8 +9,11 @@
 //! A resident page's wire count is the sum of the wirings that hold it, and each row of pages
 //! shows them apart:
 //! - `mlock`: the entry's POSIX lock flag (set by `mlock`, `mlockall`, `MCL_FUTURE`);
-//! - `svid`: the entry's wire count (SVID `SHM_LOCK` holds and kernel-internal holds);
-//! - `entry`: the one page-level wiring the entry holds while either of those is set;
+//! - `svid`: the entry's wire count (`SHM_LOCK` holds under `netbsd-2019`, kernel-internal
+//!   holds);
+//! - `entry`: the one page-level wiring the entry holds while either of those is set, unless
+//!   its segment's `SHM_LOCK` covers it (proposed: the object's wiring then holds the page for
+//!   every attacher, and the entry's `wired` says so);
 //! - `shm_lock`: the segment object's own wiring while the segment is `SHM_LOCK`ed;
 //! - `other`: page-level wirings held by other entries mapping the same page (another guest's
 //!   attachment of the segment, or a second attachment in this guest).
@@ -101,7 +104,7 @@ pub struct EntryRow {
     pub mlocked: bool,
     /// The SVID and kernel wire count.
     pub wire_count: u32,
-    /// The wired predicate (flag or count).
+    /// The wired predicate: flag, count, or (proposed) its segment's `SHM_LOCK`.
     pub wired: bool,
     /// Runs of like pages, when asked for.
     pub pages_detail: Option<Vec<PageRun>>,
@@ -137,7 +140,8 @@ pub struct PageRun {
     pub mlock: bool,
     /// The entry's SVID and kernel count.
     pub svid: u32,
-    /// The page-level wiring the entry holds (1 while it is wired).
+    /// The page-level wiring the entry holds (1 while it is wired on its own account and its
+    /// segment's lock does not cover it).
     pub entry: u32,
     /// The segment object's own wiring (1 while `SHM_LOCK`ed).
     pub shm_lock: u32,
@@ -280,11 +284,12 @@ fn size_str(bytes: u64) -> String {
     }
 }
 
-/// Page-level wirings of every wired entry mapping each segment page, over all guests.
+/// Page-level wirings of every entry holding its own wiring on each segment page, over all
+/// guests ([`State::entry_holds_pages`]).
 fn shared_wirings(s: &State) -> HashMap<(ShmId, u64), u32> {
     let mut m = HashMap::new();
     for vm in s.guests.values() {
-        for e in vm.map.iter().filter(|e| e.is_wired()) {
+        for e in vm.map.iter().filter(|e| s.entry_holds_pages(e)) {
             if let Backing::Shm { id, pgoff } = e.backing {
                 for i in 0..e.range().pages() {
                     *m.entry((id, pgoff + i)).or_insert(0) += 1;
@@ -328,7 +333,7 @@ impl Dump for State {
                 },
                 mlocked: e.is_mlocked(),
                 wire_count: e.wire_count(),
-                wired: e.is_wired(),
+                wired: self.entry_wired(e),
                 pages_detail: pages.then(|| self.page_runs(g, e, &shared)),
             })
             .collect();
@@ -427,7 +432,8 @@ impl State {
         e: &Entry,
         shared: &HashMap<(ShmId, u64), u32>,
     ) -> Vec<PageRun> {
-        let wired = u32::from(e.is_wired());
+        // What this entry holds on each page itself: nothing while its segment's lock covers it.
+        let wired = u32::from(self.entry_holds_pages(e));
         let mut runs: Vec<PageRun> = Vec::new();
         for vpn in e.range().iter() {
             let owner = State::owner_of(g, e.backing_at(vpn), vpn);

@@ -269,7 +269,7 @@ impl State {
         let Some(e) = vm.map.lookup(vpn).cloned() else {
             return;
         };
-        if e.is_wired() {
+        if self.entry_wired(&e) {
             // A wired entry's pages are resident and wired; none is in swap to come in.
             return;
         }

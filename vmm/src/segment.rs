@@ -110,6 +110,10 @@ pub struct Segment {
     pub object_wired: bool,
     /// Marked by IPC_RMID.
     pub removed: bool,
+    /// Pages of entries mapping the segment, in every guest, that are wired on their own
+    /// account (the POSIX flag or a count): kept by every wiring transition, so that `SHM_LOCK`
+    /// and `SHM_UNLOCK` look for such entries only when there are some. The audit recomputes it.
+    pub entry_wired_pages: u64,
     cpid: u32,
     lpid: u32,
     atime: u32,
@@ -273,6 +277,7 @@ impl ShmTable {
             locked: false,
             lock_count: 0,
             object_wired: false,
+            entry_wired_pages: 0,
             removed: false,
             cpid: new.cpid,
             lpid: 0,

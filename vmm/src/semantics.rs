@@ -12,9 +12,9 @@
 //! | `mlock`, `mlockall(MCL_CURRENT)`, `MCL_FUTURE` mappings | set the entry's POSIX flag | add one to the entry's only count |
 //! | `munlock` | clear the flag; a count still wires | `EINVAL` unless every entry is counted, then force every count to 0 |
 //! | `munlockall` | clear every flag | force every count to 0 |
-//! | `SHM_LOCK` | segment state: the object and every entry mapping it, in any guest, hold one wiring | unless marked: wire the object, count the caller's newest attachment (NetBSD's list head), mark; nothing if the caller has no attachment |
-//! | `SHM_UNLOCK` | removes exactly those wirings | if marked: unwire the object, then force that attachment's count to 0 (`EIO` if it already is 0, and the mark stays), then clear the mark |
-//! | `shmat` of a locked segment | the new entry holds one count | nothing |
+//! | `SHM_LOCK` | segment state: the object holds one wiring on every page, and every entry mapping the segment, in any guest, attached before or after, is wired by the mark alone (no entry is rewritten; an `mlock`ed one hands its page wiring to the object's) | unless marked: wire the object, count the caller's newest attachment (NetBSD's list head), mark; nothing if the caller has no attachment |
+//! | `SHM_UNLOCK` | removes exactly that: `mlock`ed entries take their page wiring back, then the mark and the object's wiring go | if marked: unwire the object, then force that attachment's count to 0 (`EIO` if it already is 0, and the mark stays), then clear the mark |
+//! | `shmat` of a locked segment | the new entry is wired by the mark | nothing |
 //! | an attachment whose pages were all unmapped | ends there: a detach ([`AttachmentLife::Mapping`]) | stays on record until `shmdt` or exit ([`AttachmentLife::Record`]) |
 //! | `shmdt(addr)` | the newest live attachment made at `addr`; removes exactly its remaining pages | the newest record made at `addr`; unmaps its whole range, whatever is mapped there now |
 //! | `mlock` of a range with a `PROT_NONE` entry | `EINVAL`, nothing changed (NetBSD's errno) | the same |
@@ -102,9 +102,6 @@ pub(crate) trait Rules: Sync {
             Err(Errno::EPERM)
         }
     }
-    /// Whether a new attachment of a locked segment holds a count (and so every entry mapping
-    /// a locked segment does: the audit's rule where the mode replays no bug).
-    fn attach_holds(&self) -> bool;
     /// The answers that differ between kernels but need no code of their own.
     fn answers(&self) -> Answers {
         Answers::PROPOSED
@@ -175,28 +172,30 @@ fn maps_segment(e: &Entry, id: ShmId) -> bool {
 }
 
 impl Rules for Proposed {
+    /// The object's wiring, then the mark, which makes every entry mapping the segment wired
+    /// ([`Semantics::lock_covers_attachers`]); the entries `mlock`ed on their own hand their
+    /// page wiring over to the lock. No other attacher's entry is touched.
     fn shm_lock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
         if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        lock_segment(s, id, |s| s.wire_attachments(id, WireOp::Hold))?;
+        lock_segment(s, id, |_| Ok(()))?;
+        s.hand_over_entry_wirings(id, true)?;
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_LOCK");
         Ok(())
     }
 
+    /// The reverse, in reverse order: the `mlock`ed entries take their page wiring back while
+    /// the object still holds every page, then the mark goes and the object's wiring with it.
     fn shm_unlock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
         if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        s.wire_attachments(id, WireOp::Release)?;
-        s.unwire_object(id)?;
+        s.hand_over_entry_wirings(id, false)?;
         s.set_locked(id, false);
+        s.unwire_object(id)?;
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_UNLOCK");
         Ok(())
-    }
-
-    fn attach_holds(&self) -> bool {
-        true
     }
 }
 
@@ -254,10 +253,6 @@ impl Rules for Netbsd2019 {
         s.set_locked(id, false);
         Ok(())
     }
-
-    fn attach_holds(&self) -> bool {
-        false
-    }
 }
 
 /// The object wiring alone, with the mark: `SHM_LOCK` where no entry holds a count.
@@ -310,10 +305,6 @@ impl Rules for Linux {
         unlock_object(s, id)
     }
 
-    fn attach_holds(&self) -> bool {
-        false
-    }
-
     fn answers(&self) -> Answers {
         Answers {
             mlock_prot_none: Errno::ENOMEM,
@@ -347,10 +338,6 @@ impl Rules for Freebsd {
 
     fn shm_unlock(&self, _s: &mut State, _g: GuestId, _id: ShmId) -> Result<(), Errno> {
         Err(Errno::EINVAL)
-    }
-
-    fn attach_holds(&self) -> bool {
-        false
     }
 
     fn answers(&self) -> Answers {
@@ -392,10 +379,6 @@ impl Rules for Illumos {
             unlock_object(s, id)?;
         }
         Ok(())
-    }
-
-    fn attach_holds(&self) -> bool {
-        false
     }
 
     fn answers(&self) -> Answers {

@@ -6,13 +6,17 @@
 //! A segment owns a [`VmObject`]; every attachment is a map entry backed by that object, so all
 //! attachers share the same pages (and the same host memory).
 //!
-//! `SHM_LOCK` is a segment state, not a call to undo one by one. While it is set:
+//! `SHM_LOCK` is a segment state, not a call to undo one by one. While it is set (under the
+//! proposed rules):
 //! - the object holds one wiring of its own on each of its pages, so the segment stays resident
 //!   with nobody attached;
-//! - every entry mapping the segment, in any guest, attached before or after, holds one SVID
-//!   count (a [`WireOp::Hold`]).
+//! - every entry mapping the segment, in any guest, attached before or after, is wired by the
+//!   mark itself ([`crate::types::Semantics::lock_covers_attachers`]): the one wiring predicate,
+//!   `State::entry_wired`, consults the entry's flag, its count and its segment's mark. No
+//!   attacher's entry is rewritten, so the call costs the same with one attacher or thousands;
+//!   an entry also `mlock`ed hands its page wiring over to the object's while the mark is set.
 //!
-//! `SHM_UNLOCK` removes exactly those. Repeating either is a no-op, and neither touches any
+//! `SHM_UNLOCK` removes exactly that. Repeating either is a no-op, and neither touches any
 //! entry's POSIX lock flag, so `munlock` never unwires what `SHM_LOCK` holds and `SHM_UNLOCK`
 //! never unwires what `mlock` holds.
 //!
@@ -33,8 +37,6 @@ use crate::semantics::rules;
 use crate::state::State;
 use crate::types::{Attachment, AttachmentLife};
 use crate::unmap::Unmap;
-use crate::wire::WireOp;
-use crate::wiring::WireOps;
 use guest_abi::ipc;
 
 pub use crate::segment::{ipc_allows, IpcPerm, ShmCmd, ShmTable, ShmidDs};
@@ -53,7 +55,7 @@ pub(crate) trait ShmCalls {
 
     /// `shmat`: at `addr` (rounded down to `SHMLBA` under `SHM_RND`), or where the map has room
     /// when `addr` is `None`; returns the address. The new entry belongs to a new attachment;
-    /// under `proposed` it holds one count while the segment is `SHM_LOCK`ed.
+    /// under `proposed` it is wired by the segment's mark while the segment is `SHM_LOCK`ed.
     ///
     /// Errors: `EINVAL` for unknown flags, an unknown id, an unaligned address, or a range that
     /// passes the address space or is not free; `EIDRM` for a segment marked removed;
@@ -167,7 +169,7 @@ impl ShmCalls for State {
         if !ipc_allows(cred, &seg.perm, if rdonly { R } else { R | W }) {
             return Err(Errno::EACCES);
         }
-        let (pages, locked) = (seg.pages(), seg.locked);
+        let pages = seg.pages();
         let limit = self.cfg.space_pages;
         let map = &self.guest(g)?.map;
         let start = if let Some(addr) = addr {
@@ -208,16 +210,6 @@ impl ShmCalls for State {
         // The record is pushed once the entry is in place: removing the entry on a failure
         // below finds no record to end.
         self.insert_entry(g, entry)?;
-        if locked && rules(self).attach_holds() {
-            // The pages are already wired by the object, so this hold cannot run short of frames.
-            let mine = |e: &Entry| e.attachment == Some(aid);
-            if let Err(e) =
-                self.with_clipped(g, range, |s| s.wire_entries(g, range, WireOp::Hold, mine))
-            {
-                self.remove_range(g, range)?;
-                return Err(e);
-            }
-        }
         self.guest_mut(g)?.attachments.push(Attachment {
             id: aid,
             va: start,

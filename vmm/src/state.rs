@@ -21,7 +21,7 @@ use crate::errno::Errno;
 use crate::events::{EventKind, EventLog};
 use crate::host::{HostStore, PagingMode, View};
 use crate::limits::Limits;
-use crate::map::{Backing, VmMap};
+use crate::map::{Backing, Entry, VmMap};
 use crate::page::{Owner, PagePool, PageSlot};
 use crate::segment::{Segment, ShmTable};
 use crate::swap::{Swap, SwapBacking};
@@ -637,6 +637,37 @@ impl State {
         }
     }
 
+    /// Whether entry `e` is covered by its segment's lock: it maps a segment that is
+    /// `SHM_LOCK`ed under rules where the lock stands for every attacher
+    /// ([`Semantics::lock_covers_attachers`]).
+    pub fn covered_by_lock(&self, e: &Entry) -> bool {
+        self.lock_covers(e.backing)
+    }
+
+    /// [`State::covered_by_lock`] for an entry with `backing`.
+    pub fn lock_covers(&self, backing: Backing) -> bool {
+        match backing {
+            Backing::Shm { id, .. } => {
+                self.cfg.semantics.lock_covers_attachers()
+                    && self.shm.get(id).is_some_and(|s| s.locked)
+            }
+            Backing::Anon => false,
+        }
+    }
+
+    /// The one wiring predicate: whether entry `e` is wired, by its POSIX flag, its count, or
+    /// its segment's lock ([`State::covered_by_lock`]). What `mincore`'s callers, the dump and
+    /// the audit call "wired".
+    pub fn entry_wired(&self, e: &Entry) -> bool {
+        e.is_wired() || self.covered_by_lock(e)
+    }
+
+    /// Whether entry `e` holds a wiring of its own on each page it maps: wired on its own
+    /// account and not covered by its segment's lock (whose object wiring holds the pages).
+    pub fn entry_holds_pages(&self, e: &Entry) -> bool {
+        e.is_wired() && !self.covered_by_lock(e)
+    }
+
     /// The page that backs `vpn` under an entry with `backing`, in guest `g`.
     pub fn owner_of(g: GuestId, backing: Backing, vpn: Vpn) -> Owner {
         match backing {
@@ -691,7 +722,7 @@ impl State {
         Ok(PageInfo {
             residency,
             wire_count,
-            entry_wired: e.is_wired(),
+            entry_wired: self.entry_wired(e),
         })
     }
 }

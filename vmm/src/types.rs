@@ -144,6 +144,15 @@ impl Semantics {
         }
     }
 
+    /// Whether a locked segment's own wiring stands for every entry mapping it (the proposed
+    /// rules): while the segment is `SHM_LOCK`ed, each such entry is wired without a count of
+    /// its own, and holds no page wiring of its own either, since the object's wiring holds
+    /// every page. `SHM_LOCK` and `SHM_UNLOCK` then touch no attacher's entries except those
+    /// wired on their own account (by `mlock`), so their cost does not grow with attachers.
+    pub fn lock_covers_attachers(self) -> bool {
+        self == Semantics::Proposed
+    }
+
     /// Whether `SHM_LOCK` wires only the pages resident at the time and the rest as they come
     /// in (Linux), rather than bringing every page in first.
     pub fn lazy_shm_lock(self) -> bool {
@@ -264,10 +273,13 @@ invariants! {
     MapOverlap = "map-overlap",
     /// No two adjacent entries could be one.
     MapUnmerged = "map-unmerged",
-    /// An entry's SVID count is one while its segment is `SHM_LOCK`ed, else zero (proposed).
+    /// No entry holds an SVID count where no bug is replayed: a segment's lock is its mark and
+    /// its object's wiring.
     EntrySvidCount = "entry-svid-count",
     /// A segment is marked locked exactly while its object holds its wiring (proposed).
     ShmLockMark = "shm-lock-mark",
+    /// A segment's count of pages wired by their own entries is what its entries show.
+    ShmEntryWiring = "shm-entry-wiring",
     /// A guest's locked-page count is the size of its flagged entries.
     LockedPages = "locked-pages",
     /// Every page under a wired entry or a locked segment is resident.

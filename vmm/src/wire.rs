@@ -2,22 +2,28 @@
 //!
 //! An entry's wiring state is a [`WireState`]: the pair ([`EntryFlags::MLOCKED`], count). POSIX
 //! `mlock`/`munlock` set and clear the flag (not balanced: a second `mlock` changes nothing, one
-//! `munlock` undoes any number of them). `SHM_LOCK`/`SHM_UNLOCK` and kernel wirings add and
-//! remove one count each (balanced). Removing a mapping clears both.
+//! `munlock` undoes any number of them). Kernel wirings, and `SHM_LOCK`/`SHM_UNLOCK` under the
+//! old rules, add and remove one count each (balanced). Removing a mapping clears both. Under
+//! the proposed rules `SHM_LOCK` takes no count: it is the segment's state, which
+//! `State::entry_wired` consults besides the flag and the count, and while it lasts the
+//! segment's object wiring holds the pages for every entry mapping it
+//! (`State::entry_holds_pages`).
 //!
 //! This module is pure: it decides, and [`crate::wiring`] does the page-level work it asks for.
 //!
 //! Invariants stated here (the audit checks their consequences):
 //! - The flag and the count are private to [`WireState`]: only [`WireOp::apply`] and
 //!   [`Saved::restore`] (which undoes an `apply`) write them.
-//! - An entry is wired exactly when [`WireState::is_wired`] says so; nothing else combines the
-//!   flag and the count to decide that. Code that needs one half alone (the audit checking the
-//!   count against the segment's lock, the old rules' "is every entry counted") reads it with
+//! - An entry is wired on its own account exactly when [`WireState::is_wired`] says so, and
+//!   wired at all when `State::entry_wired` says so (that, or its segment's lock); nothing else
+//!   combines the flag and the count to decide either. Code that needs one half alone (the audit checking
+//!   that no count is held, the old rules' "is every entry counted") reads it with
 //!   [`WireState::count`] or [`WireState::is_mlocked`] and says why.
 //! - The pages under an entry hold one page-level wiring for that entry exactly while the entry is
-//!   wired; [`WireOp::apply`] reports the only two moments that changes ([`Transition`]), and only
-//!   then does page-level work happen. So `mlock` of a range that `SHM_LOCK` already holds, and
-//!   `munlock` of it, touch no page.
+//!   wired here and its segment's lock does not cover it; [`WireOp::apply`] reports the only two
+//!   moments this state changes ([`Transition`]), and only then, and only for an entry its
+//!   segment's lock does not cover, does page-level work happen. So `mlock` of a range that
+//!   `SHM_LOCK` already holds, and `munlock` of it, touch no page.
 //! - A count never goes below zero: a release with no hold is reported as corrupt state, not
 //!   wrapped.
 

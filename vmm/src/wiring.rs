@@ -16,7 +16,7 @@ use crate::limits::Limits;
 use crate::map::{Backing, Entry};
 use crate::page::{Owner, PageSlot};
 use crate::state::State;
-use crate::types::{Attachment, Invariant};
+use crate::types::Invariant;
 use crate::wire::{CountUnderflow, Saved, Transition, WireOp};
 use smallvec::SmallVec;
 
@@ -90,9 +90,14 @@ pub(crate) trait WireOps {
     /// object does not hold is a double unwire: corrupt state.
     fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno>;
 
-    /// Applies `op` to every entry, in every guest, that maps segment `id`: the entries of its
-    /// attachments, each of which belongs to exactly one, so each is acted on once.
-    fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno>;
+    /// Hands the page wiring of the entries mapping segment `id` that are wired on their own
+    /// account (by `mlock`) over to the segment's lock (`to_lock`: each drops its page wiring,
+    /// which the object's wiring now stands for) or back (each takes its own again), where the
+    /// lock stands for every attacher ([`crate::types::Semantics::lock_covers_attachers`]). No
+    /// entry changes, and only when some entry is wired on its own account is any guest's map
+    /// looked at: the cost does not grow with attachers. The object must be wired throughout,
+    /// so neither direction needs a frame.
+    fn hand_over_entry_wirings(&mut self, id: ShmId, to_lock: bool) -> Result<(), Errno>;
 
     /// Whether the object's pages may all become wired (`ENOMEM` if the wired maximum forbids).
     fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno>;
@@ -185,7 +190,7 @@ impl WireOps for State {
         pick: impl Fn(&Entry) -> bool,
     ) -> Result<(), Errno> {
         let starts = self.guest(g)?.map.starts_in(range);
-        let mut done: SmallVec<[(Vpn, Saved, Transition); 4]> = SmallVec::new();
+        let mut done: SmallVec<[(Vpn, Saved, Transition, bool); 4]> = SmallVec::new();
         let mut result = Ok(());
         for s in starts {
             let vm = self.guests.get_mut(&g).expect("guest checked above");
@@ -215,7 +220,11 @@ impl WireOps for State {
                     op: op.name(),
                 });
             }
+            // Under a segment lock that stands for every attacher, the object's wiring holds
+            // the pages: the entry's own transition changes no page.
+            let covered = self.lock_covers(backing);
             let r = match t {
+                _ if covered => Ok(()),
                 Transition::Wire => self.wire_pages(g, erange, backing),
                 Transition::Unwire => self.unwire_pages(g, erange, backing),
                 Transition::Unchanged => Ok(()),
@@ -229,10 +238,11 @@ impl WireOps for State {
             if was_locked != now_locked {
                 vm.lock_changed(erange.pages(), now_locked);
             }
-            done.push((s, saved, t));
+            self.count_entry_wiring(backing, erange.pages(), t);
+            done.push((s, saved, t, covered));
         }
         if result.is_err() {
-            for (s, saved, t) in done.into_iter().rev() {
+            for (s, saved, t, covered) in done.into_iter().rev() {
                 let vm = self.guests.get_mut(&g).expect("guest checked above");
                 let e = vm.map.get_mut(s).expect("entry still there");
                 let was_locked = e.is_mlocked();
@@ -241,8 +251,14 @@ impl WireOps for State {
                 if was_locked != now_locked {
                     vm.lock_changed(erange.pages(), now_locked);
                 }
+                let back = match t {
+                    Transition::Wire => Transition::Unwire,
+                    Transition::Unwire => Transition::Wire,
+                    Transition::Unchanged => Transition::Unchanged,
+                };
+                self.count_entry_wiring(backing, erange.pages(), back);
                 // Only wiring operations can fail, so only wirings need undoing.
-                if t == Transition::Wire {
+                if t == Transition::Wire && !covered {
                     self.unwire_pages(g, erange, backing)?;
                 }
             }
@@ -271,7 +287,8 @@ impl WireOps for State {
         for e in vm
             .map
             .overlapping(range)
-            .filter(|e| !e.is_wired() && pick(e))
+            // A wired entry's pages are wired already, by the entry or by its segment's lock.
+            .filter(|e| !self.entry_wired(e) && pick(e))
         {
             for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
                 let o = State::owner_of(g, e.backing_at(vpn), vpn);
@@ -378,32 +395,27 @@ impl WireOps for State {
         Ok(())
     }
 
-    fn wire_attachments(&mut self, id: ShmId, op: WireOp) -> Result<(), Errno> {
-        let targets: Vec<(GuestId, Attachment)> = self
+    fn hand_over_entry_wirings(&mut self, id: ShmId, to_lock: bool) -> Result<(), Errno> {
+        if self.seg(id)?.entry_wired_pages == 0 {
+            return Ok(());
+        }
+        let held: Vec<(GuestId, PageRange, Backing)> = self
             .guests
             .iter()
             .flat_map(|(&g, vm)| {
-                vm.attachments
+                vm.map
                     .iter()
-                    .filter(|a| a.shm == id)
-                    .map(move |&a| (g, a))
+                    .filter(|e| {
+                        e.is_wired() && matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
+                    })
+                    .map(move |e| (g, e.range(), e.backing))
             })
             .collect();
-        for (i, &(g, a)) in targets.iter().enumerate() {
-            let mine = move |e: &Entry| e.attachment == Some(a.id);
-            let r = self.with_clipped(g, a.range(), |s| s.wire_entries(g, a.range(), op, mine));
-            if let Err(e) = r {
-                // Only taking holds can fail for want of memory; undo the ones taken. Dropping
-                // them fails only on corrupt state, which stops the machine anyway.
-                if op == WireOp::Hold {
-                    for &(g, a) in targets[..i].iter().rev() {
-                        let mine = move |e: &Entry| e.attachment == Some(a.id);
-                        self.with_clipped(g, a.range(), |s| {
-                            s.wire_entries(g, a.range(), WireOp::Release, mine)
-                        })?;
-                    }
-                }
-                return Err(e);
+        for (g, range, backing) in held {
+            if to_lock {
+                self.unwire_pages(g, range, backing)?;
+            } else {
+                self.wire_pages(g, range, backing)?;
             }
         }
         Ok(())
@@ -441,6 +453,23 @@ impl WireOps for State {
 }
 
 impl State {
+    /// Keeps the segment's count of pages wired by their entries ([`crate::segment::Segment`]'s
+    /// `entry_wired_pages`) through an entry transition `t` of `pages` pages with `backing`.
+    fn count_entry_wiring(&mut self, backing: Backing, pages: u64, t: Transition) {
+        let Backing::Shm { id, .. } = backing else {
+            return;
+        };
+        if let Some(seg) = self.shm.get_mut(id) {
+            match t {
+                Transition::Wire => seg.entry_wired_pages += pages,
+                Transition::Unwire => {
+                    seg.entry_wired_pages = seg.entry_wired_pages.saturating_sub(pages)
+                }
+                Transition::Unchanged => {}
+            }
+        }
+    }
+
     /// Wires segment `id`'s object pages `first..first + n`, bringing in any that are not
     /// resident. The resident runs are wired straight from the object's slots, without a
     /// lookup per page. On failure, `Err((done, e))`: the first `done` are wired.

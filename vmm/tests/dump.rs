@@ -79,7 +79,8 @@ fn map_dump_rows_match_the_known_state() {
             (0x1000, 0x2000, BackingRow::Anon, false, 0, false),
             (0x2000, 0x4000, BackingRow::Anon, true, 0, true),
             (0x4000, 0x5000, BackingRow::Anon, false, 0, false),
-            (0x5000, 0x7000, shm, false, 1, true),
+            // Wired by the segment's lock, with no count of its own.
+            (0x5000, 0x7000, shm, false, 0, true),
         ]
     );
     let runs: Vec<_> = d
@@ -108,8 +109,8 @@ fn map_dump_rows_match_the_known_state() {
             (0x1000, 1, Swapped, 0, false, 0, 0, 0, 0, 0),
             (0x2000, 2, Resident, 1, true, 0, 1, 0, 0, 1),
             (0x4000, 1, Untouched, 0, false, 0, 0, 0, 0, 0),
-            // This entry's count, the segment's own wiring, and guest b's attachment.
-            (0x5000, 2, Resident, 3, false, 1, 1, 1, 1, 3),
+            // The segment's own wiring, which stands for this entry and guest b's.
+            (0x5000, 2, Resident, 1, false, 0, 0, 1, 0, 1),
         ]
     );
     let db = k.m.dump_map(k.b, true).unwrap();
@@ -117,7 +118,7 @@ fn map_dump_rows_match_the_known_state() {
     let r = db.entries[0].pages_detail.as_ref().unwrap()[0];
     assert_eq!(
         (r.start, r.pages, r.wire_count, r.entry, r.shm_lock, r.other),
-        (0x40000, 2, 3, 1, 1, 1)
+        (0x40000, 2, 1, 0, 1, 0)
     );
     // Without pages, no runs.
     assert!(k.m.dump_map(k.a, false).unwrap().entries[0]
@@ -140,10 +141,10 @@ fn map_dump_text_reads_row_by_row() {
         "0x00004000 0x00005000     4K rw-/rwx anon             -         0 no".to_string(),
         "  0x00004000     1p untouched wire 0 = entry 0 + shm_lock 0 + other 0".to_string(),
         format!(
-            "0x00005000 0x00007000     8K rw-/rwx {:<16} -         1 yes",
+            "0x00005000 0x00007000     8K rw-/rwx {:<16} -         0 yes",
             format!("shm {} +0x0", k.shmid)
         ),
-        "  0x00005000     2p resident  wire 3 = entry 1 + shm_lock 1 + other 1".to_string(),
+        "  0x00005000     2p resident  wire 1 = entry 0 + shm_lock 1 + other 0".to_string(),
     ];
     assert_eq!(lines, want, "\n{text}");
 }
@@ -230,12 +231,13 @@ fn json_dumps_parse_and_carry_the_same_rows() {
     assert_eq!(e[1]["backing"]["kind"], "anon");
     assert_eq!(e[3]["backing"]["kind"], "shm");
     assert_eq!(e[3]["backing"]["shmid"], k.shmid);
-    assert_eq!(e[3]["wire_count"], 1);
+    assert_eq!(e[3]["wire_count"], 0);
+    assert_eq!(e[3]["wired"], true);
     let run = &e[3]["pages_detail"][0];
     assert_eq!(run["residency"], "resident");
     assert_eq!(
         (run["wire_count"].as_u64(), run["sum"].as_u64()),
-        (Some(3), Some(3))
+        (Some(1), Some(1))
     );
     assert_eq!(e[0]["pages_detail"][0]["residency"], "swapped");
     assert_eq!(e[2]["pages_detail"][0]["residency"], "untouched");

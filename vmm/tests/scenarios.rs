@@ -118,8 +118,11 @@ fn shm_unlock_does_not_unwire_mlocked_pages() {
     fill(&m, g, at, 4, 2);
     m.mlock(g, at, 4 * P).unwrap();
     m.shmctl(g, id, ShmCmd::Lock).unwrap();
-    // Entry: flag + one count; page: entry wiring + segment wiring.
-    assert_eq!(m.page_info(g, at).unwrap().wire_count, 2);
+    // Entry: its flag, and wired by the segment's mark too; page: the segment's wiring alone,
+    // which stands for the entry's while the lock lasts.
+    let info = m.page_info(g, at).unwrap();
+    assert!(info.entry_wired);
+    assert_eq!(info.wire_count, 1);
     m.shmctl(g, id, ShmCmd::Unlock).unwrap();
     ok(&m);
     pressure(&m);
@@ -142,8 +145,8 @@ fn shm_unlock_twice_is_harmless() {
     m.shmctl(g, id, ShmCmd::Lock).unwrap();
     assert_eq!(
         m.page_info(g, at).unwrap().wire_count,
-        2,
-        "a second SHM_LOCK adds nothing"
+        1,
+        "the segment's wiring, for the object and its attacher; a second SHM_LOCK adds nothing"
     );
     m.shmctl(g, id, ShmCmd::Unlock).unwrap();
     m.shmctl(g, id, ShmCmd::Unlock).unwrap();
@@ -173,11 +176,11 @@ fn a_guest_attaching_after_shm_lock_finds_the_segment_resident_and_wired() {
     let info = m.page_info(b, at_b).unwrap();
     assert!(info.entry_wired);
     assert_eq!(
-        info.wire_count, 3,
-        "A's entry, B's entry, the segment itself"
+        info.wire_count, 1,
+        "the segment's own wiring, which stands for A's entry and B's"
     );
     check(&m, b, at_b, 4, 40);
-    // B's munlock cannot drop the SVID hold either.
+    // Nor can B's munlock drop what the segment's lock holds.
     m.munlock(b, at_b, 4 * P).unwrap();
     pressure(&m);
     assert_eq!(resident(&m, b, at_b, 4), vec![1; 4]);

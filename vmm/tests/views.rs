@@ -164,6 +164,7 @@ fn a_segment_page_is_one_host_page_for_every_attacher() {
 /// free frames only; with it off, a fault brings in one page.
 #[test]
 fn a_fault_from_swap_brings_its_neighbours_in_and_sequential_access_widens_the_window() {
+    vmm::fault::handler::install();
     for mode in modes() {
         for ahead in [vmm::FaultAhead::NORMAL, vmm::FaultAhead::OFF] {
             let mut cfg = MachineConfig::default()
@@ -231,6 +232,7 @@ fn a_fault_from_swap_brings_its_neighbours_in_and_sequential_access_widens_the_w
 /// brings in its own page alone.
 #[test]
 fn fault_ahead_never_pages_out_to_make_room() {
+    vmm::fault::handler::install();
     for mode in modes() {
         let mut cfg = MachineConfig::default()
             .phys_mem(8 * P)
