@@ -19,7 +19,6 @@ use crate::wire::{CountUnderflow, Saved, Transition, WireOp, WireState};
 use bitflags::bitflags;
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 bitflags! {
     /// Page protection, as `PROT_*` (numbers from `guest-abi`).
@@ -162,12 +161,28 @@ impl Entry {
 
     /// Whether `next`, starting where this entry ends, could be the same entry.
     fn mergeable_with(&self, next: &Entry) -> bool {
-        self.end == next.start
+        self.mergeable_with_at(next, self.end)
+    }
+
+    /// Whether `next` could continue this entry were it to end at `end` (a run of entries being
+    /// merged into this one).
+    fn mergeable_with_at(&self, next: &Entry, end: Vpn) -> bool {
+        end == next.start
             && self.prot == next.prot
             && self.max_prot == next.max_prot
             && self.wiring == next.wiring
             && self.attachment == next.attachment
-            && self.backing_at_end() == Some(next.backing)
+            && match (self.backing, next.backing) {
+                (Backing::Anon, Backing::Anon) => true,
+                (
+                    Backing::Shm { id, pgoff },
+                    Backing::Shm {
+                        id: id2,
+                        pgoff: pgoff2,
+                    },
+                ) => id == id2 && pgoff + (end.0 - self.start.0) == pgoff2,
+                _ => false,
+            }
     }
 
     /// The backing a following entry would need to continue this one.
@@ -181,6 +196,9 @@ impl Entry {
         })
     }
 }
+
+/// One run of mergeable entries: the survivor's start, its new end, the starts it absorbs.
+type Merge = (Vpn, Vpn, SmallVec<[Vpn; 2]>);
 
 /// A guest's address map.
 #[derive(Clone, Debug)]
@@ -276,15 +294,13 @@ impl VmMap {
 
     /// Splits the entry that strictly contains `at` into `[start, at)` and `[at, end)`.
     pub fn clip(&mut self, at: Vpn) {
-        let Some(e) = self.lookup(at) else { return };
-        if e.start == at {
+        // One walk finds the entry and gives it mutably.
+        let Some((_, left)) = self.entries.range_mut(..=at).next_back() else {
+            return;
+        };
+        if left.start == at || left.end <= at {
             return;
         }
-        let start = e.start;
-        let left = self
-            .entries
-            .get_mut(&start)
-            .expect("looked-up entry exists");
         let mut right = left.clone();
         left.end = at;
         right.backing = left.backing_at_end().expect("every backing continues");
@@ -313,6 +329,10 @@ impl VmMap {
     }
 
     /// Merges every mergeable pair from the entry before `range` to the entry after it.
+    ///
+    /// One walk over the window decides every merge (entries merge only with their neighbours,
+    /// and a merge keeps the left entry's fields), then the absorbed entries are removed and
+    /// each survivor's end set: no search per pair.
     pub fn merge_around(&mut self, range: PageRange) {
         let from = self
             .entries
@@ -320,28 +340,46 @@ impl VmMap {
             .next_back()
             .map(|(k, _)| *k)
             .unwrap_or(range.start);
-        let mut cur = match self.entries.range(from..).next() {
-            Some((k, _)) => *k,
-            None => return,
-        };
-        loop {
-            let next = match self
-                .entries
-                .range((Bound::Excluded(cur), Bound::Unbounded))
-                .next()
-            {
-                Some((k, _)) => *k,
-                None => return,
-            };
-            if self.entries[&cur].mergeable_with(&self.entries[&next]) {
-                let absorbed = self.entries.remove(&next).expect("next exists");
-                self.entries.get_mut(&cur).expect("cur exists").end = absorbed.end;
-            } else {
-                if next > range.end {
-                    return;
+        let mut merges: SmallVec<[Merge; 2]> = SmallVec::new();
+        let mut run: Option<(&Entry, Vpn, SmallVec<[Vpn; 2]>)> = None;
+        for (_, e) in self.entries.range(from..) {
+            match run.as_mut() {
+                // The left entry carries what the run keeps; it merges with `e` when the run's
+                // last entry could be one with `e`, which only depends on adjacency, backing
+                // continuity and equal fields, all of which the left entry shares.
+                Some((left, end, absorbed))
+                    if *end == e.start && left.mergeable_with_at(e, *end) =>
+                {
+                    *end = e.end;
+                    absorbed.push(e.start);
+                    continue;
                 }
-                cur = next;
+                Some(_) => {
+                    let (left, end, absorbed) = run.take().expect("matched Some");
+                    if !absorbed.is_empty() {
+                        merges.push((left.start, end, absorbed));
+                    }
+                }
+                None => {}
             }
+            if e.start > range.end {
+                break;
+            }
+            run = Some((e, e.end, SmallVec::new()));
+        }
+        if let Some((left, end, absorbed)) = run {
+            if !absorbed.is_empty() {
+                merges.push((left.start, end, absorbed));
+            }
+        }
+        for (survivor, end, absorbed) in merges {
+            for k in absorbed {
+                self.entries.remove(&k);
+            }
+            self.entries
+                .get_mut(&survivor)
+                .expect("survivor exists")
+                .end = end;
         }
     }
 

@@ -285,17 +285,38 @@ impl MmapCalls for State {
                 return Err(e);
             }
         }
-        let map = &vm.map;
-        if !map.is_fully_mapped(range) {
+        // One walk of the range answers every check: holes, PROT_NONE, the pages that would
+        // newly carry the flag, and whether anything could newly be wired.
+        let (mut next, mut prot_none, mut more_locked, mut all_wired) =
+            (range.start, false, 0, true);
+        for e in vm.map.overlapping(range) {
+            if e.start > next {
+                break;
+            }
+            next = e.end;
+            prot_none |= e.prot.is_empty();
+            if !e.is_mlocked() {
+                more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
+            }
+            all_wired &= self.entry_wired(e);
+        }
+        if next < range.end {
             return Err(Errno::ENOMEM);
         }
-        if map.overlapping(range).any(|e| e.prot.is_empty()) {
+        if prot_none {
             return Err(answers.mlock_prot_none);
         }
-        if !self.memlock_allows_lock(g, range, |_| true) {
+        if !self.memlock_allows(g, more_locked) {
             return Err(answers.mlock_over_memlock);
         }
-        if !self.check_lock_limits(g, range, |_| true) {
+        // Nothing newly wired when every entry is wired already (the same answer
+        // `frames_to_wire` would give, without its walk).
+        let wired_ok = if all_wired {
+            self.phys.wired_allows(&self.cfg.limits, 0)
+        } else {
+            self.wired_allows_lock(g, range)
+        };
+        if !wired_ok {
             return Err(answers.mlock_over_wired);
         }
         let op = rules(self).lock_op();

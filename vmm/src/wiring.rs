@@ -73,6 +73,9 @@ pub(crate) trait WireOps {
         pick: impl Fn(&Entry) -> bool + Copy,
     ) -> bool;
 
+    /// Checks the wired maximum alone for locking `range` of guest `g`.
+    fn wired_allows_lock(&self, g: GuestId, range: PageRange) -> bool;
+
     /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
     fn check_lock_limits(
         &self,
@@ -304,6 +307,11 @@ impl WireOps for State {
 
     fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
         self.memlock_allows(g, pages) && self.phys.wired_allows(&self.cfg.limits, pages)
+    }
+
+    fn wired_allows_lock(&self, g: GuestId, range: PageRange) -> bool {
+        self.phys
+            .wired_allows(&self.cfg.limits, self.frames_to_wire(g, range, |_| true))
     }
 
     fn check_lock_limits(
@@ -540,7 +548,7 @@ impl State {
 impl State {
     /// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
     /// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
-    fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
+    pub(crate) fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
         let vm = &self.guests[&g];
         (vm.cred.is_privileged() && self.cfg.semantics.privilege_lifts_memlock())
             || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
