@@ -14,14 +14,43 @@ const P: u64 = PAGE_SIZE;
 const SPACE: u64 = 1 << 24;
 
 fn machine(frames: u64, mode: PagingMode) -> Machine {
+    machine_with(frames, mode, |c| c)
+}
+
+/// [`machine`], with `more` applied to its configuration.
+fn machine_with(
+    frames: u64,
+    mode: PagingMode,
+    more: impl FnOnce(MachineConfig) -> MachineConfig,
+) -> Machine {
     vmm::fault::handler::install();
-    let mut cfg = MachineConfig::default()
-        .phys_mem(frames * P)
-        .swap(1024 * P)
-        .swap_backing(SwapBacking::Memory)
-        .space(SPACE);
+    let mut cfg = more(
+        MachineConfig::default()
+            .phys_mem(frames * P)
+            .swap(1024 * P)
+            .swap_backing(SwapBacking::Memory)
+            .space(SPACE),
+    );
     cfg.paging = Some(mode);
     Machine::new(cfg).unwrap()
+}
+
+/// Guest `g` of `m` with `pages` fresh anonymous pages at 0x10000, and its view.
+fn anon_with_view(
+    m: &Machine,
+    pages: u64,
+) -> (vmm::GuestId, Vaddr, std::sync::Arc<vmm::pmap::View>) {
+    let g = m.add_guest(GuestConfig::default()).unwrap();
+    let a = m
+        .mmap(
+            g,
+            Vaddr(0x10000),
+            pages * P,
+            Prot::RW,
+            MapFlags::ANON | MapFlags::PRIVATE,
+        )
+        .unwrap();
+    (g, a, m.create_view(g, SPACE as usize).unwrap())
 }
 
 fn modes() -> Vec<PagingMode> {
@@ -164,28 +193,10 @@ fn a_segment_page_is_one_host_page_for_every_attacher() {
 /// free frames only; with it off, a fault brings in one page.
 #[test]
 fn a_fault_from_swap_brings_its_neighbours_in_and_sequential_access_widens_the_window() {
-    vmm::fault::handler::install();
     for mode in modes() {
         for ahead in [vmm::FaultAhead::NORMAL, vmm::FaultAhead::OFF] {
-            let mut cfg = MachineConfig::default()
-                .phys_mem(256 * P)
-                .swap(1024 * P)
-                .swap_backing(SwapBacking::Memory)
-                .space(SPACE)
-                .fault_ahead(ahead);
-            cfg.paging = Some(mode);
-            let m = Machine::new(cfg).unwrap();
-            let g = m.add_guest(GuestConfig::default()).unwrap();
-            let a = m
-                .mmap(
-                    g,
-                    Vaddr(0x10000),
-                    128 * P,
-                    Prot::RW,
-                    MapFlags::ANON | MapFlags::PRIVATE,
-                )
-                .unwrap();
-            let v = m.create_view(g, SPACE as usize).unwrap();
+            let m = machine_with(256, mode, |c| c.fault_ahead(ahead));
+            let (g, a, v) = anon_with_view(&m, 128);
             let base = v.base();
             let at = |i: u64| (a.0 + i * P + 7) as usize;
             for i in 0..128u64 {
@@ -232,27 +243,9 @@ fn a_fault_from_swap_brings_its_neighbours_in_and_sequential_access_widens_the_w
 /// brings in its own page alone.
 #[test]
 fn fault_ahead_never_pages_out_to_make_room() {
-    vmm::fault::handler::install();
     for mode in modes() {
-        let mut cfg = MachineConfig::default()
-            .phys_mem(8 * P)
-            .wired_max(8 * P)
-            .swap(1024 * P)
-            .swap_backing(SwapBacking::Memory)
-            .space(SPACE);
-        cfg.paging = Some(mode);
-        let m = Machine::new(cfg).unwrap();
-        let g = m.add_guest(GuestConfig::default()).unwrap();
-        let a = m
-            .mmap(
-                g,
-                Vaddr(0x10000),
-                16 * P,
-                Prot::RW,
-                MapFlags::ANON | MapFlags::PRIVATE,
-            )
-            .unwrap();
-        let v = m.create_view(g, SPACE as usize).unwrap();
+        let m = machine_with(8, mode, |c| c.wired_max(8 * P));
+        let (g, a, v) = anon_with_view(&m, 16);
         for i in 0..16u64 {
             // SAFETY: mapped in the guest and the view; faults are resolved.
             unsafe { std::ptr::write_volatile(v.base().add((a.0 + i * P) as usize), 1 + i as u8) };
