@@ -55,7 +55,10 @@ for n in ["1", "64", "1024", "65536"]:
 w, wn = ns("wire_nonresident", "core_from_swap"), ns("wire_nonresident", "native_zero_fill")
 out.append(f"| wire a non-resident range, per page | 256 pages | {fmt(w and w / 256)} (from swap) | {fmt(wn and wn / 256)} (zero fill) | {ratio(w, wn)} |")
 pi, ev, sg = ns("paging", "guest_page_in"), ns("paging", "evict"), ns("paging", "native_sigsegv_roundtrip")
-out.append(f"| demand page-in by a guest load, per page | 256 pages | {fmt(pi and pi / 256)} | {fmt(sg and sg / 256)} (SIGSEGV round trip) | {ratio(pi, sg)} |")
+p1, p16 = ns("paging", "guest_page_in_one_per_fault"), ns("paging", "guest_page_in_ahead_16")
+out.append(f"| demand page-in by a guest load, per page, one page per fault | 256 pages | {fmt(p1 and p1 / 256)} | {fmt(sg and sg / 256)} (SIGSEGV round trip) | {ratio(p1, sg)} |")
+out.append(f"| demand page-in by a guest load, per page, fault-ahead (default) | 256 pages, sequential | {fmt(pi and pi / 256)} | {fmt(sg and sg / 256)} (SIGSEGV round trip) | {ratio(pi, sg)} |")
+out.append(f"| demand page-in by a guest load, per page, fault-ahead 16 forward | 256 pages, sequential | {fmt(p16 and p16 / 256)} | {fmt(sg and sg / 256)} (SIGSEGV round trip) | {ratio(p16, sg)} |")
 out.append(f"| eviction, per page | 256 pages | {fmt(ev and ev / 256)} | – | – |")
 if ev:
     out.append(f"| pagedaemon reclaim rate | 256 pages | {256 / (ev / 1e9):,.0f} pages/s | – | – |")
@@ -92,7 +95,9 @@ print(f"| SHM_LOCK+SHM_UNLOCK with 8 attachers no slower than the kernel at any 
 rw = ns("mlock_of_shm_locked", "core", "4096")
 first = ns("wire_nonresident", "core_from_swap")
 print(f"| re-wiring an already-wired 4096-page range ≥ 100× cheaper than its first wiring | first wiring {fmt(first and first * 16)} (scaled from 256 pages) vs {fmt(rw)} | {verdict(None if rw is None or first is None else first * 16 >= 100 * rw)} |")
-print(f"| demand page-in no slower than a SIGSEGV round trip | {ratio(pi, sg)} | {verdict(None if pi is None or sg is None else pi <= sg)} |")
+print(f"| demand page-in no slower than a SIGSEGV round trip (sequential, fault-ahead on) | {ratio(pi, sg)} | {verdict(None if pi is None or sg is None else pi <= sg)} |")
+print(f"| demand page-in no slower than a SIGSEGV round trip (one page per fault) | {ratio(p1, sg)} | {verdict(None if p1 is None or sg is None else p1 <= sg)} |")
+print(f"| sequential page-in with fault-ahead ≥ 3× faster per page than one fault per page | {ratio(p1, pi)} | {verdict(None if p1 is None or pi is None else p1 >= 3 * pi)} |")
 for op in ["lookup", "clip_merge", "mlock_one_page"]:
     a, b = ns("map_ops", op, "10"), ns("map_ops", op, "100000")
     print(f"| map {op} at 100000 entries ≤ 2× at 10 | {ratio(b, a)} | {verdict(None if a is None or b is None else b <= 2 * a)} |")

@@ -12,7 +12,9 @@
 //!
 //! - whatever an operation found broken when it stopped the machine (`wire-underflow`,
 //!   `object-unwired-twice`, `entry-count-underflow`, ...: see [`crate::Machine::corruption`]);
-//! - `map-*`: a guest's map is sorted, non-overlapping, within bounds and fully merged;
+//! - `map-*`: a guest's map is sorted, non-overlapping and within bounds (neighbours that could
+//!   be one entry may stay apart where a wiring call clipped them, as UVM leaves them; mapping
+//!   changes merge them);
 //! - `entry-svid-count`: no entry holds a count (a segment's lock is its mark and its object's
 //!   wiring; no other count holders exist yet; not under `netbsd-2019`, which replays a bug);
 //! - `shm-lock-mark`: a segment is marked SHM_LOCKed exactly while its object holds its wiring,

@@ -4,7 +4,8 @@
 //! Each call validates everything and checks its limits before it changes anything, so a call
 //! that fails leaves no state changed; the few failures that can only show up part-way (no frame
 //! could be had while wiring) are rolled back by `WireOps::wire_entries`, and every partial
-//! change of the map goes through `WireOps::with_clipped`, whose merge puts the map back.
+//! change of the map goes through `WireOps::with_clipped`, whose merge puts the map back on
+//! failure (and after mapping changes; wiring calls keep their clips, as UVM's do).
 //! Removing mappings is [`crate::unmap`]'s; what the rule set decides is [`crate::semantics`]'.
 
 use crate::addr::{GuestId, PageRange, Vaddr, Vpn};
@@ -15,7 +16,7 @@ use crate::pmap::Pmap;
 use crate::semantics::rules;
 use crate::state::State;
 use crate::unmap::Unmap;
-use crate::wiring::WireOps;
+use crate::wiring::{Reshape, WireOps};
 use bitflags::bitflags;
 
 bitflags! {
@@ -167,8 +168,10 @@ impl MmapCalls for State {
         }
         let r = if self.check_lock_limits(g, range, |_| true) {
             let op = rules(self).lock_op();
-            self.with_clipped(g, range, |s| s.wire_entries(g, range, op, |_| true))
-                .map_err(|_| Errno::ENOMEM)
+            self.with_clipped(g, range, Reshape::KeepClips, |s| {
+                s.wire_entries(g, range, op, |_| true)
+            })
+            .map_err(|_| Errno::ENOMEM)
         } else {
             Err(Errno::ENOMEM)
         };
@@ -246,7 +249,7 @@ impl MmapCalls for State {
         {
             return Err(Errno::EACCES);
         }
-        self.with_clipped(g, range, |s| {
+        self.with_clipped(g, range, Reshape::Merge, |s| {
             let map = &mut s.guest_mut(g)?.map;
             for start in map.starts_in(range) {
                 map.get_mut(start).expect("listed").prot = prot;
@@ -286,9 +289,9 @@ impl MmapCalls for State {
             }
         }
         // One walk of the range answers every check: holes, PROT_NONE, the pages that would
-        // newly carry the flag, and whether anything could newly be wired.
-        let (mut next, mut prot_none, mut more_locked, mut all_wired) =
-            (range.start, false, 0, true);
+        // newly carry the flag, and the frames that would newly be wired.
+        let (mut next, mut prot_none, mut more_locked, mut more_wired) = (range.start, false, 0, 0);
+        let mut shared = std::collections::HashSet::new();
         for e in vm.map.overlapping(range) {
             if e.start > next {
                 break;
@@ -298,7 +301,7 @@ impl MmapCalls for State {
             if !e.is_mlocked() {
                 more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
             }
-            all_wired &= self.entry_wired(e);
+            more_wired += self.frames_to_wire_in(g, e, range, &mut shared);
         }
         if next < range.end {
             return Err(Errno::ENOMEM);
@@ -309,25 +312,20 @@ impl MmapCalls for State {
         if !self.memlock_allows(g, more_locked) {
             return Err(answers.mlock_over_memlock);
         }
-        // Nothing newly wired when every entry is wired already (the same answer
-        // `frames_to_wire` would give, without its walk).
-        let wired_ok = if all_wired {
-            self.phys.wired_allows(&self.cfg.limits, 0)
-        } else {
-            self.wired_allows_lock(g, range)
-        };
-        if !wired_ok {
+        if !self.phys.wired_allows(&self.cfg.limits, more_wired) {
             return Err(answers.mlock_over_wired);
         }
         let op = rules(self).lock_op();
-        self.with_clipped(g, range, |s| s.wire_entries(g, range, op, |_| true))
-            .map_err(|e| {
-                if e == Errno::ENOMEM {
-                    answers.mlock_over_wired
-                } else {
-                    e
-                }
-            })
+        self.with_clipped(g, range, Reshape::KeepClips, |s| {
+            s.wire_entries(g, range, op, |_| true)
+        })
+        .map_err(|e| {
+            if e == Errno::ENOMEM {
+                answers.mlock_over_wired
+            } else {
+                e
+            }
+        })
     }
 
     fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
@@ -335,7 +333,9 @@ impl MmapCalls for State {
         if !self.guest(g)?.map.is_fully_mapped(range) {
             return Err(Errno::ENOMEM);
         }
-        self.with_clipped(g, range, |s| rules(s).munlock(s, g, range))
+        self.with_clipped(g, range, Reshape::KeepClips, |s| {
+            rules(s).munlock(s, g, range)
+        })
     }
 
     fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
@@ -350,8 +350,10 @@ impl MmapCalls for State {
                 return Err(Errno::ENOMEM);
             }
             let op = rules(self).lock_op();
-            self.with_clipped(g, all, |s| s.wire_entries(g, all, op, accessible))
-                .map_err(|_| Errno::ENOMEM)?;
+            self.with_clipped(g, all, Reshape::KeepClips, |s| {
+                s.wire_entries(g, all, op, accessible)
+            })
+            .map_err(|_| Errno::ENOMEM)?;
         }
         if flags.contains(MlockallFlags::FUTURE) {
             self.guest_mut(g)?.map.wire_future = true;
@@ -362,7 +364,7 @@ impl MmapCalls for State {
     fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
         let all = self.whole_space();
         self.guest_mut(g)?.map.wire_future = false;
-        self.with_clipped(g, all, |s| rules(s).munlockall(s, g))
+        self.with_clipped(g, all, Reshape::KeepClips, |s| rules(s).munlockall(s, g))
     }
 }
 
@@ -468,8 +470,14 @@ mod tests {
         assert_eq!(s.phys.pool.wired(), 0);
         assert_eq!(
             s.guest(g).unwrap().map.len(),
+            3,
+            "and the unlock keeps the clips, as UVM's"
+        );
+        s.mprotect(g, a, 3 * P, Prot::RW).unwrap();
+        assert_eq!(
+            s.guest(g).unwrap().map.len(),
             1,
-            "and the unlock merges back"
+            "the next mapping change merges them"
         );
         let mut buf = [0u8; 4];
         s.copy_out(g, a, &mut buf).unwrap();

@@ -271,8 +271,6 @@ invariants! {
     MapProt = "map-prot",
     /// Entries do not overlap.
     MapOverlap = "map-overlap",
-    /// No two adjacent entries could be one.
-    MapUnmerged = "map-unmerged",
     /// No entry holds an SVID count where no bug is replayed: a segment's lock is its mark and
     /// its object's wiring.
     EntrySvidCount = "entry-svid-count",

@@ -16,7 +16,7 @@ use crate::pmap::Pmap;
 use crate::state::State;
 use crate::types::{AttachmentLife, Invariant};
 use crate::wire::WireOp;
-use crate::wiring::WireOps;
+use crate::wiring::{Reshape, WireOps};
 
 /// Removing mappings, ending attachments, destroying segments.
 pub(crate) trait Unmap {
@@ -37,7 +37,7 @@ impl Unmap for State {
         tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
         // Clip, unwire and remove; the merge afterwards finds a hole, or (if unwiring found
         // corrupt state) puts the clipped entries back together.
-        let attachments = self.with_clipped(g, range, |s| {
+        let attachments = self.with_clipped(g, range, Reshape::Merge, |s| {
             s.wire_entries(g, range, WireOp::Remove, |_| true)?;
             let mut attachments: Vec<AttachId> = s.guests[&g]
                 .map

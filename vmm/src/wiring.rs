@@ -20,6 +20,15 @@ use crate::types::Invariant;
 use crate::wire::{CountUnderflow, Saved, Transition, WireOp};
 use smallvec::SmallVec;
 
+/// What [`WireOps::with_clipped`] does to the map after its operation succeeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reshape {
+    /// Merge equal neighbours around the range (mapping changes).
+    Merge,
+    /// Leave the clips (wiring calls, as UVM).
+    KeepClips,
+}
+
 /// Wiring pages, entries and segment objects.
 pub(crate) trait WireOps {
     /// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
@@ -42,16 +51,23 @@ pub(crate) trait WireOps {
     ) -> Result<(), Errno>;
 
     /// Clips guest `g`'s map at the ends of `range`, runs `op`, and merges around `range`
-    /// whatever `op` returned: the one shape of every call that changes part of a map.
+    /// when `after` says so or `op` failed: the one shape of every call that changes part of
+    /// a map.
     ///
     /// The contract: `op` sees every entry wholly inside or wholly outside `range`. If it fails,
     /// it has put back what it changed (as [`WireOps::wire_entries`] does), so the merge
     /// leaves the map exactly as it was before the clip; a merge cannot fail, so nothing more
     /// is undone here. A range inside the address space is the caller's to check.
+    ///
+    /// Wiring calls keep their clips ([`Reshape::KeepClips`]), as UVM's `uvm_map_pageable`
+    /// does: a `munlock` leaves the entries its `mlock` split apart, so a program that locks
+    /// and unlocks the same buffer changes the map's shape once, not twice per call. Mapping
+    /// changes (`mprotect`, `munmap` and everything that removes pages) merge.
     fn with_clipped<R>(
         &mut self,
         g: GuestId,
         range: PageRange,
+        after: Reshape,
         op: impl FnOnce(&mut State) -> Result<R, Errno>,
     ) -> Result<R, Errno>;
 
@@ -72,9 +88,6 @@ pub(crate) trait WireOps {
         range: PageRange,
         pick: impl Fn(&Entry) -> bool + Copy,
     ) -> bool;
-
-    /// Checks the wired maximum alone for locking `range` of guest `g`.
-    fn wired_allows_lock(&self, g: GuestId, range: PageRange) -> bool;
 
     /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
     fn check_lock_limits(
@@ -273,45 +286,31 @@ impl WireOps for State {
         &mut self,
         g: GuestId,
         range: PageRange,
+        after: Reshape,
         op: impl FnOnce(&mut State) -> Result<R, Errno>,
     ) -> Result<R, Errno> {
         self.guest_mut(g)?.map.clip_range(range);
         let r = op(self);
-        if let Ok(vm) = self.guest_mut(g) {
-            vm.map.merge_around(range);
+        if r.is_err() || after == Reshape::Merge {
+            if let Ok(vm) = self.guest_mut(g) {
+                vm.map.merge_around(range);
+            }
         }
         r
     }
 
     fn frames_to_wire(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool) -> u64 {
         let vm = &self.guests[&g];
-        let mut n = 0;
         let mut shared = std::collections::HashSet::new();
-        for e in vm
-            .map
+        vm.map
             .overlapping(range)
-            // A wired entry's pages are wired already, by the entry or by its segment's lock.
-            .filter(|e| !self.entry_wired(e) && pick(e))
-        {
-            for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-                let o = State::owner_of(g, e.backing_at(vpn), vpn);
-                match self.slot(o) {
-                    PageSlot::Resident(f) if self.phys.pool.frame(f).is_wired() => {}
-                    _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
-                    _ => n += 1,
-                }
-            }
-        }
-        n
+            .filter(|e| pick(e))
+            .map(|e| self.frames_to_wire_in(g, e, range, &mut shared))
+            .sum()
     }
 
     fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
         self.memlock_allows(g, pages) && self.phys.wired_allows(&self.cfg.limits, pages)
-    }
-
-    fn wired_allows_lock(&self, g: GuestId, range: PageRange) -> bool {
-        self.phys
-            .wired_allows(&self.cfg.limits, self.frames_to_wire(g, range, |_| true))
     }
 
     fn check_lock_limits(
@@ -461,6 +460,31 @@ impl WireOps for State {
 }
 
 impl State {
+    /// [`WireOps::frames_to_wire`]'s count for one entry `e` of guest `g` (0 when it is wired
+    /// already, by itself or its segment's lock), `shared` holding the segment pages counted so
+    /// far.
+    pub(crate) fn frames_to_wire_in(
+        &self,
+        g: GuestId,
+        e: &Entry,
+        range: PageRange,
+        shared: &mut std::collections::HashSet<Owner>,
+    ) -> u64 {
+        if self.entry_wired(e) {
+            return 0;
+        }
+        let mut n = 0;
+        for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
+            let o = State::owner_of(g, e.backing_at(vpn), vpn);
+            match self.slot(o) {
+                PageSlot::Resident(f) if self.phys.pool.frame(f).is_wired() => {}
+                _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
+                _ => n += 1,
+            }
+        }
+        n
+    }
+
     /// Keeps the segment's count of pages wired by their entries ([`crate::segment::Segment`]'s
     /// `entry_wired_pages`) through an entry transition `t` of `pages` pages with `backing`.
     fn count_entry_wiring(&mut self, backing: Backing, pages: u64, t: Transition) {

@@ -205,9 +205,13 @@ mod tests {
     fn a_guest_thread_returns_its_value_and_its_panic() {
         let t = GuestThread::spawn(|| 40 + 2).unwrap();
         assert_eq!(t.join().unwrap(), 42);
-        let t = GuestThread::spawn(|| -> u32 { panic!("boom") }).unwrap();
+        let t = GuestThread::spawn(|| -> u32 { panic!("expected: this test panics on purpose") })
+            .unwrap();
         let e = t.join().unwrap_err();
-        assert_eq!(e.downcast_ref::<&str>(), Some(&"boom"));
+        assert_eq!(
+            e.downcast_ref::<&str>(),
+            Some(&"expected: this test panics on purpose")
+        );
     }
 
     #[test]
