@@ -179,7 +179,7 @@ impl Rules for Proposed {
         if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        lock_segment(s, id, |_| Ok(()))?;
+        lock_object(s, id)?;
         s.hand_over_entry_wirings(id, true)?;
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_LOCK");
         Ok(())

@@ -68,6 +68,8 @@ struct Start<T> {
 }
 
 /// A running guest thread; [`GuestThread::join`] waits for it and gives back what it returned.
+/// Dropping the handle without joining waits for the thread too (its panic, if any, is dropped),
+/// so the thread's record and alternate stack are never lost.
 pub struct GuestThread<T> {
     tid: libc::pthread_t,
     start: *mut Start<T>,
@@ -106,17 +108,35 @@ impl<T: Send + 'static> GuestThread<T> {
 
     /// Waits for the thread; `Err` holds its panic.
     pub fn join(self) -> Result<T, Box<dyn Any + Send>> {
-        // SAFETY: `tid` is a joinable thread joined once (the handle is consumed); once it has
-        // ended, nothing else holds the start record.
-        let start = unsafe {
-            libc::pthread_join(self.tid, std::ptr::null_mut());
-            Box::from_raw(self.start)
-        };
-        give_altstack(start.altstack);
-        start
-            .out
-            .unwrap_or_else(|| Err(Box::new("the guest thread ended without a result")))
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the handle is consumed and its `Drop` will not run, so the thread is joined
+        // exactly once.
+        unsafe { wait(this.tid, this.start) }
     }
+}
+
+impl<T> Drop for GuestThread<T> {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and only for a handle that was not joined.
+        drop(unsafe { wait(self.tid, self.start) });
+    }
+}
+
+/// Joins thread `tid` and takes back its start record.
+///
+/// # Safety
+/// `tid` must be a joinable thread started by [`GuestThread::spawn`] with `start`, joined here
+/// once.
+unsafe fn wait<T>(tid: libc::pthread_t, start: *mut Start<T>) -> Result<T, Box<dyn Any + Send>> {
+    // SAFETY: the caller's contract; once the thread has ended nothing else holds the record.
+    let start = unsafe {
+        libc::pthread_join(tid, std::ptr::null_mut());
+        Box::from_raw(start)
+    };
+    give_altstack(start.altstack);
+    start
+        .out
+        .unwrap_or_else(|| Err(Box::new("the guest thread ended without a result")))
 }
 
 extern "C" fn run<T: Send + 'static>(arg: *mut libc::c_void) -> *mut libc::c_void {
@@ -212,6 +232,20 @@ mod tests {
             e.downcast_ref::<&str>(),
             Some(&"expected: this test panics on purpose")
         );
+    }
+
+    #[test]
+    fn a_dropped_guest_thread_is_waited_for() {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        drop(
+            GuestThread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                d.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+            .unwrap(),
+        );
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]
