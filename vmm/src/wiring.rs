@@ -71,6 +71,21 @@ pub(crate) trait WireOps {
         op: impl FnOnce(&mut State) -> Result<R, Errno>,
     ) -> Result<R, Errno>;
 
+    /// [`WireOps::frames_to_wire`]'s count for one entry `e` of guest `g` (0 when it is wired
+    /// already, by itself or its segment's lock), `shared` holding the segment pages counted so
+    /// far.
+    fn frames_to_wire_in(
+        &self,
+        g: GuestId,
+        e: &Entry,
+        range: PageRange,
+        shared: &mut std::collections::HashSet<Owner>,
+    ) -> u64;
+
+    /// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
+    /// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
+    fn memlock_allows(&self, g: GuestId, more: u64) -> bool;
+
     /// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
     /// accepts) were wired: pages not resident, or resident with no wiring yet. A segment page
     /// mapped twice in the range counts once.
@@ -309,6 +324,34 @@ impl WireOps for State {
             .sum()
     }
 
+    fn frames_to_wire_in(
+        &self,
+        g: GuestId,
+        e: &Entry,
+        range: PageRange,
+        shared: &mut std::collections::HashSet<Owner>,
+    ) -> u64 {
+        if self.entry_wired(e) {
+            return 0;
+        }
+        let mut n = 0;
+        for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
+            let o = State::owner_of(g, e.backing_at(vpn), vpn);
+            match self.slot(o) {
+                PageSlot::Resident(f) if self.phys.pool.frame(f).is_wired() => {}
+                _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
+                _ => n += 1,
+            }
+        }
+        n
+    }
+
+    fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
+        let vm = &self.guests[&g];
+        (vm.cred.is_privileged() && self.cfg.semantics.privilege_lifts_memlock())
+            || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
+    }
+
     fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
         self.memlock_allows(g, pages) && self.phys.wired_allows(&self.cfg.limits, pages)
     }
@@ -460,31 +503,6 @@ impl WireOps for State {
 }
 
 impl State {
-    /// [`WireOps::frames_to_wire`]'s count for one entry `e` of guest `g` (0 when it is wired
-    /// already, by itself or its segment's lock), `shared` holding the segment pages counted so
-    /// far.
-    pub(crate) fn frames_to_wire_in(
-        &self,
-        g: GuestId,
-        e: &Entry,
-        range: PageRange,
-        shared: &mut std::collections::HashSet<Owner>,
-    ) -> u64 {
-        if self.entry_wired(e) {
-            return 0;
-        }
-        let mut n = 0;
-        for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-            let o = State::owner_of(g, e.backing_at(vpn), vpn);
-            match self.slot(o) {
-                PageSlot::Resident(f) if self.phys.pool.frame(f).is_wired() => {}
-                _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
-                _ => n += 1,
-            }
-        }
-        n
-    }
-
     /// Keeps the segment's count of pages wired by their entries ([`crate::segment::Segment`]'s
     /// `entry_wired_pages`) through an entry transition `t` of `pages` pages with `backing`.
     fn count_entry_wiring(&mut self, backing: Backing, pages: u64, t: Transition) {
@@ -566,16 +584,6 @@ impl State {
                 format!("{id:?} page {pgoff} lost its SHM_LOCK wiring"),
             )),
         }
-    }
-}
-
-impl State {
-    /// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
-    /// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
-    pub(crate) fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
-        let vm = &self.guests[&g];
-        (vm.cred.is_privileged() && self.cfg.semantics.privilege_lifts_memlock())
-            || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
     }
 }
 
