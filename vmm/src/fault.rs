@@ -20,6 +20,7 @@ use crate::page::{Owner, PageSlot};
 use crate::pdaemon::Pageout;
 use crate::state::{FaultAhead, State};
 use crate::types::Invariant;
+use smallvec::SmallVec;
 
 static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
@@ -279,7 +280,8 @@ impl State {
             vpn,
         );
         for side in [after, before] {
-            let mut run: Vec<(Vpn, Owner, SwapSlot)> = Vec::new();
+            // On the stack for the default window (at most 32 pages forward).
+            let mut run: SmallVec<[(Vpn, Owner, SwapSlot); 32]> = SmallVec::new();
             for p in side.iter() {
                 let o = State::owner_of(g, e.backing_at(p), p);
                 let slot = match self.slot(o) {

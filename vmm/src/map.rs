@@ -252,32 +252,24 @@ impl VmMap {
 
     /// The entries overlapping `range`, in order.
     pub fn overlapping(&self, range: PageRange) -> impl Iterator<Item = &Entry> {
-        // One descent, to the last entry starting before the range's end, then backwards while
-        // entries reach into the range (they are sorted and disjoint, so the first that does
-        // not ends the walk). An empty range overlaps nothing, even inside an entry.
+        // The last entry starting before the range's end, then backwards while entries reach
+        // into the range (they are sorted and disjoint, so the first that does not, or the one
+        // holding the range's start, ends the walk). An empty range overlaps nothing, even
+        // inside an entry.
         let mut found: SmallVec<[&Entry; 4]> = SmallVec::new();
         if range.is_empty() {
             return found.into_iter();
         }
-        // The common case, a range inside one entry: that entry alone.
-        if let Some((_, e)) = self.entries.range(..range.end).next_back() {
+        // One descent, then backwards; the common case, a range inside one entry, stops at
+        // the first entry.
+        let mut back = self.entries.range(..range.end).rev().map(|(_, e)| e);
+        while let Some(e) = back.next().filter(|e| e.end > range.start) {
+            found.push(e);
             if e.start <= range.start {
-                if e.end > range.start {
-                    found.push(e);
-                }
-                return found.into_iter();
+                break;
             }
         }
-        {
-            found.extend(
-                self.entries
-                    .range(..range.end)
-                    .rev()
-                    .map(|(_, e)| e)
-                    .take_while(|e| e.end > range.start),
-            );
-            found.reverse();
-        }
+        found.reverse();
         found.into_iter()
     }
 
