@@ -6,10 +6,13 @@ build:
 
 # The README's test command: every unit, scenario, property, guest and spec test.
 test:
-    cargo test --workspace --no-fail-fast
+    ./setup
+    rm -f target/vmm-skips.log
+    VMM_SKIP_LOG="$PWD/target/vmm-skips.log" cargo test --workspace --no-fail-fast; s=$?; echo "$(cat target/vmm-skips.log 2>/dev/null | wc -l) tests skipped"; cat target/vmm-skips.log 2>/dev/null; exit $s
 
 # The main job: every guest test module, each in a fresh machine.
 guests *ARGS:
+    ./setup
     cargo run --release -p vmm -- test {{ARGS}} guests
 
 # The WebAssembly spec scripts under constant paging.

@@ -1,6 +1,7 @@
 //! The `vmm` command as a person meets it: clear one-line errors, exit codes, closing lines.
 
 use std::process::Command;
+use vmm::runtime::testing::skip;
 
 fn vmm(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vmm"))
@@ -116,8 +117,10 @@ fn too_many_guests_are_refused_with_the_limit_named() {
 #[test]
 fn two_thousand_guests_attach_one_segment_and_meet() {
     if !have_clang() {
-        eprintln!("clang is not here: the guest is C; skipped");
-        return;
+        return skip(
+            "two_thousand_guests_attach_one_segment_and_meet",
+            "clang for wasm32",
+        );
     }
     let (code, _, err) = vmm(&["run", "--copies", "2000", "../guests/c/many_guests_meet.c"]);
     assert_eq!(code, 0, "{err}");
@@ -137,8 +140,10 @@ fn have_clang() -> bool {
 #[test]
 fn old_rules_replay_side_by_side_and_report_the_corruption() {
     if !have_clang() {
-        eprintln!("clang is not here: the scenarios are C; skipped");
-        return;
+        return skip(
+            "old_rules_replay_side_by_side_and_report_the_corruption",
+            "clang for wasm32",
+        );
     }
     let seed = "../guests/wiring-interactions/shm_lock_munlock_unlock_twice.c";
     let (code, out, _) = vmm(&["test", "-q", "--semantics", "netbsd-2019", seed]);
@@ -279,8 +284,10 @@ fn rust_log_turns_on_structured_events() {
 #[test]
 fn guest_identities_come_from_the_command_line() {
     if !have_clang() {
-        eprintln!("clang is not here: the permissions guest is C; skipped");
-        return;
+        return skip(
+            "guest_identities_come_from_the_command_line",
+            "clang for wasm32",
+        );
     }
     let t = "../guests/c/permissions_and_isolation.c";
     let (code, _, err) = vmm(&["run", "--copies", "2", "--guest-cred", "1=1000:100", t]);
@@ -306,8 +313,10 @@ fn have_wasi_libc() -> bool {
 #[test]
 fn a_portable_program_gets_its_arguments_environment_and_exit_status() {
     if !have_wasi_libc() {
-        eprintln!("wasi-libc is not here; skipped");
-        return;
+        return skip(
+            "a_portable_program_gets_its_arguments_environment_and_exit_status",
+            "wasi-libc for wasm32",
+        );
     }
     let t = "../guests/posix/args_env_exit.c";
     let (code, out, err) = vmm(&["run", "--env", "GREETING=hi", t, "--", "7", "x y"]);
@@ -370,8 +379,10 @@ fn bad_guests_are_reported_in_a_line() {
 #[test]
 fn host_directories_are_granted_by_dir_only() {
     if !have_wasi_libc() {
-        eprintln!("wasi-libc is not here; skipped");
-        return;
+        return skip(
+            "host_directories_are_granted_by_dir_only",
+            "wasi-libc for wasm32",
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("note.txt"), "from the host\n").unwrap();
@@ -401,8 +412,10 @@ fn host_directories_are_granted_by_dir_only() {
 #[test]
 fn diff_compares_a_program_with_the_host_kernel() {
     if !have_wasi_libc() || std::env::consts::OS != "linux" {
-        eprintln!("needs Linux and wasi-libc; skipped");
-        return;
+        return skip(
+            "diff_compares_a_program_with_the_host_kernel",
+            "Linux and wasi-libc for wasm32",
+        );
     }
     let (code, out, err) = vmm(&["diff", "../guests/posix/mlock_basics.c"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -442,8 +455,10 @@ fn diff_compares_a_program_with_the_host_kernel() {
 #[test]
 fn test_under_every_rule_set_prints_a_column_each() {
     if !vmm::runtime::testing::clang_available() {
-        eprintln!("no clang for wasm32; skipped");
-        return;
+        return skip(
+            "test_under_every_rule_set_prints_a_column_each",
+            "clang for wasm32",
+        );
     }
     let (code, out, _) = vmm(&[
         "test",

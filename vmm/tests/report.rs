@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use vmm::runtime::testing::skip;
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -35,12 +36,16 @@ fn headless(browser: &str, args: &[&str], file: &Path) -> std::process::Output {
 #[test]
 fn a_report_of_two_guests_renders_in_a_browser() {
     let Some(browser) = chromium() else {
-        eprintln!("no Chromium here; skipped");
-        return;
+        return skip(
+            "a_report_of_two_guests_renders_in_a_browser",
+            "headless Chromium",
+        );
     };
     if !vmm::runtime::testing::clang_available() {
-        eprintln!("no clang for wasm32; skipped");
-        return;
+        return skip(
+            "a_report_of_two_guests_renders_in_a_browser",
+            "clang for wasm32",
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let scenario = "../guests/wiring-interactions/one_locks_other_unlocks.c";

@@ -116,6 +116,39 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Reports that `test` could not run here for want of `what` (a tool or a privilege), where a
+/// person sees it: on the process's real standard error, which the test harness does not
+/// capture, and as a line in the file `VMM_SKIP_LOG` names, if set (`just test` and `.ci/run`
+/// count them at the end). With `VMM_REQUIRE_TOOLS=1` (set by `.ci/run` after `./setup`) a
+/// skip is a failure instead: it panics naming what is missing.
+pub fn skip(test: &str, what: &str) {
+    if std::env::var_os("VMM_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
+        panic!("{test} needs {what}, which is missing, and VMM_REQUIRE_TOOLS=1 says every tool must be here");
+    }
+    skip_for_privilege(
+        test,
+        &format!("{what} is missing here (./setup installs the toolchains)"),
+    );
+}
+
+/// Reports, as [`skip`] does, that `test` could not run for a reason no installation fixes (a
+/// kernel feature the host refuses, such as userfaultfd under a container's seccomp profile);
+/// `VMM_REQUIRE_TOOLS` does not make this one fail.
+pub fn skip_for_privilege(test: &str, why: &str) {
+    use std::io::Write as _;
+    let line = format!("skipped {test}: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(log) = std::env::var_os("VMM_SKIP_LOG") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
 /// Whether C tests can be built here.
 pub fn clang_available() -> bool {
     Command::new("clang")
