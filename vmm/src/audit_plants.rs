@@ -22,6 +22,8 @@ const PLANTED: &[Invariant] = &[
     Invariant::LockedPages,
     Invariant::SwapLeak,
     Invariant::WiredMax,
+    Invariant::ShmLockMark,
+    Invariant::ShmEntryWiring,
 ];
 
 /// Invariants without a plant test yet, and why. Everything here is "not yet written" (the
@@ -32,8 +34,6 @@ const NOT_PLANTABLE: &[(Invariant, &str)] = &[
     (Invariant::MapProt, "not yet written"),
     (Invariant::MapOverlap, "not yet written"),
     (Invariant::EntrySvidCount, "not yet written"),
-    (Invariant::ShmLockMark, "not yet written"),
-    (Invariant::ShmEntryWiring, "not yet written"),
     (
         Invariant::PageWireCount,
         "planted in tests/scenarios.rs (the_audit_names_a_planted_wire_count), not here",
@@ -168,6 +168,21 @@ fn audit_names_a_planted_wired_max() {
     let (m, _, _) = locked();
     m.with(|s| s.cfg.limits.wired_max = 1);
     names(&m, Invariant::WiredMax);
+}
+
+#[test]
+fn audit_names_a_planted_shm_lock_mark() {
+    let (m, _, id, _) = attached();
+    // Marked SHM_LOCKed while its object holds no wiring.
+    m.with(|s| s.shm.get_mut(id).unwrap().locked = true);
+    names(&m, Invariant::ShmLockMark);
+}
+
+#[test]
+fn audit_names_a_planted_shm_entry_wiring() {
+    let (m, _, id, _) = attached();
+    m.with(|s| s.shm.get_mut(id).unwrap().entry_wired_pages += 1);
+    names(&m, Invariant::ShmEntryWiring);
 }
 
 #[test]
