@@ -69,6 +69,8 @@
 pub mod addr;
 pub mod amap;
 pub mod audit;
+#[cfg(test)]
+mod audit_plants;
 pub mod calllog;
 pub mod callseq;
 pub mod dump;
