@@ -1,7 +1,7 @@
 //! The `vmm` command as a person meets it: clear one-line errors, exit codes, closing lines.
 
 use std::process::Command;
-use vmm::runtime::testing::skip;
+use vmm::runtime::testing::{clang_available, skip, skip_for_privilege, wasi_libc_available};
 
 fn vmm(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vmm"))
@@ -116,7 +116,7 @@ fn too_many_guests_are_refused_with_the_limit_named() {
 /// others (`vmm run --copies 10000` is the full-size run; this one keeps CI short).
 #[test]
 fn two_thousand_guests_attach_one_segment_and_meet() {
-    if !have_clang() {
+    if !clang_available() {
         return skip(
             "two_thousand_guests_attach_one_segment_and_meet",
             "clang for wasm32",
@@ -130,16 +130,9 @@ fn two_thousand_guests_attach_one_segment_and_meet() {
     );
 }
 
-fn have_clang() -> bool {
-    Command::new("clang")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn old_rules_replay_side_by_side_and_report_the_corruption() {
-    if !have_clang() {
+    if !clang_available() {
         return skip(
             "old_rules_replay_side_by_side_and_report_the_corruption",
             "clang for wasm32",
@@ -283,7 +276,7 @@ fn rust_log_turns_on_structured_events() {
 
 #[test]
 fn guest_identities_come_from_the_command_line() {
-    if !have_clang() {
+    if !clang_available() {
         return skip(
             "guest_identities_come_from_the_command_line",
             "clang for wasm32",
@@ -304,15 +297,11 @@ fn guest_identities_come_from_the_command_line() {
     assert!(err.contains("not uid:gid"), "{err}");
 }
 
-fn have_wasi_libc() -> bool {
-    vmm::runtime::testing::wasi_libc_available()
-}
-
 /// A standard C program runs unchanged: its arguments after `--`, only the environment given
 /// with `--env`, its output on stdout, and its exit status as vmm's.
 #[test]
 fn a_portable_program_gets_its_arguments_environment_and_exit_status() {
-    if !have_wasi_libc() {
+    if !wasi_libc_available() {
         return skip(
             "a_portable_program_gets_its_arguments_environment_and_exit_status",
             "wasi-libc for wasm32",
@@ -352,7 +341,7 @@ fn bad_guests_are_reported_in_a_line() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    if have_clang() {
+    if clang_available() {
         let bad = dir.path().join("bad.c");
         std::fs::write(&bad, "int main(void) { return undeclared; }\n").unwrap();
         let (code, _, err) = vmm(&["run", bad.to_str().unwrap()]);
@@ -378,7 +367,7 @@ fn bad_guests_are_reported_in_a_line() {
 /// A guest sees a host directory only when `--dir` grants it, at the path it names.
 #[test]
 fn host_directories_are_granted_by_dir_only() {
-    if !have_wasi_libc() {
+    if !wasi_libc_available() {
         return skip(
             "host_directories_are_granted_by_dir_only",
             "wasi-libc for wasm32",
@@ -411,11 +400,12 @@ fn host_directories_are_granted_by_dir_only() {
 /// where one machine runs.
 #[test]
 fn diff_compares_a_program_with_the_host_kernel() {
-    if !have_wasi_libc() || std::env::consts::OS != "linux" {
-        return skip(
-            "diff_compares_a_program_with_the_host_kernel",
-            "Linux and wasi-libc for wasm32",
-        );
+    const TEST: &str = "diff_compares_a_program_with_the_host_kernel";
+    if !wasi_libc_available() {
+        return skip(TEST, "wasi-libc for wasm32");
+    }
+    if std::env::consts::OS != "linux" {
+        return skip_for_privilege(TEST, "the host kernel is not Linux");
     }
     let (code, out, err) = vmm(&["diff", "../guests/posix/mlock_basics.c"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -454,7 +444,7 @@ fn diff_compares_a_program_with_the_host_kernel() {
 /// `vmm test --semantics all` shows every rule set side by side.
 #[test]
 fn test_under_every_rule_set_prints_a_column_each() {
-    if !vmm::runtime::testing::clang_available() {
+    if !clang_available() {
         return skip(
             "test_under_every_rule_set_prints_a_column_each",
             "clang for wasm32",
