@@ -40,7 +40,7 @@ mod sys {
     }
 }
 
-/// An errno the host returned (NetBSD's numbers, [`crate::errno`]).
+/// An errno the host returned (NetBSD's numbers, [`crate::base::errno`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Errno(pub i32);
 

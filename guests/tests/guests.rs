@@ -4,12 +4,12 @@
 //! error (and fail under `VMM_REQUIRE_TOOLS=1`, as on CI).
 
 use std::path::PathBuf;
-use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{
     can_build_c, clang_available, find_tests, run_test, rust_target_available, skip,
     skip_for_privilege, TestResult,
 };
 use vmm::runtime::Runtime;
+use vmm::vm::pmap::PagingMode;
 use vmm::{MachineConfig, Semantics, SwapBacking};
 
 /// Whether the tests run as root, where the host kernel can run every portable program.

@@ -24,14 +24,14 @@
 //! assert_eq!((out.steps, out.refused), (6, 0));
 //! ```
 
-use crate::addr::{ShmId, Vaddr, PAGE_SIZE};
-use crate::errno::Errno;
+use crate::base::addr::{ShmId, Vaddr, PAGE_SIZE};
+use crate::base::errno::Errno;
+use crate::base::types::Semantics;
+use crate::calls::mmap::{MapFlags, MlockallFlags};
+use crate::calls::shm::ShmCmd;
 use crate::machine::{Cred, GuestConfig, Machine, MachineConfig};
-use crate::map::Prot;
-use crate::mmap::{MapFlags, MlockallFlags};
-use crate::shm::ShmCmd;
-use crate::swap::SwapBacking;
-use crate::types::Semantics;
+use crate::vm::map::Prot;
+use crate::vm::swap::SwapBacking;
 use crate::GuestId;
 
 /// What a sequence did.
@@ -227,12 +227,14 @@ impl World {
 /// Runs the sequence `bytes` encodes on a fresh tiny machine; `Err` names the step after which
 /// the audit failed (a bug) and the violation. Trailing bytes short of a step are ignored.
 pub fn run(bytes: &[u8]) -> Result<Outcome, String> {
-    run_under(bytes, Semantics::Proposed)
+    run_under(bytes, Semantics::default())
 }
 
 /// The rule sets whose audit must hold after every call: all but those replaying a kernel bug.
 pub fn checked_modes() -> impl Iterator<Item = Semantics> {
-    Semantics::ALL.into_iter().filter(|m| !m.replays_bug())
+    Semantics::ALL
+        .into_iter()
+        .filter(|m| !m.policy().replays_bug)
 }
 
 /// [`run`] under the rules of `semantics`.

@@ -4,39 +4,19 @@
 //! what is mapped where, every page is resident, swapped out or never touched, and wired pages
 //! are never paged out. The VM core (everything but [`runtime`]-level glue) works without wasm:
 //!
-//! The modules, in layers: each imports only modules of its own layer or below, never one that
-//! imports it (checked by `vmm/tests/layers.rs`; run `just layers`).
+//! The folders are the layers, bottom first; each imports only from those below it, as the
+//! one table in `vmm/tests/layers.rs` says and checks (`just layers`):
 //!
-//! | layer | module | part |
-//! |---|---|---|
-//! | 1 | [`addr`] | addresses, page numbers, identifiers, range arithmetic |
-//! | 1 | [`errno`] | the errno values guests see |
-//! | 1 | [`limits`] | locked-memory and wired limits |
-//! | 1 | [`types`] | plain types shared by every layer: credentials, attachments, counters, rule set names, invariants |
-//! | 2 | [`host`] | host memory: memfd stores, guest views, the fault registry (unsafe, fenced) |
-//! | 2 | [`wire`] | the wiring rules: POSIX flag, SVID count, the one predicate (pure) |
-//! | 2 | [`map`] | the VM map: entries, clip, merge, lookup |
-//! | 2 | [`page`] | the frame pool, wire counts, pageout queue |
-//! | 2 | [`swap`] | swap slots over a file or memory |
-//! | 2 | [`amap`] | a guest's private anonymous memory |
-//! | 2 | [`object`] | shared objects backing SysV segments |
-//! | 2 | [`segment`] | the SysV segment table, ids, permissions, `IPC_STAT` data |
-//! | 2 | [`calllog`] | the last calls, for corruption reports |
-//! | 2 | [`events`] | the run's history, bounded, for reports |
-//! | 3 | `state` | the machine state, composed of parts (physical memory, segments, guests, diagnostics, views) |
-//! | 4 | [`pmap`] | keeping guests' host views in step with maps and page-outs |
-//! | 4 | [`pdaemon`] | the pagedaemon: second-chance page-out |
-//! | 4 | [`fault`] | fault resolution, host copy-in/copy-out, the signal handlers |
-//! | 5 | [`wiring`] | page-level wiring of entries and segment objects; clip–operate–merge |
-//! | 5 | [`unmap`] | removing mappings, ending attachments, destroying segments |
-//! | 6 | [`semantics`] | the wiring rules in force: the fix, NetBSD's 2019 rules, Linux's, FreeBSD's, illumos' |
-//! | 7 | [`mmap`] | `mmap`, `munmap`, `mprotect`, `mincore`, `mlock` and friends |
-//! | 7 | [`shm`] | SysV shared memory calls |
-//! | 8 | [`audit`] | every invariant, checked from scratch |
-//! | 8 | [`dump`] | map and machine dumps: residency and wiring provenance, text and JSON |
-//! | 9 | [`machine`] | the machine handle: one lock, the call log, the pagedaemon thread |
-//! | 10 | [`callseq`] | bytes to multi-guest call sequences, for fuzzing |
-//! | 10 | `runtime` | the wasm edge (feature `wasm`): guest memories (`memory`), host functions (`abi`, `wasi`), running guests, tests (`testing`), spec scripts (`wast`), hostile inputs (`hostile`), `vmm diff` (`diff`), HTML reports (`report`), lean guest threads (`thread`) |
+//! - [`base`]: addresses, errno values, limits, plain shared types, the call log and event records;
+//! - [`vm`]: the map, anonymous memory, objects, pages, swap, segments, the pagedaemon, faults,
+//!   host views' upkeep (`pmap`) and page-level wiring; host memory, the only unsafe code of the
+//!   core, in [`vm::host`];
+//! - [`rules`]: one file per rule set (`proposed`, `netbsd-2019`, `linux`, `freebsd`, `illumos`);
+//! - [`calls`]: the calls guests make (`mmap` family, SysV shared memory, unmapping);
+//! - [`diag`]: the audit of every invariant and the dumps;
+//! - [`machine`]: the machine handle, one lock over the state, the pagedaemon thread;
+//! - [`callseq`]: bytes to multi-guest call sequences, for fuzzing;
+//! - `runtime` (feature `wasm`): the wasm edge and the CLI's tools.
 //!
 //! # Wiring
 //! POSIX `mlock` is a flag on the map entry; SVID `SHM_LOCK` and kernel wirings are a count.
@@ -66,51 +46,31 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)] // also in Cargo.toml's [lints]; the modules that need it allow it by name
 
-pub mod addr;
-pub mod amap;
-pub mod audit;
-#[cfg(test)]
-mod audit_plants;
-pub mod calllog;
+pub mod base;
+pub mod calls;
 pub mod callseq;
-pub mod dump;
-pub mod errno;
-pub mod events;
-pub mod fault;
-pub mod host;
-pub mod limits;
+pub mod diag;
 pub mod machine;
-pub mod map;
-pub mod mmap;
-pub mod object;
-pub mod page;
-pub mod pdaemon;
-pub mod pmap;
-pub mod segment;
-pub mod semantics;
-pub mod shm;
-mod state;
-pub mod swap;
-pub mod types;
-pub mod unmap;
-pub mod wire;
-pub mod wiring;
+pub mod rules;
+pub mod vm;
 
-pub use addr::{AttachId, FrameId, GuestId, PageRange, ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
-pub use errno::Errno;
-pub use fault::{Access, FaultError};
-pub use limits::Limits;
+pub use base::addr::{
+    AttachId, FrameId, GuestId, PageRange, ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE,
+};
+pub use base::errno::Errno;
+pub use base::limits::Limits;
+pub use base::types::{Invariant, Violation};
+pub use calls::mmap::{MapFlags, MlockallFlags};
+pub use calls::shm::{IpcPerm, ShmCmd, ShmidDs};
 pub use machine::{
     Corruption, Cred, FaultAhead, GuestConfig, Machine, MachineConfig, PageInfo, Pagedaemon,
     Residency, Stats,
 };
-pub use map::{Backing, Entry, Prot};
-pub use mmap::{MapFlags, MlockallFlags};
-pub use semantics::Semantics;
-pub use shm::{IpcPerm, ShmCmd, ShmidDs};
-pub use swap::SwapBacking;
-pub use types::{Invariant, Violation};
-pub use wire::{EntryFlags, WireState};
+pub use rules::Semantics;
+pub use vm::fault::{Access, FaultError};
+pub use vm::map::{Backing, Entry, Prot};
+pub use vm::swap::SwapBacking;
+pub use vm::wire::{EntryFlags, WireState};
 
 #[cfg(feature = "wasm")]
 pub mod runtime;

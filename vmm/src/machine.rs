@@ -4,29 +4,29 @@
 //! duration (see the crate documentation for why one lock, and the lock order). This is the top
 //! of the VM core: it logs each guest call and hands it to the layer that does it.
 
-use crate::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
-use crate::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
-use crate::dump::Dump;
-use crate::errno::Errno;
-use crate::events::{Event, EventKind, EventLog};
-use crate::fault::Fault;
-use crate::host::FaultOwner;
-use crate::map::Prot;
-use crate::mmap::{MmapCalls, PLACEMENT_FLOOR};
-use crate::page::PageSlot;
-use crate::pdaemon::Pageout;
-use crate::pmap::{PagingMode, Pmap, View};
-use crate::shm::{ShmCalls, ShmCmd, ShmidDs};
-use crate::state::State;
-use crate::unmap::Unmap;
+use crate::base::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
+use crate::base::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
+use crate::base::errno::Errno;
+use crate::base::events::{Event, EventKind, EventLog};
+use crate::calls::mmap::{MmapCalls, PLACEMENT_FLOOR};
+use crate::calls::shm::{ShmCalls, ShmCmd, ShmidDs};
+use crate::calls::unmap::Unmap;
+use crate::diag::dump::Dump;
+use crate::vm::fault::Fault;
+use crate::vm::host::FaultOwner;
+use crate::vm::map::Prot;
+use crate::vm::page::PageSlot;
+use crate::vm::pdaemon::Pageout;
+use crate::vm::pmap::{PagingMode, Pmap, View};
+use crate::vm::state::State;
 use parking_lot::{Condvar, Mutex};
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use crate::state::{FaultAhead, GuestConfig, MachineConfig};
-pub use crate::types::{Attachment, Cred, PageInfo, Residency, Semantics, Stats, Violation};
+pub use crate::base::types::{Attachment, Cred, PageInfo, Residency, Semantics, Stats, Violation};
+pub use crate::vm::state::{FaultAhead, GuestConfig, MachineConfig};
 
 /// Why a machine stopped: the invariant a call found broken, and the calls before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +96,8 @@ impl Machine {
                 "address space must be between one page and 4 GiB",
             ));
         }
-        let state = State::new(cfg)?;
+        let policy = cfg.semantics.policy();
+        let state = State::new(cfg, policy)?;
         Ok(Machine {
             state: Arc::new(Mutex::new(state)),
         })
@@ -315,11 +316,11 @@ impl Machine {
 
     /// Checks every invariant of the machine; names the first one broken.
     pub fn audit(&self) -> Result<(), Violation> {
-        self.with(|s| crate::audit::audit(s))
+        self.with(|s| crate::diag::audit::audit(s))
     }
 
     /// Starts recording the run's history (calls, wiring changes, faults, page-outs, segment
-    /// changes), keeping the last `bound` events; see [`crate::events`]. Recording again
+    /// changes), keeping the last `bound` events; see [`crate::base::events`]. Recording again
     /// starts afresh.
     pub fn record_events(&self, bound: usize) {
         self.with(|s| s.diag.events = Some(EventLog::new(bound)));
@@ -354,13 +355,13 @@ impl Machine {
     }
 
     /// Guest `g`'s map, one row per entry, with runs of like pages (residency and who wires
-    /// them) when `pages` is set. See [`crate::dump`].
-    pub fn dump_map(&self, g: GuestId, pages: bool) -> Result<crate::dump::MapDump, Errno> {
+    /// them) when `pages` is set. See [`crate::diag::dump`].
+    pub fn dump_map(&self, g: GuestId, pages: bool) -> Result<crate::diag::dump::MapDump, Errno> {
         self.with(|s| s.dump_map(g, pages))
     }
 
     /// The machine-wide view: frames, queues, swap, segments, per-guest totals.
-    pub fn dump_machine(&self) -> crate::dump::MachineDump {
+    pub fn dump_machine(&self) -> crate::diag::dump::MachineDump {
         self.with(|s| s.dump_machine())
     }
 
@@ -390,7 +391,7 @@ impl Machine {
     }
 
     /// Gives guest `g` a view: `len` bytes of host address space where its memory appears at its
-    /// own addresses, paged through faults ([`crate::fault::handler`] must be installed before
+    /// own addresses, paged through faults ([`crate::vm::fault::handler`] must be installed before
     /// anything touches it). Everything already mapped appears in it.
     pub fn create_view(&self, g: GuestId, len: usize) -> io::Result<Arc<View>> {
         let owner = FaultOwner {
@@ -453,7 +454,7 @@ impl Machine {
     ) -> Result<Option<Vaddr>, Errno> {
         self.quiet(|s| {
             let map = &s.guest(g)?.map;
-            let pages = crate::addr::pages_for(len);
+            let pages = crate::base::addr::pages_for(len);
             let floor = PLACEMENT_FLOOR;
             Ok(map
                 .find_space_below(pages, hint.vpn().max(floor), ceiling.vpn())
@@ -478,7 +479,7 @@ impl Machine {
     }
 
     /// The entries of a guest's map, for inspection.
-    pub fn entries(&self, g: GuestId) -> Result<Vec<crate::map::Entry>, Errno> {
+    pub fn entries(&self, g: GuestId) -> Result<Vec<crate::vm::map::Entry>, Errno> {
         self.with(|s| Ok(s.guest(g)?.map.iter().cloned().collect()))
     }
 

@@ -5,9 +5,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use vmm::pmap::PagingMode;
 use vmm::runtime::testing::{find_tests, run_test_reported, TestResult};
 use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
+use vmm::vm::pmap::PagingMode;
 use vmm::{Cred, FaultAhead, Machine, MachineConfig, Semantics, Stats, SwapBacking};
 
 #[derive(Parser)]
@@ -28,7 +28,7 @@ enum Cmd {
         #[command(flatten)]
         machine: MachineArgs,
         /// Instances of each module (at most 16384 guests in all, the fault registry's size).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=vmm::pmap::MAX_VIEWS as i64))]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=vmm::vm::pmap::MAX_VIEWS as i64))]
         copies: u32,
         #[command(flatten)]
         dump: DumpArgs,
@@ -382,12 +382,12 @@ fn run(
             bail!("--dir {}: no such directory", host.display());
         }
     }
-    if specs.len() > vmm::pmap::MAX_VIEWS {
+    if specs.len() > vmm::vm::pmap::MAX_VIEWS {
         bail!(
             "{} guests asked for ({} modules, {copies} copies each); at most {} can run at once",
             specs.len(),
             modules.len(),
-            vmm::pmap::MAX_VIEWS
+            vmm::vm::pmap::MAX_VIEWS
         );
     }
     vmm::runtime::thread::check_capacity(specs.len() as u64).map_err(anyhow::Error::msg)?;
@@ -626,7 +626,7 @@ fn short(r: &TestResult, mode: Semantics) -> String {
                 Some((_, v)) => format!("corrupt: {}", v.split(':').next().unwrap_or(v)),
                 None => format!(
                     "{}: {}",
-                    if mode.replays_bug() {
+                    if mode.policy().replays_bug {
                         "wrong answer"
                     } else {
                         "answers differently"

@@ -2,7 +2,7 @@
 //! segment SHM_LOCKed and attached by both, one range mlocked twice, one page evicted.
 
 use serde_json::Value;
-use vmm::dump::{BackingRow, ResidencyRow};
+use vmm::diag::dump::{BackingRow, ResidencyRow};
 use vmm::{
     GuestConfig, GuestId, Machine, MachineConfig, MapFlags, Prot, ShmCmd, SwapBacking, Vaddr,
     PAGE_SIZE,

@@ -1,40 +1,111 @@
-//! The VM core's modules form layers: no module imports, directly or through others, a module
-//! that imports it.
+//! The library's folders are its layers, and this file holds the one table of what each may
+//! import ([`FOLDERS`]). Within the table, no module imports, directly or through others, a
+//! module that imports it; and outside `rules/` no code names a particular rule set.
 //!
-//! Read from the sources: a module depends on every module it names as `crate::m` (or, in
-//! `runtime/`, `super::`), in library code rather than comments or unit tests, with the crate root's re-exports
-//! (`crate::Machine`) resolved to the module that defines them. Operations on the machine state
-//! live in traits (`Fault`, `WireOps`, `MmapCalls`, ...) that a caller must import, so this
-//! reading sees every dependency; the second test keeps it that way by refusing public inherent
-//! methods on `State` or `Machine` outside their own modules.
+//! Read from the sources: a module depends on every module it names as `crate::a::b` (or as
+//! `super::x` from a folder's file), in library code rather than comments, string literals or
+//! unit tests, with the crate root's re-exports (`crate::Machine`) resolved to the module that
+//! defines them. Operations on the machine state are functions or traits a caller must import,
+//! so this reading sees every dependency; the last test keeps it that way by refusing public
+//! inherent methods on `State`, `Machine` or `Semantics` outside their own modules.
 //!
-//! Run it alone with `cargo test -p vmm --test layers` (or `just layers`); on failure it prints
-//! the cycle.
+//! Run it alone with `cargo test -p vmm --test layers` (or `just layers`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Module name → its source, for every module of `vmm/src` (runtime's submodules as
-/// `runtime::name`).
+/// The layers, bottom first: each folder (or top-level module) and what it may import besides
+/// itself. A module of a folder may import any module of the folders listed, and of its own
+/// folder when that creates no cycle.
+const FOLDERS: &[(&str, &[&str], &str)] = &[
+    (
+        "base",
+        &[],
+        "addresses, errno, limits, plain types, the call log and event records",
+    ),
+    (
+        "vm",
+        &["base"],
+        "map, amap, objects, pages, swap, segments, pagedaemon, fault, pmap, wiring; host memory in vm::host",
+    ),
+    (
+        "rules",
+        &["base", "vm"],
+        "one file per rule set: its values (Policy) and its code (Rules)",
+    ),
+    (
+        "calls",
+        &["base", "vm", "rules"],
+        "the calls guests make: mmap family, shm, unmap",
+    ),
+    (
+        "diag",
+        &["base", "vm", "rules", "calls"],
+        "audit, dumps, fuzz call sequences",
+    ),
+    (
+        "machine",
+        &["base", "vm", "rules", "calls", "diag"],
+        "the machine handle: one lock, the call log, the pagedaemon thread",
+    ),
+    (
+        "callseq",
+        &["base", "vm", "rules", "calls", "diag", "machine"],
+        "bytes decoded into multi-guest call sequences, for fuzzing",
+    ),
+    (
+        "runtime",
+        &["base", "vm", "rules", "calls", "diag", "machine", "callseq"],
+        "the wasm edge: guest memories, host functions, running guests, and the CLI's tools",
+    ),
+];
+
+/// The modules allowed `#![allow(unsafe_code)]`: host memory and the wasm edge's memory and
+/// threads.
+const UNSAFE: &[&str] = &[
+    "vm::host",
+    "vm::fault",
+    "runtime::memory",
+    "runtime::thread",
+];
+
+/// Module path (`vm::state`, `rules`, `runtime::abi`) → its source, for every module of
+/// `vmm/src` but the crate root and the binary.
 fn modules() -> BTreeMap<String, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut out = BTreeMap::new();
-    for dir in [src.clone(), src.join("runtime")] {
-        for f in std::fs::read_dir(&dir).unwrap() {
+    fn walk(dir: &Path, prefix: &[String], out: &mut BTreeMap<String, String>) {
+        for f in std::fs::read_dir(dir).unwrap() {
             let p = f.unwrap().path();
+            let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
+            if p.is_dir() {
+                let mut sub = prefix.to_vec();
+                sub.push(stem);
+                walk(&p, &sub, out);
+                continue;
+            }
             if p.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
-            let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
-            let name = match (dir == src, stem.as_str()) {
-                (true, "lib" | "main") => continue,
-                (true, _) => stem,
-                (false, "mod") => "runtime".to_string(),
-                (false, _) => format!("runtime::{stem}"),
-            };
-            out.insert(name, std::fs::read_to_string(&p).unwrap());
+            let mut path = prefix.to_vec();
+            match stem.as_str() {
+                "lib" | "main" if prefix.is_empty() => continue,
+                "mod" => {}
+                _ => path.push(stem),
+            }
+            let src = std::fs::read_to_string(&p).unwrap();
+            // A module declared `#[cfg(test)]` in its folder is a test, as a `mod tests` is.
+            let parent = std::fs::read_to_string(dir.join("mod.rs")).unwrap_or_default();
+            if parent.contains(&format!("#[cfg(test)]\nmod {};", path.last().unwrap())) {
+                continue;
+            }
+            out.insert(path.join("::"), src);
         }
     }
+    let mut out = BTreeMap::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &[],
+        &mut out,
+    );
     out
 }
 
@@ -47,11 +118,8 @@ fn code(src: &str) -> String {
     for line in src.lines() {
         let mut in_str = false;
         let mut prev = ' ';
-        let mut kept = String::new();
         let chars: Vec<char> = line.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
+        for (i, &c) in chars.iter().enumerate() {
             if !in_str && c == '/' && chars.get(i + 1) == Some(&'/') {
                 break;
             }
@@ -59,40 +127,38 @@ fn code(src: &str) -> String {
                 in_str = !in_str;
             }
             if !in_str {
-                kept.push(c);
+                out.push(c);
             }
             prev = c;
-            i += 1;
         }
-        out.push_str(&kept);
         out.push('\n');
     }
     out
 }
 
-/// Names the crate root re-exports, and the module each comes from (`Machine` → `machine`).
-fn reexports(lib: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let flat = code(lib).replace('\n', " ");
-    for stmt in flat.split(';') {
-        let Some(rest) = stmt.trim().strip_prefix("pub use ") else {
-            continue;
-        };
-        let Some((module, names)) = rest.split_once("::") else {
-            continue;
-        };
-        let names = names.trim().trim_start_matches('{').trim_end_matches('}');
-        for n in names.split(',') {
-            let n = n.trim();
-            if !n.is_empty() {
-                out.insert(n.to_string(), module.trim().to_string());
+/// The paths that follow `prefix` in `code`, one per name of a `{...}` group, each as its
+/// segments (`crate::vm::{map::Entry, state}` gives `[vm, map, Entry]` and `[vm, state]`).
+fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
+    /// The segments at the start of `s`, and whether a `::{` group follows them.
+    fn path(s: &str) -> (Vec<String>, Option<&str>) {
+        let mut segs = Vec::new();
+        let mut rest = s.trim_start();
+        loop {
+            let id: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if id.is_empty() {
+                return (segs, rest.strip_prefix('{'));
+            }
+            rest = &rest[id.len()..];
+            segs.push(id);
+            match rest.strip_prefix("::") {
+                Some(r) => rest = r,
+                None => return (segs, None),
             }
         }
     }
-    out
-}
-
-fn idents_after(code: &str, prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = code;
     while let Some(i) = rest.find(prefix) {
@@ -101,25 +167,41 @@ fn idents_after(code: &str, prefix: &str) -> Vec<String> {
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for part in group[..end].split(',') {
-                let id: String = part
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                out.push(id);
+        match path(rest) {
+            (head, Some(group)) => {
+                let end = group.find('}').unwrap_or(group.len());
+                for part in group[..end].split(',') {
+                    let mut p = head.clone();
+                    p.extend(path(part).0);
+                    out.push(p);
+                }
             }
-        } else {
-            out.push(
-                rest.chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect(),
-            );
+            (head, None) => out.push(head),
         }
     }
     out
+}
+
+/// Names the crate root re-exports, and the module each comes from (`Machine` → `machine`).
+fn reexports(lib: &str, mods: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for p in paths_after(
+        &code(lib).replace("pub use ", "pub use crate::"),
+        "use crate::",
+    ) {
+        if let Some(m) = longest_module(&p, mods) {
+            out.insert(p.last().unwrap().clone(), m);
+        }
+    }
+    out
+}
+
+/// The longest prefix of `path` that names a module.
+fn longest_module(path: &[String], mods: &BTreeMap<String, String>) -> Option<String> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].join("::"))
+        .find(|m| mods.contains_key(m))
 }
 
 /// Module → the modules it depends on.
@@ -127,35 +209,25 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let mods = modules();
     let lib =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
-    let re = reexports(&lib);
-    let top: BTreeSet<String> = mods
-        .keys()
-        .map(|m| m.split("::").next().unwrap().to_string())
-        .collect();
+    let re = reexports(&lib, &mods);
     let mut g = BTreeMap::new();
     for (name, src) in &mods {
         let c = code(src);
         let mut deps = BTreeSet::new();
-        for id in idents_after(&c, "crate::") {
-            let target = if id == "runtime" {
-                // `crate::runtime::x::...`: the submodule when named.
-                "runtime".to_string()
-            } else if top.contains(&id) {
-                id
-            } else if let Some(m) = re.get(&id) {
-                m.clone()
-            } else {
-                panic!("{name}: `crate::{id}` is neither a module nor a root re-export");
-            };
+        for p in paths_after(&c, "crate::") {
+            let target = longest_module(&p, &mods)
+                .or_else(|| re.get(&p[0]).cloned())
+                .unwrap_or_else(|| panic!("{name}: `crate::{}` names no module", p.join("::")));
             deps.insert(target);
         }
-        if name.starts_with("runtime::") {
-            for id in idents_after(&c, "super::") {
-                let sub = format!("runtime::{id}");
-                deps.insert(if mods.contains_key(&sub) {
-                    sub
+        // `super::x` from a folder's file names the folder, or a sibling module.
+        if let Some((parent, _)) = name.rsplit_once("::") {
+            for p in paths_after(&c, "super::") {
+                let sibling = format!("{parent}::{}", p[0]);
+                deps.insert(if mods.contains_key(&sibling) {
+                    sibling
                 } else {
-                    "runtime".to_string()
+                    parent.to_string()
                 });
             }
         }
@@ -163,6 +235,11 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         g.insert(name.clone(), deps);
     }
     g
+}
+
+/// The folder (first path segment) of a module.
+fn folder(m: &str) -> &str {
+    m.split("::").next().unwrap()
 }
 
 /// A cycle through `start`, if there is one.
@@ -195,80 +272,97 @@ fn cycle_from(g: &BTreeMap<String, BTreeSet<String>>, start: &str) -> Option<Vec
 }
 
 #[test]
+fn each_folder_imports_only_the_folders_below_it() {
+    let g = graph();
+    assert!(g.len() > 30, "found only {} modules", g.len());
+    let mut wrong = Vec::new();
+    for (m, deps) in &g {
+        let Some((_, may, _)) = FOLDERS.iter().find(|(f, ..)| *f == folder(m)) else {
+            wrong.push(format!("{m} is in no folder of the table"));
+            continue;
+        };
+        for d in deps {
+            if folder(d) != folder(m) && !may.contains(&folder(d)) {
+                wrong.push(format!("{m} imports {d}"));
+            }
+        }
+    }
+    let table: Vec<String> = FOLDERS
+        .iter()
+        .map(|(f, may, what)| format!("  {f:<8} may import {may:?}: {what}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "imports the layer table forbids:\n{}\nthe table:\n{}",
+        wrong.join("\n"),
+        table.join("\n")
+    );
+}
+
+#[test]
 fn no_module_imports_a_module_that_imports_it() {
     let g = graph();
-    assert!(g.len() > 20, "found only {} modules", g.len());
     let cycles: Vec<String> = g
         .keys()
         .filter_map(|m| cycle_from(&g, m))
         .map(|c| c.join(" → "))
         .collect();
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
-    // The layer each module sits in: one more than the highest of what it imports.
-    fn depth(g: &BTreeMap<String, BTreeSet<String>>, m: &str) -> usize {
-        g[m].iter().map(|d| depth(g, d) + 1).max().unwrap_or(0)
-    }
-    let mut layers: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for m in g.keys() {
-        layers.entry(depth(&g, m)).or_default().push(m);
-    }
-    for (d, ms) in &layers {
-        println!("layer {d}: {}", ms.join(", "));
+}
+
+#[test]
+fn outside_rules_no_code_names_a_rule_set() {
+    let names = ["Proposed", "Netbsd2019", "Linux", "Freebsd", "Illumos"];
+    for (m, src) in modules() {
+        if ["rules", "runtime"].contains(&folder(&m)) {
+            continue;
+        }
+        let c = code(src.as_str());
+        for n in names {
+            assert!(
+                !c.contains(&format!("Semantics::{n}")),
+                "{m} names the rule set {n}: ask the rule set (`Policy`, `rules::of`) instead"
+            );
+        }
     }
 }
 
 #[test]
-fn the_core_sits_below_the_machine_and_the_wasm_edge() {
-    let g = graph();
-    let below = |m: &str, other: &str| cycle_from(&g, m).is_none() && !reaches(&g, m, other);
-    fn reaches(g: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
-        let mut stack = vec![from.to_string()];
-        let mut seen = BTreeSet::new();
-        while let Some(n) = stack.pop() {
-            if n == to {
-                return true;
-            }
-            if seen.insert(n.clone()) {
-                stack.extend(g[&n].iter().cloned());
-            }
+fn only_host_memory_and_the_wasm_edge_are_unsafe() {
+    for (m, src) in modules() {
+        if src.contains("#![allow(unsafe_code)]") {
+            assert!(UNSAFE.contains(&m.as_str()), "{m} allows unsafe code");
         }
-        false
-    }
-    for m in ["addr", "errno", "limits", "types"] {
-        for d in &g[m] {
-            assert!(["addr", "errno"].contains(&d.as_str()), "{m} imports {d}");
-        }
-    }
-    for m in [
-        "host", "wire", "map", "page", "swap", "amap", "object", "segment", "state",
-    ] {
-        for upper in [
-            "pmap",
-            "pdaemon",
-            "fault",
-            "wiring",
-            "semantics",
-            "mmap",
-            "shm",
-            "machine",
-        ] {
-            assert!(below(m, upper), "{m} reaches {upper}");
-        }
-    }
-    for m in g
-        .keys()
-        .filter(|m| !m.starts_with("runtime") && *m != "callseq")
-    {
-        assert!(!reaches(&g, m, "runtime"), "{m} reaches the wasm runtime");
     }
 }
 
 #[test]
-fn state_and_machine_methods_are_public_only_in_their_own_modules() {
+fn planting_a_forbidden_import_is_caught() {
+    // The reading itself: a `vm` module naming `crate::calls` must show up as that import.
+    let mods = modules();
+    let src = "use crate::calls::mmap::MapFlags;\nuse crate::base::{addr::Vpn, errno};\n";
+    let deps: BTreeSet<_> = paths_after(&code(src), "crate::")
+        .into_iter()
+        .filter_map(|p| longest_module(&p, &mods))
+        .collect();
+    assert_eq!(
+        deps,
+        ["base::addr", "base::errno", "calls::mmap"]
+            .map(String::from)
+            .into()
+    );
+}
+
+#[test]
+fn state_machine_and_semantics_methods_are_public_only_in_their_own_modules() {
     // A public inherent method defined elsewhere could be called without importing its module,
-    // hiding a dependency from the check above; operations are traits instead.
+    // hiding a dependency from the checks above.
     for (name, src) in modules() {
-        for (ty, home) in [("State", "state"), ("Machine", "machine")] {
+        for (ty, home) in [
+            ("State", "vm::state"),
+            ("Machine", "machine"),
+            ("Semantics", "rules"),
+        ] {
             if name == home {
                 continue;
             }

@@ -2,12 +2,12 @@
 //! refused with a message that says so, and freeing one makes room again. Its own test binary,
 //! since the registry is process-wide.
 
-use vmm::pmap::{PagingMode, MAX_VIEWS};
+use vmm::vm::pmap::{PagingMode, MAX_VIEWS};
 use vmm::{GuestConfig, Machine, MachineConfig, SwapBacking};
 
 #[test]
 fn guest_memories_beyond_the_registry_get_a_clear_error() {
-    vmm::fault::handler::install();
+    vmm::vm::fault::handler::install();
     let mut cfg = MachineConfig::default()
         .phys_mem(64 * 4096)
         .swap(64 * 4096)

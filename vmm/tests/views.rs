@@ -5,7 +5,7 @@
 // These tests touch guest memory through raw view pointers, as guest code does.
 #![allow(unsafe_code)]
 
-use vmm::pmap::PagingMode;
+use vmm::vm::pmap::PagingMode;
 use vmm::{
     GuestConfig, Machine, MachineConfig, MapFlags, Prot, ShmCmd, SwapBacking, Vaddr, PAGE_SIZE,
 };
@@ -23,7 +23,7 @@ fn machine_with(
     mode: PagingMode,
     more: impl FnOnce(MachineConfig) -> MachineConfig,
 ) -> Machine {
-    vmm::fault::handler::install();
+    vmm::vm::fault::handler::install();
     let mut cfg = more(
         MachineConfig::default()
             .phys_mem(frames * P)
@@ -39,7 +39,7 @@ fn machine_with(
 fn anon_with_view(
     m: &Machine,
     pages: u64,
-) -> (vmm::GuestId, Vaddr, std::sync::Arc<vmm::pmap::View>) {
+) -> (vmm::GuestId, Vaddr, std::sync::Arc<vmm::vm::pmap::View>) {
     let g = m.add_guest(GuestConfig::default()).unwrap();
     let a = m
         .mmap(

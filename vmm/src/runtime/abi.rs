@@ -6,11 +6,11 @@
 //! function hands guest memory to the host kernel.
 
 use super::GuestCtx;
-use crate::addr::{pages_for, Vaddr, PAGE_SIZE};
-use crate::errno::Errno;
-use crate::map::Prot;
-use crate::mmap::{MapFlags, MlockallFlags};
-use crate::shm::{ShmCmd, ShmidDs};
+use crate::base::addr::{pages_for, Vaddr, PAGE_SIZE};
+use crate::base::errno::Errno;
+use crate::calls::mmap::{MapFlags, MlockallFlags};
+use crate::calls::shm::{ShmCmd, ShmidDs};
+use crate::vm::map::Prot;
 use crate::ShmId;
 use guest_abi::{ipc, shmid_ds as ds, IMPORT_MODULE};
 use wasmtime::{AsContextMut, Caller, Extern, Linker};

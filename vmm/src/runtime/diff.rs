@@ -16,8 +16,8 @@
 use super::testing::build_c;
 use super::{run_guests_io, wasi, DumpConfig, GuestSpec, Run, Runtime};
 use crate::machine::{Machine, MachineConfig};
-use crate::semantics::Semantics;
-use crate::swap::SwapBacking;
+use crate::rules::Semantics;
+use crate::vm::swap::SwapBacking;
 use anyhow::{bail, Context as _};
 use parking_lot::Mutex;
 use std::path::Path;

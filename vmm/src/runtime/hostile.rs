@@ -7,9 +7,9 @@
 //! [`VALUES`] (below `0x80`) or, from `0x80` up, the four little-endian bytes after it.
 
 use super::{abi, memory, DumpConfig, GuestCtx, Run, Runtime};
-use crate::errno::Errno;
+use crate::base::errno::Errno;
 use crate::machine::{GuestConfig, Machine, MachineConfig};
-use crate::swap::SwapBacking;
+use crate::vm::swap::SwapBacking;
 use crate::GuestId;
 use std::sync::Arc;
 use wasmtime::{Linker, Store, TypedFunc};

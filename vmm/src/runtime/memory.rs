@@ -8,11 +8,11 @@
 
 #![allow(unsafe_code)]
 
-use crate::addr::{Vaddr, PAGE_SIZE};
+use crate::base::addr::{Vaddr, PAGE_SIZE};
+use crate::calls::mmap::MapFlags;
 use crate::machine::{GuestConfig, Machine};
-use crate::map::Prot;
-use crate::mmap::MapFlags;
-use crate::pmap::View;
+use crate::vm::map::Prot;
+use crate::vm::pmap::View;
 use crate::GuestId;
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -30,7 +30,7 @@ pub mod thread;
 pub mod wasi;
 pub mod wast;
 
-use crate::errno::Errno;
+use crate::base::errno::Errno;
 use crate::machine::{GuestConfig, Machine};
 use crate::GuestId;
 use anyhow::Context as _;
@@ -92,14 +92,14 @@ impl Runtime {
         cfg.epoch_interruption(true);
         // Before the engine: wasmtime chains to whatever handler it finds, and the faults it
         // declines must come to us, not to the default action.
-        crate::fault::handler::install_catcher();
+        crate::vm::fault::handler::install_catcher();
         let engine = Engine::new(&cfg)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
         let engine = ENGINE.get_or_init(|| engine).clone();
         // After the engine: wasmtime has installed its handlers, ours goes in front of them.
-        crate::fault::handler::on_deferred_fault(bump_epoch);
-        crate::fault::handler::install();
+        crate::vm::fault::handler::on_deferred_fault(bump_epoch);
+        crate::vm::fault::handler::install();
         Ok(Runtime { engine })
     }
 
@@ -144,7 +144,7 @@ pub enum DumpFormat {
     /// Tables, like `pmap -x`.
     #[default]
     Text,
-    /// One JSON object per line (schema in [`crate::dump`]).
+    /// One JSON object per line (schema in [`crate::diag::dump`]).
     Json,
 }
 

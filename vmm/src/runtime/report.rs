@@ -2,8 +2,8 @@
 //! `vmm test --report DIR`), with a page map per guest at each `vmm_dump` and at each exit, and a
 //! timeline of the machine's calls and events.
 //!
-//! Built from what the machine already keeps: its event log ([`crate::events`], switched on
-//! with [`crate::Machine::record_events`]) and its dumps ([`crate::dump`]). Two bounds keep a
+//! Built from what the machine already keeps: its event log ([`crate::base::events`], switched on
+//! with [`crate::Machine::record_events`]) and its dumps ([`crate::diag::dump`]). Two bounds keep a
 //! report small whatever the run: the machine keeps the last [`EVENTS`] events (the report says
 //! how many came before them), and a run keeps the first [`SNAPSHOTS`] page maps (and counts
 //! the rest). An event is written as a short JSON array of numbers (about 40 bytes; the page
@@ -14,11 +14,11 @@
 //! `data-ok="1"` once the script ran to its end (`data-error` if a script error happened),
 //! `data-guests` and `data-segments` of the first run.
 
-use crate::dump::{MachineDump, MapDump};
-use crate::events::{Event, EventKind};
+use crate::base::events::{Event, EventKind};
+use crate::base::types::Owner;
+use crate::diag::dump::{MachineDump, MapDump};
 use crate::machine::Machine;
-use crate::page::Owner;
-use crate::semantics::Semantics;
+use crate::rules::Semantics;
 use crate::GuestId;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -120,7 +120,7 @@ fn name_index(n: &str) -> i64 {
 /// (`addr, how`), 3 page-out (`0 guest page | 1 segment page`, `id, page`), 4 segment
 /// (`shmid, what`); the lane is a guest, or -1 for the pagedaemon.
 fn write_event(out: &mut String, e: &Event) {
-    use crate::calllog::Arg;
+    use crate::base::calllog::Arg;
     let mut b = itoa::Buffer::new();
     let mut num = |out: &mut String, v: i64| {
         out.push_str(b.format(v));

@@ -21,7 +21,7 @@
 use super::report::RunReport;
 use super::{run_guests_io, DumpConfig, GuestSpec, Runtime};
 use crate::machine::{Machine, MachineConfig, Stats};
-use crate::semantics::Semantics;
+use crate::rules::Semantics;
 use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,7 +66,7 @@ fn old_rules(mode: Semantics, line: Option<String>) -> anyhow::Result<OldRules> 
     if v.trim() == "passes" {
         Ok(OldRules::Pass)
     } else if let Some(inv) = v.strip_prefix("corrupt ") {
-        if !mode.replays_bug() {
+        if !mode.policy().replays_bug {
             bail!("`{mode}:` cannot expect corrupt state: only a rule set replaying a kernel bug may break the audit");
         }
         Ok(OldRules::Corrupt(inv.trim().to_string()))

@@ -2,15 +2,15 @@
 //! ([`crate::Machine::record_events`]).
 //!
 //! Each event is one call a guest made (with its result), one change of an entry's wired state
-//! (the page-level work a [`crate::wire::Transition`] asks for), one fault resolved for a guest,
+//! (the page-level work a [`crate::vm::wire::Transition`] asks for), one fault resolved for a guest,
 //! one page-out by the pagedaemon, or one change of a segment (locked, unlocked, marked for
 //! removal, destroyed), each with the frames wired and free right after it. Recording costs a
 //! branch when it is off. Past the bound the oldest events are dropped, and counted: a report
 //! shows the last events of a run, and says how many came before them.
 
-use crate::addr::{GuestId, ShmId, Vaddr};
-use crate::calllog::CallRecord;
-use crate::page::Owner;
+use crate::base::addr::{GuestId, ShmId, Vaddr};
+use crate::base::calllog::CallRecord;
+use crate::base::types::Owner;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ mod tests {
         EventKind::Evict {
             owner: Owner::Anon {
                 guest: GuestId(0),
-                vpn: crate::addr::Vpn(n),
+                vpn: crate::base::addr::Vpn(n),
             },
         }
     }

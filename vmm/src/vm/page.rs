@@ -2,9 +2,9 @@
 //! exactly one queue.
 //!
 //! The pool is the machine's physical memory. A frame's data lives in host memory: the page of
-//! the owner's host store ([`crate::host::HostStore`]) that the frame is resident in. The pool
+//! the owner's host store ([`crate::vm::host::HostStore`]) that the frame is resident in. The pool
 //! bounds how many such host pages exist at once: a page needs a frame to be resident, and giving
-//! the frame up ([`crate::pdaemon`]) releases the host page.
+//! the frame up ([`crate::vm::pdaemon`]) releases the host page.
 //!
 //! Invariants (checked by the audit):
 //! - a free frame has no owner, no wirings, and is on the free list exactly once;
@@ -12,8 +12,8 @@
 //! - a frame in use is on the pageout queue exactly when its wire count is zero; otherwise it is
 //!   wired and on no queue; `wired()` counts the wired frames.
 
-use crate::addr::{FrameId, GuestId, ShmId, SwapSlot, Vpn};
-use crate::types::{Invariant, Violation};
+use crate::base::addr::{FrameId, SwapSlot};
+use crate::base::types::{Invariant, Owner, Violation};
 use std::collections::HashSet;
 
 /// Where a page lives when it has no frame, or which frame holds it.
@@ -26,25 +26,6 @@ pub enum PageSlot {
     Resident(FrameId),
     /// Paged out, in this swap slot.
     Swapped(SwapSlot),
-}
-
-/// The page a frame holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Owner {
-    /// A page of a guest's private anonymous memory.
-    Anon {
-        /// The guest.
-        guest: GuestId,
-        /// Its page number.
-        vpn: Vpn,
-    },
-    /// A page of a shared segment's object.
-    Object {
-        /// The segment.
-        shm: ShmId,
-        /// The page's index in the object.
-        pgoff: u64,
-    },
 }
 
 const NIL: u32 = u32::MAX;
@@ -377,6 +358,7 @@ impl PagePool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::addr::{GuestId, Vpn};
 
     fn owner(n: u64) -> Owner {
         Owner::Anon {

@@ -14,10 +14,10 @@
 //!   neighbours that could be one entry may stay apart until the next mapping change near them.
 //!   A failed operation always merges back what it clipped.
 
-use crate::addr::{AttachId, PageRange, ShmId, Vpn};
-use crate::errno::Errno;
-use crate::types::{Invariant, Violation};
-use crate::wire::{CountUnderflow, Saved, Transition, WireOp, WireState};
+use crate::base::addr::{AttachId, PageRange, ShmId, Vpn};
+use crate::base::errno::Errno;
+use crate::base::types::{Invariant, Violation};
+use crate::vm::wire::{CountUnderflow, Saved, Transition, WireOp, WireState};
 use bitflags::bitflags;
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ impl Prot {
     }
 }
 
-pub use crate::wire::EntryFlags;
+pub use crate::vm::wire::EntryFlags;
 
 /// What backs an entry's pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

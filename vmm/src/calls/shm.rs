@@ -1,7 +1,7 @@
 //! SysV shared memory: `shmget`, `shmat`, `shmdt`, `shmctl`.
 //!
-//! The segments themselves (table, ids, permissions, `IPC_STAT` data) are [`crate::segment`];
-//! the object wiring and holds are [`crate::wiring`]'s; this module is the calls.
+//! The segments themselves (table, ids, permissions, `IPC_STAT` data) are [`crate::vm::segment`];
+//! the object wiring and holds are [`crate::vm::wiring`]'s; this module is the calls.
 //!
 //! A segment owns a [`VmObject`]; every attachment is a map entry backed by that object, so all
 //! attachers share the same pages (and the same host memory).
@@ -11,7 +11,7 @@
 //! - the object holds one wiring of its own on each of its pages, so the segment stays resident
 //!   with nobody attached;
 //! - every entry mapping the segment, in any guest, attached before or after, is wired by the
-//!   mark itself ([`crate::types::Semantics::lock_covers_attachers`]): the one wiring predicate,
+//!   mark itself ([`crate::base::types::Policy::lock_covers_attachers`]): the one wiring predicate,
 //!   `State::entry_wired`, consults the entry's flag, its count and its segment's mark. No
 //!   attacher's entry is rewritten, so the call costs the same with one attacher or thousands;
 //!   an entry also `mlock`ed hands its page wiring over to the object's while the mark is set.
@@ -26,20 +26,21 @@
 //! `IPC_STAT`; owner, creator or privilege for `IPC_SET` and `IPC_RMID`; privilege alone for
 //! `SHM_LOCK` and `SHM_UNLOCK`.
 
-use crate::addr::{pages_for, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
-use crate::errno::Errno;
-use crate::events::EventKind;
-use crate::map::{Backing, Entry, Prot};
-use crate::mmap::{MmapCalls, PLACEMENT_FLOOR};
-use crate::object::VmObject;
-use crate::segment::{NewSegment, Segment, R, W};
-use crate::semantics::rules;
-use crate::state::State;
-use crate::types::{Attachment, AttachmentLife};
-use crate::unmap::Unmap;
+use crate::base::addr::{pages_for, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
+use crate::base::errno::Errno;
+use crate::base::events::EventKind;
+use crate::base::types::{Attachment, AttachmentLife};
+use crate::calls::mmap::{MmapCalls, PLACEMENT_FLOOR};
+use crate::calls::unmap::Unmap;
+use crate::rules;
+use crate::vm::map::{Backing, Entry, Prot};
+use crate::vm::object::VmObject;
+use crate::vm::segment::{NewSegment, Segment, R, W};
+use crate::vm::state::State;
 use guest_abi::ipc;
 
-pub use crate::segment::{ipc_allows, IpcPerm, ShmCmd, ShmTable, ShmidDs};
+pub use crate::base::types::{IpcPerm, ShmCmd, ShmidDs};
+pub use crate::vm::segment::{ipc_allows, ShmTable};
 
 /// The SysV shared-memory calls. Every one fails with `ESRCH` for an unknown guest.
 pub(crate) trait ShmCalls {
@@ -80,7 +81,7 @@ pub(crate) trait ShmCalls {
 
     /// `shmctl(id, cmd)`: `IPC_STAT` returns the status; `IPC_SET` changes owner and mode;
     /// `IPC_RMID` marks the segment (destroyed at once if nobody is attached); `SHM_LOCK` and
-    /// `SHM_UNLOCK` do what the rule set says ([`crate::semantics`]).
+    /// `SHM_UNLOCK` do what the rule set says ([`crate::rules`]).
     ///
     /// Errors: `EINVAL` for an unknown id; `EACCES` for `IPC_STAT` without read permission;
     /// `EPERM` for `IPC_SET`/`IPC_RMID` by neither owner, creator nor privileged, and for
@@ -161,7 +162,7 @@ impl ShmCalls for State {
         }
         let seg = self.named_seg(id)?;
         if seg.removed {
-            if let Some(e) = rules(self).answers().attach_removed {
+            if let Some(e) = self.policy.answers.attach_removed {
                 return Err(e);
             }
         }
@@ -231,7 +232,7 @@ impl ShmCalls for State {
             return Err(Errno::EINVAL);
         }
         let a = vm.newest_attachment_at(addr.vpn()).ok_or(Errno::EINVAL)?;
-        match self.cfg.semantics.attachment_life() {
+        match self.policy.attachment_life {
             AttachmentLife::Mapping => {
                 let pieces: Vec<PageRange> = vm
                     .map
@@ -292,7 +293,7 @@ impl ShmCalls for State {
                 Ok(None)
             }
             ShmCmd::Lock | ShmCmd::Unlock => {
-                let rs = rules(self);
+                let rs = rules::of(self);
                 rs.may_shm_lock(self, g, id, cmd == ShmCmd::Lock)?;
                 if cmd == ShmCmd::Lock {
                     rs.shm_lock(self, g, id)?;
@@ -310,7 +311,7 @@ impl State {
     /// rules take a removed id out of the id space at once (illumos).
     fn named_seg(&self, id: ShmId) -> Result<&Segment, Errno> {
         let seg = self.seg(id)?;
-        if seg.removed && rules(self).answers().rmid_hides_id {
+        if seg.removed && self.policy.answers.rmid_hides_id {
             return Err(Errno::EINVAL);
         }
         Ok(seg)

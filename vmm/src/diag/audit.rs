@@ -5,8 +5,8 @@
 //! ([`Invariant`], whose `Display` is the name below) and the values involved.
 //!
 //! Each part checks its own invariants, and the audit composes them with the ones that span
-//! parts: [`crate::map::VmMap::check`] (`map-*`), [`crate::page::PagePool::check`]
-//! (`queue-*`), [`crate::swap::Swap::check`] (`swap-count`), [`crate::segment::ShmTable::check`]
+//! parts: [`crate::vm::map::VmMap::check`] (`map-*`), [`crate::vm::page::PagePool::check`]
+//! (`queue-*`), [`crate::vm::swap::Swap::check`] (`swap-count`), [`crate::vm::segment::ShmTable::check`]
 //! (`shm-pages`), and the guest's own checks in `state` (`shm-attach-*`,
 //! `locked-pages`, `anon-leak`). The invariants, by name:
 //!
@@ -38,17 +38,17 @@
 //! - `shm-*`: attach counts match the guests' attachments, which name live segments;
 //!   `shm-attach-entry`: every segment entry belongs to a recorded attachment of its segment,
 //!   inside its range at the matching object offset; `shm-attach-unmapped` (mapping rule only,
-//!   see [`crate::semantics`]): no attachment is counted once its pages are all unmapped;
+//!   see [`crate::rules`]): no attachment is counted once its pages are all unmapped;
 //! - `wired-max`: no more frames are wired than the machine allows.
 
-use crate::addr::{FrameId, ShmId};
-use crate::map::Backing;
-use crate::page::{Owner, PageSlot};
-use crate::state::State;
-use crate::types::Semantics;
+use crate::base::addr::{FrameId, ShmId};
+use crate::base::types::Owner;
+use crate::vm::map::Backing;
+use crate::vm::page::PageSlot;
+use crate::vm::state::State;
 use std::collections::{HashMap, HashSet};
 
-pub use crate::types::{Invariant, Violation};
+pub use crate::base::types::{Invariant, Violation};
 
 fn fail<T>(invariant: Invariant, detail: String) -> Result<T, Violation> {
     Err(Violation::new(invariant, detail))
@@ -82,9 +82,9 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
     // Where the mode replays no bug, no entry holds a count (a segment's lock is its mark and
     // its object's wiring, never a count on its attachers' entries), and the mark is the
     // object's wiring.
-    let check_counts = !s.cfg.semantics.replays_bug();
+    let check_counts = !s.policy.replays_bug;
     let mut entry_wired_pages: HashMap<ShmId, u64> = HashMap::new();
-    let lazy = s.cfg.semantics.lazy_shm_lock();
+    let lazy = s.policy.lazy_shm_lock;
     let mut expected = vec![0u32; s.phys.pool.total()];
     let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
         match s.slot(o) {
@@ -99,7 +99,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         vm.map
             .check()
             .map_err(|v| Violation::new(v.invariant, format!("{g:?}: {}", v.detail)))?;
-        vm.check_attachments(g, s.cfg.semantics.attachment_life())?;
+        vm.check_attachments(g, s.policy.attachment_life)?;
         for e in vm.map.iter() {
             if let Backing::Shm { id, .. } = e.backing {
                 if s.shm.get(id).is_none() {
@@ -140,7 +140,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         if check_counts
             && (seg.locked != seg.object_wired
                 || (seg.lock_count > 0 && !seg.locked)
-                || (s.cfg.semantics != Semantics::Illumos && seg.lock_count != 0))
+                || (!s.policy.shm_lock_counted && seg.lock_count != 0))
         {
             return fail(
                 Invariant::ShmLockMark,

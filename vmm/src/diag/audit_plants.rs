@@ -3,11 +3,12 @@
 //! that invariant. `PLANTS` holds them; the invariants without one are listed, and a test checks
 //! that every invariant is in exactly one place.
 
-use crate::addr::{ShmId, Vaddr, Vpn, PAGE_SIZE};
-use crate::map::Prot;
-use crate::mmap::MapFlags;
-use crate::page::{Owner, PageSlot};
-use crate::types::Invariant;
+use crate::base::addr::{ShmId, Vaddr, Vpn, PAGE_SIZE};
+use crate::base::types::Invariant;
+use crate::base::types::Owner;
+use crate::calls::mmap::MapFlags;
+use crate::vm::map::Prot;
+use crate::vm::page::PageSlot;
 use crate::{GuestConfig, GuestId, Machine, MachineConfig};
 use guest_abi::ipc::IPC_CREAT;
 

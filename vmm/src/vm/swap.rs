@@ -7,9 +7,9 @@
 //!
 //! Invariant (checked by the audit): a slot is in use exactly when one swapped-out page names it.
 
-use crate::addr::{SwapSlot, PAGE_SIZE};
-use crate::host;
-use crate::types::{Invariant, Violation};
+use crate::base::addr::{SwapSlot, PAGE_SIZE};
+use crate::base::types::{Invariant, Violation};
+use crate::vm::host;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;

@@ -10,24 +10,26 @@
 //!
 //! A part's own methods take only the part, so they can be tested on a small one. Operations
 //! that need several parts take the whole state; they live in the modules above this one
-//! ([`crate::pmap`], [`crate::pdaemon`], [`crate::fault`], [`crate::wiring`], [`crate::unmap`],
-//! [`crate::semantics`], [`crate::mmap`], [`crate::shm`]), each as a trait implemented for
+//! ([`crate::vm::pmap`], [`crate::vm::pdaemon`], [`crate::vm::fault`], [`crate::vm::wiring`], [`crate::calls::unmap`],
+//! [`crate::rules`], [`crate::calls::mmap`], [`crate::calls::shm`]), each as a trait implemented for
 //! `State`, so that a module using another one's operations must import it.
 
-use crate::addr::{AttachId, FrameId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
-use crate::amap::Amap;
-use crate::calllog::CallLog;
-use crate::errno::Errno;
-use crate::events::{EventKind, EventLog};
-use crate::host::{HostStore, PagingMode, View};
-use crate::limits::Limits;
-use crate::map::{Backing, Entry, VmMap};
-use crate::page::{Owner, PagePool, PageSlot};
-use crate::segment::{Segment, ShmTable};
-use crate::swap::{Swap, SwapBacking};
-use crate::types::{
-    Attachment, AttachmentLife, Cred, Invariant, PageInfo, Residency, Semantics, Stats, Violation,
+use crate::base::addr::{AttachId, FrameId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
+use crate::base::calllog::CallLog;
+use crate::base::errno::Errno;
+use crate::base::events::{EventKind, EventLog};
+use crate::base::limits::Limits;
+use crate::base::types::Owner;
+use crate::base::types::{
+    Attachment, AttachmentLife, Cred, Invariant, PageInfo, Policy, Residency, Semantics, Stats,
+    Violation,
 };
+use crate::vm::amap::Amap;
+use crate::vm::host::{HostStore, PagingMode, View};
+use crate::vm::map::{Backing, Entry, VmMap};
+use crate::vm::page::{PagePool, PageSlot};
+use crate::vm::segment::{Segment, ShmTable};
+use crate::vm::swap::{Swap, SwapBacking};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
@@ -105,7 +107,7 @@ impl Default for MachineConfig {
             limits: Limits::for_frames(phys_pages),
             free_target: 0,
             paging: None,
-            semantics: Semantics::Proposed,
+            semantics: Semantics::default(),
             fault_ahead: FaultAhead::NORMAL,
         }
     }
@@ -114,7 +116,7 @@ impl Default for MachineConfig {
 impl MachineConfig {
     /// Sets physical memory in bytes (rounded up to pages); the wired maximum follows unless set.
     pub fn phys_mem(mut self, bytes: u64) -> MachineConfig {
-        let pages = crate::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
+        let pages = crate::base::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
         if self.limits.wired_max == Limits::for_frames(self.phys_pages).wired_max {
             self.limits.wired_max = Limits::for_frames(pages).wired_max;
         }
@@ -123,7 +125,7 @@ impl MachineConfig {
     }
     /// Sets swap in bytes (rounded up to pages).
     pub fn swap(mut self, bytes: u64) -> MachineConfig {
-        self.swap_pages = crate::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
+        self.swap_pages = crate::base::addr::pages_for(bytes).min(u64::from(u32::MAX)) as u32;
         self
     }
     /// Sets the swap backing.
@@ -133,7 +135,7 @@ impl MachineConfig {
     }
     /// Sets the machine-wide wired maximum, in bytes.
     pub fn wired_max(mut self, bytes: u64) -> MachineConfig {
-        self.limits.wired_max = crate::addr::pages_for(bytes);
+        self.limits.wired_max = crate::base::addr::pages_for(bytes);
         self
     }
     /// Sets the default per-guest locked-memory limit, in bytes.
@@ -161,7 +163,7 @@ impl MachineConfig {
 
     /// Sets the address-space size of every guest, in bytes.
     pub fn space(mut self, bytes: u64) -> MachineConfig {
-        self.space_pages = crate::addr::pages_for(bytes);
+        self.space_pages = crate::base::addr::pages_for(bytes);
         self
     }
 }
@@ -541,6 +543,8 @@ impl std::ops::Index<&GuestId> for Views {
 #[derive(Debug)]
 pub(crate) struct State {
     pub cfg: MachineConfig,
+    /// The answers of the rule set in force (`cfg.semantics`), as values.
+    pub policy: Policy,
     pub phys: Phys,
     pub shm: ShmTable,
     pub guests: Guests,
@@ -549,8 +553,9 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// A machine state with no guest and no segment; `cfg` is taken as valid.
-    pub fn new(cfg: MachineConfig) -> io::Result<State> {
+    /// A machine state with no guest and no segment; `cfg` is taken as valid, and `policy` is
+    /// its rule set's.
+    pub fn new(cfg: MachineConfig, policy: Policy) -> io::Result<State> {
         let (mode, note) = match cfg.paging {
             Some(p) => (p, None),
             None => PagingMode::detect(),
@@ -566,6 +571,7 @@ impl State {
                 note,
             },
             cfg,
+            policy,
         })
     }
 
@@ -639,7 +645,7 @@ impl State {
 
     /// Whether entry `e` is covered by its segment's lock: it maps a segment that is
     /// `SHM_LOCK`ed under rules where the lock stands for every attacher
-    /// ([`Semantics::lock_covers_attachers`]).
+    /// ([`Policy::lock_covers_attachers`]).
     pub fn covered_by_lock(&self, e: &Entry) -> bool {
         self.lock_covers(e.backing)
     }
@@ -648,8 +654,7 @@ impl State {
     pub fn lock_covers(&self, backing: Backing) -> bool {
         match backing {
             Backing::Shm { id, .. } => {
-                self.cfg.semantics.lock_covers_attachers()
-                    && self.shm.get(id).is_some_and(|s| s.locked)
+                self.policy.lock_covers_attachers && self.shm.get(id).is_some_and(|s| s.locked)
             }
             Backing::Anon => false,
         }
@@ -732,14 +737,17 @@ impl State {
     /// A small state for unit tests: `frames` frames, `swap` slots in memory, a 1 MiB address
     /// space, no host view.
     pub fn small(frames: u32, swap: u32) -> State {
-        State::new(MachineConfig {
-            phys_pages: frames,
-            swap_pages: swap,
-            swap_backing: SwapBacking::Memory,
-            space_pages: 256,
-            limits: Limits::for_frames(frames),
-            ..MachineConfig::default()
-        })
+        State::new(
+            MachineConfig {
+                phys_pages: frames,
+                swap_pages: swap,
+                swap_backing: SwapBacking::Memory,
+                space_pages: 256,
+                limits: Limits::for_frames(frames),
+                ..MachineConfig::default()
+            },
+            Semantics::default().policy(),
+        )
         .unwrap()
     }
 }

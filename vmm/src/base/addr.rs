@@ -6,7 +6,7 @@
 //! caller hands in goes through [`PageRange::rounded`] or [`PageRange::aligned`], which check
 //! overflow and the address-space limit once.
 
-use crate::errno::Errno;
+use crate::base::errno::Errno;
 use std::fmt;
 
 /// The page size of every address space, in bytes (the host page size on x86-64 and the size

@@ -5,8 +5,8 @@
 //! an object may also hold its own wiring on every page (a SHM_LOCKed segment), which keeps them
 //! resident with nobody attached.
 
-use crate::host::HostStore;
-use crate::page::PageSlot;
+use crate::vm::host::HostStore;
+use crate::vm::page::PageSlot;
 use std::io;
 
 /// A segment's pages.

@@ -1,6 +1,6 @@
 //! The pagedaemon: frees frames by paging out unwired pages.
 //!
-//! Victims come from the pageout queue by second chance ([`crate::page::PagePool::clock_victim`]):
+//! Victims come from the pageout queue by second chance ([`crate::vm::page::PagePool::clock_victim`]):
 //! a page referenced since the hand last passed keeps its frame once more. A victim's data is
 //! written to a swap slot, its host memory is released (which also removes it from every guest
 //! that maps the host store: a segment page leaves all its attachers at once), and its frame goes
@@ -12,12 +12,13 @@
 //!
 //! The thread that runs the pagedaemon ahead of demand is [`crate::machine::Pagedaemon`].
 
-use crate::addr::FrameId;
-use crate::errno::Errno;
-use crate::events::EventKind;
-use crate::page::{Owner, PageSlot};
-use crate::pmap::Pmap;
-use crate::state::State;
+use crate::base::addr::FrameId;
+use crate::base::errno::Errno;
+use crate::base::events::EventKind;
+use crate::base::types::Owner;
+use crate::vm::page::PageSlot;
+use crate::vm::pmap::Pmap;
+use crate::vm::state::State;
 
 /// Taking frames, and paging out to free them.
 pub(crate) trait Pageout {
@@ -95,8 +96,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::{GuestId, PageRange, Vpn};
-    use crate::map::{Backing, Entry, Prot};
+    use crate::base::addr::{GuestId, PageRange, Vpn};
+    use crate::vm::map::{Backing, Entry, Prot};
 
     fn state(frames: u32, swap: u32) -> State {
         State::small(frames, swap)
@@ -126,7 +127,7 @@ mod tests {
             let f = s.phys.pool.alloc(anon(p)).unwrap();
             let (store, idx) = (s.guests[&GuestId(0)].amap.store(), p);
             store
-                .write_page(idx, &[p as u8; crate::addr::PAGE_SIZE as usize])
+                .write_page(idx, &[p as u8; crate::base::addr::PAGE_SIZE as usize])
                 .unwrap();
             s.set_slot(anon(p), PageSlot::Resident(f));
         }
@@ -146,11 +147,11 @@ mod tests {
             .collect();
         assert_eq!(swapped.len(), 2);
         // The host page is handed back: it reads as zeros in the store now.
-        let mut buf = vec![1u8; crate::addr::PAGE_SIZE as usize];
+        let mut buf = vec![1u8; crate::base::addr::PAGE_SIZE as usize];
         let (store, idx) = s.store(anon(swapped[0]));
         store.read_page(idx, &mut buf).unwrap();
         assert!(buf.iter().all(|&b| b == 0));
-        crate::audit::audit(&s).unwrap();
+        crate::diag::audit::audit(&s).unwrap();
     }
 
     #[test]
@@ -191,6 +192,6 @@ mod tests {
         s.set_slot(anon(3), PageSlot::Resident(f));
         assert_eq!(s.diag.stats.evictions, 1);
         assert_eq!(s.phys.pool.frame(f).owner, Some(anon(3)));
-        crate::audit::audit(&s).unwrap();
+        crate::diag::audit::audit(&s).unwrap();
     }
 }

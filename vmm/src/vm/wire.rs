@@ -9,7 +9,7 @@
 //! segment's object wiring holds the pages for every entry mapping it
 //! (`State::entry_holds_pages`).
 //!
-//! This module is pure: it decides, and [`crate::wiring`] does the page-level work it asks for.
+//! This module is pure: it decides, and [`crate::vm::wiring`] does the page-level work it asks for.
 //!
 //! Invariants stated here (the audit checks their consequences):
 //! - The flag and the count are private to [`WireState`]: only [`WireOp::apply`] and

@@ -2,86 +2,16 @@
 //!
 //! A [`Segment`] owns the [`VmObject`] its attachers map, with its key, mode, attach count and
 //! lock state. Ids carry a sequence number in their high bits, so a stale id of a removed
-//! segment finds nothing. The calls that act on segments are in [`crate::shm`]; this part knows
+//! segment finds nothing. The calls that act on segments are in [`crate::calls::shm`]; this part knows
 //! nothing of maps or guests.
 //!
 //! Invariants (checked by the audit): a segment's `nattch` is the number of attachments guests
 //! hold; `object_wired` equals `locked` except where a rule set replays a bug.
 
-use crate::addr::ShmId;
-use crate::object::VmObject;
-use crate::types::{Cred, Invariant, Violation};
+use crate::base::addr::ShmId;
+use crate::base::types::{Cred, Invariant, IpcPerm, ShmidDs, Violation};
+use crate::vm::object::VmObject;
 use guest_abi::ipc;
-
-/// A segment's owner, creator and permission bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpcPerm {
-    /// Owner user.
-    pub uid: u32,
-    /// Owner group.
-    pub gid: u32,
-    /// Creator user.
-    pub cuid: u32,
-    /// Creator group.
-    pub cgid: u32,
-    /// Permission bits (`0o777`).
-    pub mode: u32,
-}
-
-/// What `IPC_STAT` reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShmidDs {
-    /// Owner, creator and mode; the mode also carries `SHM_LOCKED`/`SHM_DEST` state bits.
-    pub perm: IpcPerm,
-    /// The key (`IPC_PRIVATE` once removed).
-    pub key: i32,
-    /// Size in bytes, as asked for at creation.
-    pub segsz: u64,
-    /// Guest of the last attach or detach.
-    pub lpid: u32,
-    /// Guest that created it.
-    pub cpid: u32,
-    /// Current attachments.
-    pub nattch: u32,
-    /// Machine tick of the last attach.
-    pub atime: u32,
-    /// Machine tick of the last detach.
-    pub dtime: u32,
-    /// Machine tick of the last change.
-    pub ctime: u32,
-}
-
-/// A `shmctl` command, decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShmCmd {
-    /// Report the status.
-    Stat,
-    /// Set owner and mode.
-    Set {
-        /// New owner user.
-        uid: u32,
-        /// New owner group.
-        gid: u32,
-        /// New permission bits (only `0o777` is kept).
-        mode: u32,
-    },
-    /// Mark for removal.
-    Rmid,
-    /// Wire the segment (SVID).
-    Lock,
-    /// Unwire the segment (SVID).
-    Unlock,
-}
-
-impl ShmCmd {
-    /// Whether a raw command number is one of these (IPC_SET's buffer is read by the caller).
-    pub fn is_known(cmd: i32) -> bool {
-        matches!(
-            cmd,
-            ipc::IPC_STAT | ipc::IPC_SET | ipc::IPC_RMID | ipc::SHM_LOCK | ipc::SHM_UNLOCK
-        )
-    }
-}
 
 /// One segment.
 #[derive(Debug)]
@@ -104,7 +34,7 @@ pub struct Segment {
     /// under every other rule set.
     pub lock_count: u32,
     /// Whether the object holds its own wiring on each of its resident pages (every page is
-    /// resident then, except under a lazy `SHM_LOCK`, [`crate::types::Semantics::lazy_shm_lock`]).
+    /// resident then, except under a lazy `SHM_LOCK`, [`crate::base::types::Policy::lazy_shm_lock`]).
     /// Equal to `locked` except under `netbsd-2019`, which can leave the mark set after
     /// unwiring the object.
     pub object_wired: bool,

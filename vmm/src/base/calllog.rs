@@ -4,9 +4,9 @@
 //! The log is a fixed ring of 32 records written under the machine lock;
 //! recording a call copies one small record and allocates nothing.
 
-use crate::addr::{GuestId, ShmId, Vaddr};
-use crate::errno::Errno;
-use crate::segment::{ShmCmd, ShmidDs};
+use crate::base::addr::{GuestId, ShmId, Vaddr};
+use crate::base::errno::Errno;
+use crate::base::types::{ShmCmd, ShmidDs};
 use std::fmt;
 
 /// One argument of a logged call, kept in the form that reads best.

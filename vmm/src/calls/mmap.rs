@@ -6,17 +6,17 @@
 //! could be had while wiring) are rolled back by `WireOps::wire_entries`, and every partial
 //! change of the map goes through `WireOps::with_clipped`, whose merge puts the map back on
 //! failure (and after mapping changes; wiring calls keep their clips, as UVM's do).
-//! Removing mappings is [`crate::unmap`]'s; what the rule set decides is [`crate::semantics`]'.
+//! Removing mappings is [`crate::calls::unmap`]'s; what the rule set decides is [`crate::rules`]'.
 
-use crate::addr::{GuestId, PageRange, Vaddr, Vpn};
-use crate::errno::Errno;
-use crate::map::{Backing, Entry, Prot};
-use crate::page::PageSlot;
-use crate::pmap::Pmap;
-use crate::semantics::rules;
-use crate::state::State;
-use crate::unmap::Unmap;
-use crate::wiring::{Reshape, WireOps};
+use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
+use crate::base::errno::Errno;
+use crate::calls::unmap::Unmap;
+use crate::rules;
+use crate::vm::map::{Backing, Entry, Prot};
+use crate::vm::page::PageSlot;
+use crate::vm::pmap::Pmap;
+use crate::vm::state::State;
+use crate::vm::wiring::{Reshape, WireOps};
 use bitflags::bitflags;
 
 bitflags! {
@@ -125,7 +125,7 @@ pub(crate) trait MmapCalls {
     /// `PROT_NONE`, as NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`,
     /// `mlock_mmap`, requires the failure); `EAGAIN` past the locked-memory limit or the wired
     /// maximum, or when no frame can be had. Other rule sets answer some of these with their
-    /// kernel's errno ([`crate::semantics`]). Undone on failure: every entry and page wired.
+    /// kernel's errno ([`crate::rules`]). Undone on failure: every entry and page wired.
     fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
 
     /// `munlock` of the pages the range touches: the rule set's unlock (under `proposed`, clears
@@ -167,7 +167,7 @@ impl MmapCalls for State {
             return Ok(());
         }
         let r = if self.check_lock_limits(g, range, |_| true) {
-            let op = rules(self).lock_op();
+            let op = rules::of(self).lock_op();
             self.with_clipped(g, range, Reshape::KeepClips, |s| {
                 s.wire_entries(g, range, op, |_| true)
             })
@@ -280,7 +280,7 @@ impl MmapCalls for State {
     }
 
     fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        let answers = rules(self).answers();
+        let answers = self.policy.answers;
         let range = PageRange::rounded(addr, len, self.limit_bytes())?;
         let vm = self.guest(g)?;
         if let Some(e) = answers.mlock_limit_zero {
@@ -315,7 +315,7 @@ impl MmapCalls for State {
         if !self.phys.wired_allows(&self.cfg.limits, more_wired) {
             return Err(answers.mlock_over_wired);
         }
-        let op = rules(self).lock_op();
+        let op = rules::of(self).lock_op();
         self.with_clipped(g, range, Reshape::KeepClips, |s| {
             s.wire_entries(g, range, op, |_| true)
         })
@@ -334,7 +334,7 @@ impl MmapCalls for State {
             return Err(Errno::ENOMEM);
         }
         self.with_clipped(g, range, Reshape::KeepClips, |s| {
-            rules(s).munlock(s, g, range)
+            rules::of(s).munlock(s, g, range)
         })
     }
 
@@ -349,7 +349,7 @@ impl MmapCalls for State {
             if !self.check_lock_limits(g, all, accessible) {
                 return Err(Errno::ENOMEM);
             }
-            let op = rules(self).lock_op();
+            let op = rules::of(self).lock_op();
             self.with_clipped(g, all, Reshape::KeepClips, |s| {
                 s.wire_entries(g, all, op, accessible)
             })
@@ -364,17 +364,19 @@ impl MmapCalls for State {
     fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
         let all = self.whole_space();
         self.guest_mut(g)?.map.wire_future = false;
-        self.with_clipped(g, all, Reshape::KeepClips, |s| rules(s).munlockall(s, g))
+        self.with_clipped(g, all, Reshape::KeepClips, |s| {
+            rules::of(s).munlockall(s, g)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::PAGE_SIZE;
-    use crate::audit::audit;
-    use crate::fault::{Access, Fault};
-    use crate::types::Semantics;
+    use crate::base::addr::PAGE_SIZE;
+    use crate::base::types::Semantics;
+    use crate::diag::audit::audit;
+    use crate::vm::fault::{Access, Fault};
 
     const P: u64 = PAGE_SIZE;
     const ANON: MapFlags = MapFlags::ANON.union(MapFlags::PRIVATE);
@@ -536,7 +538,7 @@ mod tests {
         assert_eq!(s.guest(g).unwrap().map.len(), 3);
         assert_eq!(
             s.fault(g, Vaddr(a.0 + P).vpn(), Access::Write).unwrap_err(),
-            crate::fault::FaultError::Protection
+            crate::vm::fault::FaultError::Protection
         );
         s.mprotect(g, Vaddr(a.0 + P), P, Prot::RW).unwrap();
         assert_eq!(s.guest(g).unwrap().map.len(), 1);
@@ -580,6 +582,7 @@ mod tests {
     fn old_rules_count_mlock_and_refuse_munlock_of_an_unlocked_range() {
         let (mut s, g) = one_guest(16);
         s.cfg.semantics = Semantics::Netbsd2019;
+        s.policy = Semantics::Netbsd2019.policy();
         let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
         s.mlock(g, a, P).unwrap();
         s.mlock(g, a, P).unwrap();

@@ -7,19 +7,20 @@
 //! never hands a non-resident range to anything.
 //!
 //! The signal handlers ([`handler`]) are the only other `unsafe` code of the VM core besides
-//! [`crate::host`] and the swap file's `memfd`.
+//! [`crate::vm::host`] and the swap file's `memfd`.
 
 #![allow(unsafe_code)]
 
-use crate::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
-use crate::errno::Errno;
-use crate::events::EventKind;
-use crate::host::View;
-use crate::map::Prot;
-use crate::page::{Owner, PageSlot};
-use crate::pdaemon::Pageout;
-use crate::state::{FaultAhead, State};
-use crate::types::Invariant;
+use crate::base::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
+use crate::base::errno::Errno;
+use crate::base::events::EventKind;
+use crate::base::types::Invariant;
+use crate::base::types::Owner;
+use crate::vm::host::View;
+use crate::vm::map::Prot;
+use crate::vm::page::PageSlot;
+use crate::vm::pdaemon::Pageout;
+use crate::vm::state::{FaultAhead, State};
 use smallvec::SmallVec;
 
 static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
@@ -499,9 +500,9 @@ impl State {
 /// goes through the stores.
 pub mod handler {
     use super::Fault;
-    use crate::addr::Vaddr;
-    use crate::host::{registry_lookup, FaultOwner};
-    use crate::state::State;
+    use crate::base::addr::Vaddr;
+    use crate::vm::host::{registry_lookup, FaultOwner};
+    use crate::vm::state::State;
     use parking_lot::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Once;
@@ -668,9 +669,9 @@ pub mod handler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::audit;
-    use crate::map::{Backing, Entry};
-    use crate::pdaemon::Pageout;
+    use crate::diag::audit::audit;
+    use crate::vm::map::{Backing, Entry};
+    use crate::vm::pdaemon::Pageout;
 
     const P: u64 = PAGE_SIZE;
 
@@ -786,7 +787,7 @@ mod tests {
             Err(FaultError::OutOfMemory)
         );
         assert!(matches!(
-            s.slot(crate::page::Owner::Anon {
+            s.slot(crate::base::types::Owner::Anon {
                 guest: g,
                 vpn: Vpn(1)
             }),

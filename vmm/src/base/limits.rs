@@ -13,7 +13,7 @@
 //! become wired, exactly (a page already wired by someone else costs nothing more).
 //! A check happens before any state changes, so an exceeded limit leaves everything as it was.
 
-use crate::addr::PAGE_SIZE;
+use crate::base::addr::PAGE_SIZE;
 
 /// The machine's limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

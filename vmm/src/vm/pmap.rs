@@ -1,7 +1,7 @@
 //! The pmap: what the machine state asks of host memory when maps change and pages move.
 //!
 //! UVM's pmap keeps the hardware's page tables in step with the VM map; here the "hardware" is
-//! each guest's host view ([`crate::host::View`]). When an entry is added, removed or
+//! each guest's host view ([`crate::vm::host::View`]). When an entry is added, removed or
 //! re-protected, the guest's view follows; before a page is paged out it is made inaccessible
 //! in every view that maps it, found through the page's reverse map (the guest that owns an
 //! anonymous page; every attachment of a segment page), as BSD's pv lists do.
@@ -9,14 +9,14 @@
 //! Guests without a view (the VM core used alone) need no host mapping, and every operation
 //! here is then a no-op.
 
-use crate::addr::{GuestId, PageRange, Vpn};
-use crate::errno::Errno;
-use crate::map::{Backing, Prot};
-use crate::page::Owner;
-use crate::state::State;
-use crate::types::Invariant;
+use crate::base::addr::{GuestId, PageRange, Vpn};
+use crate::base::errno::Errno;
+use crate::base::types::Invariant;
+use crate::base::types::Owner;
+use crate::vm::map::{Backing, Prot};
+use crate::vm::state::State;
 
-pub use crate::host::{HostStore, PagingMode, View, MAX_VIEWS};
+pub use crate::vm::host::{HostStore, PagingMode, View, MAX_VIEWS};
 
 /// The host-mapping side of map changes and page-outs, for guests that have a view.
 pub(crate) trait Pmap {

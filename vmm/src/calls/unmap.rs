@@ -3,26 +3,27 @@
 //!
 //! Removing a mapping really unwires it, whatever its flag and count ([`WireOp::Remove`]),
 //! frees the anonymous pages it mapped (frames, swap slots and host memory), takes it out of the
-//! guest's view, and, under the mapping rule ([`crate::types::AttachmentLife::Mapping`]), ends
+//! guest's view, and, under the mapping rule ([`crate::base::types::AttachmentLife::Mapping`]), ends
 //! every attachment left with no page mapped. Ending the last attachment of a segment marked by
 //! `IPC_RMID` destroys it.
 
-use crate::addr::{AttachId, GuestId, PageRange, ShmId};
-use crate::errno::Errno;
-use crate::events::EventKind;
-use crate::map::Backing;
-use crate::page::{Owner, PageSlot};
-use crate::pmap::Pmap;
-use crate::state::State;
-use crate::types::{AttachmentLife, Invariant};
-use crate::wire::WireOp;
-use crate::wiring::{Reshape, WireOps};
+use crate::base::addr::{AttachId, GuestId, PageRange, ShmId};
+use crate::base::errno::Errno;
+use crate::base::events::EventKind;
+use crate::base::types::Owner;
+use crate::base::types::{AttachmentLife, Invariant};
+use crate::vm::map::Backing;
+use crate::vm::page::PageSlot;
+use crate::vm::pmap::Pmap;
+use crate::vm::state::State;
+use crate::vm::wire::WireOp;
+use crate::vm::wiring::{Reshape, WireOps};
 
 /// Removing mappings, ending attachments, destroying segments.
 pub(crate) trait Unmap {
     /// Removes every entry in `range`, really unwiring each (flag and count), and frees the
     /// anonymous pages it mapped. An attachment left with no page mapped ends there under the
-    /// mapping rule ([`crate::semantics::AttachmentLife`]).
+    /// mapping rule ([`crate::rules::AttachmentLife`]).
     fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno>;
 
     /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
@@ -134,7 +135,7 @@ impl State {
     /// [`AttachmentLife::Mapping`], ends each of them that no longer maps any page. Ids with no
     /// record (an attachment still being made) are skipped.
     fn end_unmapped_attachments(&mut self, g: GuestId, ids: &[AttachId]) -> Result<(), Errno> {
-        if self.cfg.semantics.attachment_life() != AttachmentLife::Mapping {
+        if self.policy.attachment_life != AttachmentLife::Mapping {
             return Ok(());
         }
         for &aid in ids {

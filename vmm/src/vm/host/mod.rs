@@ -1,8 +1,8 @@
 //! The host layer: where resident pages really live, and the host address ranges guests run in.
 //!
 //! This is the one module that makes raw system calls on memory (with the fault handler in
-//! [`crate::fault::handler`] and the swap file's `memfd`). It knows nothing of maps, pages or
-//! guests' calls; [`crate::pmap`] drives it from the machine state.
+//! [`crate::vm::fault::handler`] and the swap file's `memfd`). It knows nothing of maps, pages or
+//! guests' calls; [`crate::vm::pmap`] drives it from the machine state.
 //!
 //! Every page's data lives in a [`HostStore`], a sparse `memfd` indexed by page: one per guest
 //! for its private anonymous memory (indexed by the guest's page number) and one per shared
@@ -28,8 +28,8 @@
 //! why it holds.
 #![allow(unsafe_code)]
 
-use crate::addr::{GuestId, PageRange, Vpn, PAGE_SIZE};
-use crate::map::Prot;
+use crate::base::addr::{GuestId, PageRange, Vpn, PAGE_SIZE};
+use crate::vm::map::Prot;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -485,7 +485,7 @@ impl View {
 
     /// Puts a private scratch page over `page`, so that an access the guest may not make, done
     /// by host code on the guest's behalf, completes without touching anything real. The guest
-    /// is made to trap before its code runs on (see [`crate::fault::handler`]).
+    /// is made to trap before its code runs on (see [`crate::vm::fault::handler`]).
     pub(crate) fn scratch_page(&self, page: PageRange) -> io::Result<()> {
         let Some((addr, len)) = self.span(page) else {
             return Err(io::Error::other("outside the view"));

@@ -9,9 +9,9 @@
 //! Invariant (checked by the audit): a page outside every anonymous entry is untouched, so
 //! `munmap` and guest exit leave no frame or swap slot behind.
 
-use crate::addr::{PageRange, Vpn};
-use crate::host::HostStore;
-use crate::page::PageSlot;
+use crate::base::addr::{PageRange, Vpn};
+use crate::vm::host::HostStore;
+use crate::vm::page::PageSlot;
 use std::io;
 
 const CHUNK_SHIFT: u32 = 9;
@@ -110,7 +110,7 @@ fn split(vpn: Vpn) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::FrameId;
+    use crate::base::addr::FrameId;
 
     #[test]
     fn slots_start_untouched_and_remember_what_is_set() {

@@ -1,10 +1,11 @@
 //! Plain types shared by every layer: identities, attachments, residency, counters, the rule
 //! set's name, and broken invariants.
 //!
-//! This module imports nothing of the crate but [`crate::addr`]: a type that two parts need
+//! This module imports nothing of the crate but [`crate::base::addr`] and [`crate::base::errno`]: a type that two parts need
 //! lives here, below both, so neither has to import the other.
 
-use crate::addr::{AttachId, PageRange, ShmId, Vpn};
+use crate::base::addr::{AttachId, GuestId, PageRange, ShmId, Vpn};
+use crate::base::errno::Errno;
 use std::fmt;
 use std::str::FromStr;
 
@@ -96,99 +97,59 @@ pub struct PageInfo {
     pub entry_wired: bool,
 }
 
-/// Which wiring rules a machine follows. What each one decides, and the kernel source each rule
-/// comes from, is in [`crate::semantics`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Semantics {
-    /// POSIX locks are a flag, SVID and kernel wirings a count (the fix).
-    #[default]
-    Proposed,
-    /// One count for everything, as NetBSD's uvm_map.c, uvm_mmap.c and sysv_shm.c had it.
-    Netbsd2019,
-    /// Linux: `VM_LOCKED` on the vma, `SHM_LOCK` a flag on the segment's pages as they come in.
-    Linux,
-    /// FreeBSD: a user-wired flag beside the system wire count; no `SHM_LOCK`.
-    Freebsd,
-    /// illumos: per-page POSIX locks, `SHM_LOCK` a balanced count on the segment.
-    Illumos,
-}
+/// Which wiring rules a machine follows: a rule set of [`crate::rules`], which names them
+/// (`Semantics::Proposed`, `Semantics::Linux`, ...; [`Semantics::ALL`]), says what each decides,
+/// and cites the kernel source each rule comes from. Below that folder a rule set is only this
+/// handle and its [`Policy`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Semantics(pub(crate) u8);
 
-impl Semantics {
-    /// Every mode, default first.
-    pub const ALL: [Semantics; 5] = [
-        Semantics::Proposed,
-        Semantics::Netbsd2019,
-        Semantics::Linux,
-        Semantics::Freebsd,
-        Semantics::Illumos,
-    ];
-
-    /// The mode's name, as `--semantics` takes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Semantics::Proposed => "proposed",
-            Semantics::Netbsd2019 => "netbsd-2019",
-            Semantics::Linux => "linux",
-            Semantics::Freebsd => "freebsd",
-            Semantics::Illumos => "illumos",
-        }
-    }
-
-    /// How long an attachment lives under these rules.
-    pub fn attachment_life(self) -> AttachmentLife {
-        match self {
-            Semantics::Proposed | Semantics::Linux => AttachmentLife::Mapping,
-            Semantics::Netbsd2019 | Semantics::Freebsd | Semantics::Illumos => {
-                AttachmentLife::Record
-            }
-        }
-    }
-
-    /// Whether a locked segment's own wiring stands for every entry mapping it (the proposed
-    /// rules): while the segment is `SHM_LOCK`ed, each such entry is wired without a count of
-    /// its own, and holds no page wiring of its own either, since the object's wiring holds
-    /// every page. `SHM_LOCK` and `SHM_UNLOCK` then touch no attacher's entries except those
-    /// wired on their own account (by `mlock`), so their cost does not grow with attachers.
-    pub fn lock_covers_attachers(self) -> bool {
-        self == Semantics::Proposed
-    }
-
+/// What a rule set answers as plain values, read by the VM core (which never asks which rule
+/// set it is): one of these per rule set, in [`crate::rules`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// The rule set's name, as `--semantics` takes it.
+    pub name: &'static str,
+    /// How long an attachment lives.
+    pub attachment_life: AttachmentLife,
+    /// Whether a locked segment's own wiring stands for every entry mapping it: while the
+    /// segment is `SHM_LOCK`ed, each such entry is wired without a count of its own, and holds
+    /// no page wiring of its own either, since the object's wiring holds every page. `SHM_LOCK`
+    /// and `SHM_UNLOCK` then touch no attacher's entries except those wired on their own
+    /// account (by `mlock`), so their cost does not grow with attachers.
+    pub lock_covers_attachers: bool,
     /// Whether `SHM_LOCK` wires only the pages resident at the time and the rest as they come
-    /// in (Linux), rather than bringing every page in first.
-    pub fn lazy_shm_lock(self) -> bool {
-        self == Semantics::Linux
-    }
-
-    /// Whether a privileged guest has no locked-memory limit (Linux's `CAP_IPC_LOCK`,
-    /// `mm/mlock.c`, `do_mlock`); elsewhere the limit binds every guest.
-    pub fn privilege_lifts_memlock(self) -> bool {
-        self == Semantics::Linux
-    }
-
-    /// Whether the mode replays a known kernel bug, so the audit must not hold it to the
+    /// in, rather than bringing every page in first.
+    pub lazy_shm_lock: bool,
+    /// Whether `SHM_LOCK` is a balanced count on the segment (each lock needs its own unlock);
+    /// elsewhere the segment's lock count stays 0.
+    pub shm_lock_counted: bool,
+    /// Whether a privileged guest has no locked-memory limit; elsewhere the limit binds every
+    /// guest.
+    pub privilege_lifts_memlock: bool,
+    /// Whether the rule set replays a known kernel bug, so the audit must not hold it to the
     /// invariants that bug breaks (only the machine's own stop on corrupt state).
-    pub fn replays_bug(self) -> bool {
-        self == Semantics::Netbsd2019
-    }
+    pub replays_bug: bool,
+    /// The errnos that differ between rule sets.
+    pub answers: Answers,
 }
 
-impl fmt::Display for Semantics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-impl FromStr for Semantics {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Semantics, String> {
-        Semantics::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Semantics::ALL.iter().map(|m| m.name()).collect();
-                format!("unknown semantics `{s}` ({})", names.join(", "))
-            })
-    }
+/// Errnos and permissions that differ between rule sets but need no code of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answers {
+    /// `mlock` of a range with a `PROT_NONE` entry.
+    pub mlock_prot_none: Errno,
+    /// `mlock` past the guest's locked-memory limit.
+    pub mlock_over_memlock: Errno,
+    /// `mlock` past the machine's wired maximum, or with no frame to be had.
+    pub mlock_over_wired: Errno,
+    /// `mlock` by an unprivileged guest whose limit is 0 (`None`: the limit decides).
+    pub mlock_limit_zero: Option<Errno>,
+    /// `shmat` of a segment marked by `IPC_RMID` that is still attached (`None`: allowed).
+    pub attach_removed: Option<Errno>,
+    /// Whether `IPC_RMID` takes the id out of the id space at once, so that every later call
+    /// naming it fails with `EINVAL`.
+    pub rmid_hides_id: bool,
 }
 
 /// How long an attachment (one `shmat`) lives once its pages are unmapped by something other
@@ -240,7 +201,7 @@ pub enum AttachmentLife {
 
 macro_rules! invariants {
     ($($(#[$doc:meta])* $v:ident = $name:literal,)*) => {
-        /// The invariants the machine keeps, by name: the ones [`crate::audit`] checks, and
+        /// The invariants the machine keeps, by name: the ones [`crate::diag::audit`] checks, and
         /// the ones an operation finds broken when it stops the machine (see
         /// [`crate::Machine::corruption`]). `Display` gives the name used in reports.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -390,4 +351,83 @@ mod tests {
         }
         assert!("no-such-thing".parse::<Invariant>().is_err());
     }
+}
+
+/// The page a frame holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// A page of a guest's private anonymous memory.
+    Anon {
+        /// The guest.
+        guest: GuestId,
+        /// Its page number.
+        vpn: Vpn,
+    },
+    /// A page of a shared segment's object.
+    Object {
+        /// The segment.
+        shm: ShmId,
+        /// The page's index in the object.
+        pgoff: u64,
+    },
+}
+
+/// A segment's owner, creator and permission bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpcPerm {
+    /// Owner user.
+    pub uid: u32,
+    /// Owner group.
+    pub gid: u32,
+    /// Creator user.
+    pub cuid: u32,
+    /// Creator group.
+    pub cgid: u32,
+    /// Permission bits (`0o777`).
+    pub mode: u32,
+}
+
+/// What `IPC_STAT` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmidDs {
+    /// Owner, creator and mode; the mode also carries `SHM_LOCKED`/`SHM_DEST` state bits.
+    pub perm: IpcPerm,
+    /// The key (`IPC_PRIVATE` once removed).
+    pub key: i32,
+    /// Size in bytes, as asked for at creation.
+    pub segsz: u64,
+    /// Guest of the last attach or detach.
+    pub lpid: u32,
+    /// Guest that created it.
+    pub cpid: u32,
+    /// Current attachments.
+    pub nattch: u32,
+    /// Machine tick of the last attach.
+    pub atime: u32,
+    /// Machine tick of the last detach.
+    pub dtime: u32,
+    /// Machine tick of the last change.
+    pub ctime: u32,
+}
+
+/// A `shmctl` command, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShmCmd {
+    /// Report the status.
+    Stat,
+    /// Set owner and mode.
+    Set {
+        /// New owner user.
+        uid: u32,
+        /// New owner group.
+        gid: u32,
+        /// New permission bits (only `0o777` is kept).
+        mode: u32,
+    },
+    /// Mark for removal.
+    Rmid,
+    /// Wire the segment (SVID).
+    Lock,
+    /// Unwire the segment (SVID).
+    Unlock,
 }

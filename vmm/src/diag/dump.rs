@@ -59,11 +59,12 @@
 //! println!("{}", d.text());
 //! ```
 
-use crate::addr::{GuestId, ShmId, PAGE_SIZE};
-use crate::map::{Backing, Entry, Prot};
-use crate::page::{Owner, PageSlot};
-use crate::state::State;
-use crate::types::Residency;
+use crate::base::addr::{GuestId, ShmId, PAGE_SIZE};
+use crate::base::types::Owner;
+use crate::base::types::Residency;
+use crate::vm::map::{Backing, Entry, Prot};
+use crate::vm::page::PageSlot;
+use crate::vm::state::State;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! Page-level wiring, driven by the entry-level rules of [`crate::wire`]: wiring and unwiring
+//! Page-level wiring, driven by the entry-level rules of [`crate::vm::wire`]: wiring and unwiring
 //! the pages under entries, the object wiring of a `SHM_LOCK`ed segment, the holds on every
 //! attachment of a segment, the limit checks that come before any of them, and the one
 //! clip–operate–merge helper (`WireOps::with_clipped`) every partial-map change goes through.
@@ -8,16 +8,17 @@
 //! restores every entry it changed. The exceptions are corrupt state (a count or a frame that
 //! would go below zero), which is recorded and stops the machine.
 
-use crate::addr::{GuestId, PageRange, ShmId, Vpn};
-use crate::errno::Errno;
-use crate::events::EventKind;
-use crate::fault::Fault;
-use crate::limits::Limits;
-use crate::map::{Backing, Entry};
-use crate::page::{Owner, PageSlot};
-use crate::state::State;
-use crate::types::Invariant;
-use crate::wire::{CountUnderflow, Saved, Transition, WireOp};
+use crate::base::addr::{GuestId, PageRange, ShmId, Vpn};
+use crate::base::errno::Errno;
+use crate::base::events::EventKind;
+use crate::base::limits::Limits;
+use crate::base::types::Invariant;
+use crate::base::types::Owner;
+use crate::vm::fault::Fault;
+use crate::vm::map::{Backing, Entry};
+use crate::vm::page::PageSlot;
+use crate::vm::state::State;
+use crate::vm::wire::{CountUnderflow, Saved, Transition, WireOp};
 use smallvec::SmallVec;
 
 /// What [`WireOps::with_clipped`] does to the map after its operation succeeds.
@@ -124,7 +125,7 @@ pub(crate) trait WireOps {
     /// Hands the page wiring of the entries mapping segment `id` that are wired on their own
     /// account (by `mlock`) over to the segment's lock (`to_lock`: each drops its page wiring,
     /// which the object's wiring now stands for) or back (each takes its own again), where the
-    /// lock stands for every attacher ([`crate::types::Semantics::lock_covers_attachers`]). No
+    /// lock stands for every attacher ([`crate::base::types::Policy::lock_covers_attachers`]). No
     /// entry changes, and only when some entry is wired on its own account is any guest's map
     /// looked at: the cost does not grow with attachers. The object must be wired throughout,
     /// so neither direction needs a frame.
@@ -348,7 +349,7 @@ impl WireOps for State {
 
     fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
         let vm = &self.guests[&g];
-        (vm.cred.is_privileged() && self.cfg.semantics.privilege_lifts_memlock())
+        (vm.cred.is_privileged() && self.policy.privilege_lifts_memlock)
             || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
     }
 
@@ -392,7 +393,7 @@ impl WireOps for State {
             ));
         }
         let pages = self.seg(id)?.pages();
-        if self.cfg.semantics.lazy_shm_lock() {
+        if self.policy.lazy_shm_lock {
             // Only the pages there now; the rest take the wiring as they come in (`Fault`).
             for pgoff in 0..pages {
                 if let PageSlot::Resident(f) = self.slot(Owner::Object { shm: id, pgoff }) {
@@ -419,7 +420,7 @@ impl WireOps for State {
                 format!("{id:?} dropped an object wiring it no longer held"),
             ));
         }
-        let lazy = self.cfg.semantics.lazy_shm_lock();
+        let lazy = self.policy.lazy_shm_lock;
         let pages = self.seg(id)?.pages();
         if !lazy {
             // Every page is resident and holds the object's wiring.
@@ -503,7 +504,7 @@ impl WireOps for State {
 }
 
 impl State {
-    /// Keeps the segment's count of pages wired by their entries ([`crate::segment::Segment`]'s
+    /// Keeps the segment's count of pages wired by their entries ([`crate::vm::segment::Segment`]'s
     /// `entry_wired_pages`) through an entry transition `t` of `pages` pages with `backing`.
     fn count_entry_wiring(&mut self, backing: Backing, pages: u64, t: Transition) {
         let Backing::Shm { id, .. } = backing else {

@@ -1,0 +1,56 @@
+//! `freebsd`: a user-wired flag beside the system wire count (`sys/vm/vm_map.c`), no
+//! `SHM_LOCK` (`sys/kern/sysv_shm.c`), and a `shmmap_state` record per attachment until `shmdt`.
+
+use super::{Answers, AttachmentLife, Policy, Rules};
+use crate::base::addr::{GuestId, PageRange, ShmId};
+use crate::base::errno::Errno;
+use crate::vm::state::State;
+use crate::vm::wire::WireOp;
+use crate::vm::wiring::WireOps;
+
+pub(super) struct Freebsd;
+
+impl Rules for Freebsd {
+    fn policy(&self) -> Policy {
+        Policy {
+            name: "freebsd",
+            attachment_life: AttachmentLife::Record,
+            lock_covers_attachers: false,
+            lazy_shm_lock: false,
+            shm_lock_counted: false,
+            privilege_lifts_memlock: false,
+            replays_bug: false,
+            answers: Answers {
+                mlock_prot_none: Errno::ENOMEM,
+                mlock_over_memlock: Errno::ENOMEM,
+                mlock_over_wired: Errno::EAGAIN,
+                mlock_limit_zero: None,
+                attach_removed: None,
+                rmid_hides_id: false,
+            },
+        }
+    }
+
+    /// `vm_map_unwire(..., VM_MAP_WIRE_USER | VM_MAP_WIRE_NOHOLES)` first checks that every
+    /// entry of the range is user-wired, and changes nothing if one is not.
+    fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
+        if s.guest(g)?.map.overlapping(range).any(|e| !e.is_mlocked()) {
+            return Err(Errno::ENOMEM);
+        }
+        s.wire_entries(g, range, WireOp::Munlock, |_| true)
+    }
+
+    /// `kern_shmctl_locked` has no `SHM_LOCK` or `SHM_UNLOCK` case: `EINVAL` for everyone.
+    fn may_shm_lock(&self, _s: &State, _g: GuestId, _id: ShmId, _lock: bool) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    fn shm_lock(&self, _s: &mut State, _g: GuestId, _id: ShmId) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    fn shm_unlock(&self, _s: &mut State, _g: GuestId, _id: ShmId) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+}
