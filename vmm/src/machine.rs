@@ -8,16 +8,16 @@ use crate::base::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::base::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
 use crate::base::errno::Errno;
 use crate::base::events::{Event, EventKind, EventLog};
-use crate::calls::mmap::{MmapCalls, PLACEMENT_FLOOR};
-use crate::calls::shm::{ShmCalls, ShmCmd, ShmidDs};
-use crate::calls::unmap::Unmap;
-use crate::diag::dump::Dump;
-use crate::vm::fault::Fault;
+use crate::calls::mmap::{self, PLACEMENT_FLOOR};
+use crate::calls::shm::{self, ShmCmd, ShmidDs};
+use crate::calls::unmap;
+use crate::diag::dump;
+use crate::vm::fault;
 use crate::vm::host::FaultOwner;
 use crate::vm::map::Prot;
 use crate::vm::page::PageSlot;
-use crate::vm::pdaemon::Pageout;
-use crate::vm::pmap::{PagingMode, Pmap, View};
+use crate::vm::pdaemon;
+use crate::vm::pmap::{self, PagingMode, View};
 use crate::vm::state::State;
 use parking_lot::{Condvar, Mutex};
 use std::io;
@@ -190,12 +190,12 @@ impl Machine {
                 Arg::Addr(flags.bits().into()),
             ],
         );
-        self.call(c, |s| s.mmap(g, addr, len, prot, flags))
+        self.call(c, |s| mmap::mmap(s, g, addr, len, prot, flags))
     }
     /// `munmap`: removes mappings in the range, really unwiring them.
     pub fn munmap(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let c = Call::new(g, "munmap", [Arg::Addr(addr.0), Arg::Addr(len)]);
-        self.call(c, |s| s.munmap(g, addr, len))
+        self.call(c, |s| mmap::munmap(s, g, addr, len))
     }
     /// `mprotect`.
     pub fn mprotect(&self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno> {
@@ -208,31 +208,31 @@ impl Machine {
                 Arg::Num(prot.bits().into()),
             ],
         );
-        self.call(c, |s| s.mprotect(g, addr, len, prot))
+        self.call(c, |s| mmap::mprotect(s, g, addr, len, prot))
     }
     /// `mincore`: one byte per page, bit 0 set when resident.
     pub fn mincore(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
         let c = Call::new(g, "mincore", [Arg::Addr(addr.0), Arg::Addr(len)]);
-        self.call(c, |s| s.mincore(g, addr, len))
+        self.call(c, |s| mmap::mincore(s, g, addr, len))
     }
     /// `mlock`: sets the POSIX lock flag on the range; wires what was not wired.
     pub fn mlock(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let c = Call::new(g, "mlock", [Arg::Addr(addr.0), Arg::Addr(len)]);
-        self.call(c, |s| s.mlock(g, addr, len))
+        self.call(c, |s| mmap::mlock(s, g, addr, len))
     }
     /// `munlock`: clears the flag; unwires only what nothing else holds.
     pub fn munlock(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let c = Call::new(g, "munlock", [Arg::Addr(addr.0), Arg::Addr(len)]);
-        self.call(c, |s| s.munlock(g, addr, len))
+        self.call(c, |s| mmap::munlock(s, g, addr, len))
     }
     /// `mlockall`.
     pub fn mlockall(&self, g: GuestId, flags: crate::MlockallFlags) -> Result<(), Errno> {
         let c = Call::new(g, "mlockall", [Arg::Num(flags.bits().into())]);
-        self.call(c, |s| s.mlockall(g, flags))
+        self.call(c, |s| mmap::mlockall(s, g, flags))
     }
     /// `munlockall`.
     pub fn munlockall(&self, g: GuestId) -> Result<(), Errno> {
-        self.call(Call::new(g, "munlockall", []), |s| s.munlockall(g))
+        self.call(Call::new(g, "munlockall", []), |s| mmap::munlockall(s, g))
     }
     /// `shmget(key, size, shmflg)`.
     pub fn shmget(&self, g: GuestId, key: i32, size: u64, shmflg: i32) -> Result<ShmId, Errno> {
@@ -245,7 +245,7 @@ impl Machine {
                 Arg::Mode(shmflg as u32),
             ],
         );
-        self.call(c, |s| s.shmget(g, key, size, shmflg))
+        self.call(c, |s| shm::shmget(s, g, key, size, shmflg))
     }
     /// `shmat(shmid, addr, shmflg)`; returns the attach address. An address of 0 lets the
     /// machine choose (the lowest free room above page 0); any other is a fixed attach there,
@@ -280,12 +280,12 @@ impl Machine {
                 Arg::Mode(shmflg as u32),
             ],
         );
-        self.call(c, |s| s.shmat(g, id, at, shmflg))
+        self.call(c, |s| shm::shmat(s, g, id, at, shmflg))
     }
     /// `shmdt(addr)`.
     pub fn shmdt(&self, g: GuestId, addr: Vaddr) -> Result<(), Errno> {
         self.call(Call::new(g, "shmdt", [Arg::Addr(addr.0)]), |s| {
-            s.shmdt(g, addr)
+            shm::shmdt(s, g, addr)
         })
     }
     /// `shmctl(shmid, cmd, buf)`: IPC_STAT returns the status.
@@ -295,23 +295,23 @@ impl Machine {
             "shmctl",
             [Arg::Num(id.0.into()), Arg::Name(shm_cmd_name(&cmd))],
         );
-        self.call(c, |s| s.shmctl(g, id, cmd))
+        self.call(c, |s| shm::shmctl(s, g, id, cmd))
     }
 
     /// Copies guest memory out to the host, bringing pages in as needed (`EFAULT` for unmapped or
     /// unreadable memory).
     pub fn read(&self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno> {
-        self.quiet(|s| s.copy_out(g, addr, buf))
+        self.quiet(|s| fault::copy_out(s, g, addr, buf))
     }
     /// Copies host data into guest memory (`EFAULT` for unmapped or unwritable memory).
     pub fn write(&self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno> {
-        self.quiet(|s| s.copy_in(g, addr, data))
+        self.quiet(|s| fault::copy_in(s, g, addr, data))
     }
 
     /// The pagedaemon reclaims up to `n` unwired pages now; returns how many it reclaimed, fewer
     /// only when nothing more could be reclaimed.
     pub fn reclaim(&self, n: usize) -> usize {
-        self.with(|s| s.reclaim(n))
+        self.with(|s| pdaemon::reclaim(s, n))
     }
 
     /// Checks every invariant of the machine; names the first one broken.
@@ -357,12 +357,12 @@ impl Machine {
     /// Guest `g`'s map, one row per entry, with runs of like pages (residency and who wires
     /// them) when `pages` is set. See [`crate::diag::dump`].
     pub fn dump_map(&self, g: GuestId, pages: bool) -> Result<crate::diag::dump::MapDump, Errno> {
-        self.with(|s| s.dump_map(g, pages))
+        self.with(|s| dump::dump_map(s, g, pages))
     }
 
     /// The machine-wide view: frames, queues, swap, segments, per-guest totals.
     pub fn dump_machine(&self) -> crate::diag::dump::MachineDump {
-        self.with(|s| s.dump_machine())
+        self.with(|s| dump::dump_machine(s))
     }
 
     /// The state of the page at `addr` in guest `g` (`ENOMEM` if unmapped).
@@ -412,7 +412,7 @@ impl Machine {
                 .map(|e| (e.range(), e.backing, e.prot))
                 .collect();
             for (r, b, p) in entries {
-                if let Err(e) = s.pmap_enter(g, r, b, p) {
+                if let Err(e) = pmap::pmap_enter(s, g, r, b, p) {
                     s.views.remove(&g);
                     return Err(io::Error::other(format!(
                         "mapping {r:?} into the view: {e}"
@@ -516,9 +516,9 @@ impl Machine {
 /// Guest exit: detach every segment, remove every mapping, forget the guest.
 fn exit(s: &mut State, g: GuestId) -> Result<(), Errno> {
     while let Some(a) = s.guest(g)?.attachments.first().copied() {
-        s.shmdt(g, a.va.addr())?;
+        shm::shmdt(s, g, a.va.addr())?;
     }
-    s.remove_range(g, s.whole_space())?;
+    unmap::remove_range(s, g, s.whole_space())?;
     s.views.remove(&g);
     s.guests.remove(&g);
     Ok(())
@@ -555,7 +555,7 @@ impl Machine {
                     let free = st.phys.pool.free_count();
                     if free < target {
                         st.diag.stats.pdaemon_runs += 1;
-                        st.reclaim(target - free);
+                        pdaemon::reclaim(st, target - free);
                     }
                 });
             })?;

@@ -3,20 +3,20 @@
 //!
 //! Each call validates everything and checks its limits before it changes anything, so a call
 //! that fails leaves no state changed; the few failures that can only show up part-way (no frame
-//! could be had while wiring) are rolled back by `WireOps::wire_entries`, and every partial
-//! change of the map goes through `WireOps::with_clipped`, whose merge puts the map back on
+//! could be had while wiring) are rolled back by `wiring::wire_entries`, and every partial
+//! change of the map goes through `wiring::with_clipped`, whose merge puts the map back on
 //! failure (and after mapping changes; wiring calls keep their clips, as UVM's do).
 //! Removing mappings is [`crate::calls::unmap`]'s; what the rule set decides is [`crate::rules`]'.
 
 use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::base::errno::Errno;
-use crate::calls::unmap::Unmap;
+use crate::calls::unmap;
 use crate::rules;
 use crate::vm::map::{Backing, Entry, Prot};
 use crate::vm::page::PageSlot;
-use crate::vm::pmap::Pmap;
+use crate::vm::pmap;
 use crate::vm::state::State;
-use crate::vm::wiring::{Reshape, WireOps};
+use crate::vm::wiring::{self, Reshape};
 use bitflags::bitflags;
 
 bitflags! {
@@ -69,305 +69,282 @@ impl MlockallFlags {
 /// The lowest page an address-less `mmap` or `shmat` picks, so that no mapping lands at 0.
 pub(crate) const PLACEMENT_FLOOR: Vpn = Vpn(1);
 
-/// The calls on a guest's address space. Every one fails with `ESRCH` for an unknown guest.
-pub(crate) trait MmapCalls {
-    /// Inserts a fresh entry into a free range (the caller checked it is free) and maps it into
-    /// the guest's view; under `MCL_FUTURE` an accessible entry is then locked with the rule
-    /// set's lock operation.
-    ///
-    /// Errors: `ENOMEM` when the view refuses the mapping or the lock does not fit the limits or
-    /// memory. Undone on failure: the entry is removed again, so nothing is left mapped.
-    fn insert_entry(&mut self, g: GuestId, entry: Entry) -> Result<(), Errno>;
-
-    /// `mmap` of anonymous memory (`MAP_ANON` required, `MAP_SHARED` or `MAP_PRIVATE`, not
-    /// both); returns the address. Without `MAP_FIXED`, `addr` is a hint: the lowest free room
-    /// at or above it, else the lowest above page 0. With `MAP_FIXED`, whatever was mapped in the
-    /// range is removed first ([`Unmap::remove_range`]: really unwired).
-    ///
-    /// Errors: `EINVAL` for a bad flag combination, length 0, or an unaligned or overflowing
-    /// `MAP_FIXED` range; `ENOMEM` when no room is free, the range passes the address space, or
-    /// `MCL_FUTURE` cannot lock the new pages. Undone on failure: everything, except that a
-    /// `MAP_FIXED` call refused after the old mappings went leaves them unmapped, as POSIX
-    /// allows; the `MCL_FUTURE` limit is checked first so that this cannot happen for want of
-    /// locked memory.
-    fn mmap(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        len: u64,
-        prot: Prot,
-        flags: MapFlags,
-    ) -> Result<Vaddr, Errno>;
-
-    /// `munmap`: removes every mapping in the page-aligned range, really unwiring each; holes
-    /// are allowed.
-    ///
-    /// Errors: `EINVAL` for length 0 or an unaligned or out-of-space range. Nothing changes on
-    /// failure.
-    fn munmap(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
-
-    /// `mprotect`: sets the protection of every page of the range; wiring is untouched.
-    ///
-    /// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole or an out-of-space range;
-    /// `EACCES` when an entry's maximum protection forbids `prot` (a `SHM_RDONLY` attachment
-    /// made writable). Nothing changes on failure.
-    fn mprotect(&mut self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno>;
-
-    /// `mincore`: one byte per page of the range, 1 when resident.
-    ///
-    /// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole. Changes nothing.
-    fn mincore(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno>;
-
-    /// `mlock` of the pages the range touches: the rule set's lock operation on every entry
-    /// (the POSIX flag under `proposed`), wiring what was not wired. Length 0 succeeds.
-    ///
-    /// Errors: `ENOMEM` for a hole or an out-of-space range; `EINVAL` when an entry is
-    /// `PROT_NONE`, as NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`,
-    /// `mlock_mmap`, requires the failure); `EAGAIN` past the locked-memory limit or the wired
-    /// maximum, or when no frame can be had. Other rule sets answer some of these with their
-    /// kernel's errno ([`crate::rules`]). Undone on failure: every entry and page wired.
-    fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
-
-    /// `munlock` of the pages the range touches: the rule set's unlock (under `proposed`, clears
-    /// the flag; an SVID count still wires).
-    ///
-    /// Errors: `ENOMEM` for a hole or an out-of-space range; under `netbsd-2019`, `EINVAL`
-    /// when an entry is not wired. Nothing changes on failure.
-    fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno>;
-
-    /// `mlockall`. `MCL_CURRENT` locks every entry that is not `PROT_NONE` (as NetBSD);
-    /// `MCL_FUTURE` makes later mappings start locked. `MCL_CURRENT` alone leaves an earlier
-    /// `MCL_FUTURE` in force (as NetBSD).
-    ///
-    /// Errors: `EINVAL` for no flag; `ENOMEM` past the limits or when no frame can be had.
-    /// Undone on failure: every entry and page wired, and `MCL_FUTURE` is not set.
-    fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno>;
-
-    /// `munlockall`: ends `MCL_FUTURE` and applies the rule set's unlock to every entry.
-    /// Fails only on corrupt state.
-    fn munlockall(&mut self, g: GuestId) -> Result<(), Errno>;
+/// Inserts a fresh entry into a free range (the caller checked it is free) and maps it into
+/// the guest's view; under `MCL_FUTURE` an accessible entry is then locked with the rule
+/// set's lock operation.
+///
+/// Errors: `ENOMEM` when the view refuses the mapping or the lock does not fit the limits or
+/// memory. Undone on failure: the entry is removed again, so nothing is left mapped.
+pub(crate) fn insert_entry(s: &mut State, g: GuestId, entry: Entry) -> Result<(), Errno> {
+    let (range, backing, prot) = (entry.range(), entry.backing, entry.prot);
+    let vm = s.guest_mut(g)?;
+    if backing == Backing::Anon {
+        vm.amap.reserve(range);
+    }
+    vm.map.insert(entry);
+    tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?backing, ?prot, "map");
+    if let Err(e) = pmap::pmap_enter(s, g, range, backing, prot) {
+        unmap::remove_range(s, g, range)?;
+        return Err(e);
+    }
+    // A PROT_NONE mapping is never locked, as NetBSD's uvm_mmaplock returns before wiring
+    // one (and as `mlock` refuses one).
+    if !s.guests[&g].map.wire_future || prot.is_empty() {
+        return Ok(());
+    }
+    let r = if wiring::check_lock_limits(s, g, range, |_| true) {
+        let op = rules::of(s).lock_op();
+        wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
+            wiring::wire_entries(s, g, range, op, |_| true)
+        })
+        .map_err(|_| Errno::ENOMEM)
+    } else {
+        Err(Errno::ENOMEM)
+    };
+    if r.is_err() {
+        unmap::remove_range(s, g, range)?;
+    }
+    r
 }
 
-impl MmapCalls for State {
-    fn insert_entry(&mut self, g: GuestId, entry: Entry) -> Result<(), Errno> {
-        let (range, backing, prot) = (entry.range(), entry.backing, entry.prot);
-        let vm = self.guest_mut(g)?;
-        if backing == Backing::Anon {
-            vm.amap.reserve(range);
+/// `mmap` of anonymous memory (`MAP_ANON` required, `MAP_SHARED` or `MAP_PRIVATE`, not
+/// both); returns the address. Without `MAP_FIXED`, `addr` is a hint: the lowest free room
+/// at or above it, else the lowest above page 0. With `MAP_FIXED`, whatever was mapped in the
+/// range is removed first ([`crate::calls::unmap::remove_range`]: really unwired).
+///
+/// Errors: `EINVAL` for a bad flag combination, length 0, or an unaligned or overflowing
+/// `MAP_FIXED` range; `ENOMEM` when no room is free, the range passes the address space, or
+/// `MCL_FUTURE` cannot lock the new pages. Undone on failure: everything, except that a
+/// `MAP_FIXED` call refused after the old mappings went leaves them unmapped, as POSIX
+/// allows; the `MCL_FUTURE` limit is checked first so that this cannot happen for want of
+/// locked memory.
+pub(crate) fn mmap(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+    prot: Prot,
+    flags: MapFlags,
+) -> Result<Vaddr, Errno> {
+    s.guest(g)?;
+    if !flags.contains(MapFlags::ANON)
+        || flags.contains(MapFlags::SHARED | MapFlags::PRIVATE)
+        || len == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let limit = s.limit_bytes();
+    let range = if flags.contains(MapFlags::FIXED) {
+        let r = PageRange::aligned(addr, len, limit)?;
+        if s.guests[&g].map.wire_future
+            && !prot.is_empty()
+            && !wiring::future_lock_allows(s, g, r.pages())
+        {
+            // Checked before the old mappings go (counting the new range in full, whatever
+            // it replaces), so a refused call changes nothing.
+            return Err(Errno::ENOMEM);
         }
-        vm.map.insert(entry);
-        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?backing, ?prot, "map");
-        if let Err(e) = self.pmap_enter(g, range, backing, prot) {
-            self.remove_range(g, range)?;
-            return Err(e);
-        }
-        // A PROT_NONE mapping is never locked, as NetBSD's uvm_mmaplock returns before wiring
-        // one (and as `mlock` refuses one).
-        if !self.guests[&g].map.wire_future || prot.is_empty() {
-            return Ok(());
-        }
-        let r = if self.check_lock_limits(g, range, |_| true) {
-            let op = rules::of(self).lock_op();
-            self.with_clipped(g, range, Reshape::KeepClips, |s| {
-                s.wire_entries(g, range, op, |_| true)
-            })
-            .map_err(|_| Errno::ENOMEM)
-        } else {
-            Err(Errno::ENOMEM)
-        };
-        if r.is_err() {
-            self.remove_range(g, range)?;
-        }
+        unmap::remove_range(s, g, r)?;
         r
-    }
+    } else {
+        let pages = PageRange::rounded(Vaddr(0), len, limit)
+            .map_err(|_| Errno::ENOMEM)?
+            .pages();
+        let map = &s.guests[&g].map;
+        let start = map
+            .find_space(pages, addr.vpn().max(PLACEMENT_FLOOR))
+            .or_else(|| map.find_space(pages, PLACEMENT_FLOOR))
+            .ok_or(Errno::ENOMEM)?;
+        PageRange::new(start, start.plus(pages))
+    };
+    insert_entry(
+        s,
+        g,
+        Entry::new(range.start, range.end, prot, Prot::ALL, Backing::Anon),
+    )?;
+    Ok(range.start.addr())
+}
 
-    fn mmap(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        len: u64,
-        prot: Prot,
-        flags: MapFlags,
-    ) -> Result<Vaddr, Errno> {
-        self.guest(g)?;
-        if !flags.contains(MapFlags::ANON)
-            || flags.contains(MapFlags::SHARED | MapFlags::PRIVATE)
-            || len == 0
-        {
-            return Err(Errno::EINVAL);
-        }
-        let limit = self.limit_bytes();
-        let range = if flags.contains(MapFlags::FIXED) {
-            let r = PageRange::aligned(addr, len, limit)?;
-            if self.guests[&g].map.wire_future
-                && !prot.is_empty()
-                && !self.future_lock_allows(g, r.pages())
-            {
-                // Checked before the old mappings go (counting the new range in full, whatever
-                // it replaces), so a refused call changes nothing.
-                return Err(Errno::ENOMEM);
-            }
-            self.remove_range(g, r)?;
-            r
-        } else {
-            let pages = PageRange::rounded(Vaddr(0), len, limit)
-                .map_err(|_| Errno::ENOMEM)?
-                .pages();
-            let map = &self.guests[&g].map;
-            let start = map
-                .find_space(pages, addr.vpn().max(PLACEMENT_FLOOR))
-                .or_else(|| map.find_space(pages, PLACEMENT_FLOOR))
-                .ok_or(Errno::ENOMEM)?;
-            PageRange::new(start, start.plus(pages))
-        };
-        self.insert_entry(
-            g,
-            Entry::new(range.start, range.end, prot, Prot::ALL, Backing::Anon),
-        )?;
-        Ok(range.start.addr())
+/// `munmap`: removes every mapping in the page-aligned range, really unwiring each; holes
+/// are allowed.
+///
+/// Errors: `EINVAL` for length 0 or an unaligned or out-of-space range. Nothing changes on
+/// failure.
+pub(crate) fn munmap(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    s.guest(g)?;
+    if len == 0 {
+        return Err(Errno::EINVAL);
     }
+    let range = PageRange::aligned(addr, len, s.limit_bytes()).map_err(|_| Errno::EINVAL)?;
+    unmap::remove_range(s, g, range)
+}
 
-    fn munmap(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        self.guest(g)?;
-        if len == 0 {
-            return Err(Errno::EINVAL);
-        }
-        let range = PageRange::aligned(addr, len, self.limit_bytes()).map_err(|_| Errno::EINVAL)?;
-        self.remove_range(g, range)
+/// `mprotect`: sets the protection of every page of the range; wiring is untouched.
+///
+/// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole or an out-of-space range;
+/// `EACCES` when an entry's maximum protection forbids `prot` (a `SHM_RDONLY` attachment
+/// made writable). Nothing changes on failure.
+pub(crate) fn mprotect(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+    prot: Prot,
+) -> Result<(), Errno> {
+    let range = PageRange::aligned(addr, len, s.limit_bytes())?;
+    let vm = s.guest_mut(g)?;
+    if !vm.map.is_fully_mapped(range) {
+        return Err(Errno::ENOMEM);
     }
-
-    fn mprotect(&mut self, g: GuestId, addr: Vaddr, len: u64, prot: Prot) -> Result<(), Errno> {
-        let range = PageRange::aligned(addr, len, self.limit_bytes())?;
-        let vm = self.guest_mut(g)?;
-        if !vm.map.is_fully_mapped(range) {
-            return Err(Errno::ENOMEM);
-        }
-        if vm
-            .map
-            .overlapping(range)
-            .any(|e| !e.max_prot.contains(prot))
-        {
-            return Err(Errno::EACCES);
-        }
-        self.with_clipped(g, range, Reshape::Merge, |s| {
-            let map = &mut s.guest_mut(g)?.map;
-            for start in map.starts_in(range) {
-                map.get_mut(start).expect("listed").prot = prot;
-            }
-            Ok(())
-        })?;
-        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?prot, "protect");
-        self.pmap_protect(g, range, prot)
+    if vm
+        .map
+        .overlapping(range)
+        .any(|e| !e.max_prot.contains(prot))
+    {
+        return Err(Errno::EACCES);
     }
-
-    fn mincore(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
-        let range = PageRange::aligned(addr, len, self.limit_bytes())?;
-        let vm = self.guest(g)?;
-        if !vm.map.is_fully_mapped(range) {
-            return Err(Errno::ENOMEM);
-        }
-        let mut out = Vec::with_capacity(range.pages() as usize);
-        for e in vm.map.overlapping(range) {
-            for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-                let resident = matches!(
-                    self.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
-                    PageSlot::Resident(_)
-                );
-                out.push(u8::from(resident));
-            }
-        }
-        Ok(out)
-    }
-
-    fn mlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        let answers = self.policy.answers;
-        let range = PageRange::rounded(addr, len, self.limit_bytes())?;
-        let vm = self.guest(g)?;
-        if let Some(e) = answers.mlock_limit_zero {
-            if vm.memlock_limit == 0 && !vm.cred.is_privileged() {
-                return Err(e);
-            }
-        }
-        // One walk of the range answers every check: holes, PROT_NONE, the pages that would
-        // newly carry the flag, and the frames that would newly be wired.
-        let (mut next, mut prot_none, mut more_locked, mut more_wired) = (range.start, false, 0, 0);
-        let mut shared = std::collections::HashSet::new();
-        for e in vm.map.overlapping(range) {
-            if e.start > next {
-                break;
-            }
-            next = e.end;
-            prot_none |= e.prot.is_empty();
-            if !e.is_mlocked() {
-                more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
-            }
-            more_wired += self.frames_to_wire_in(g, e, range, &mut shared);
-        }
-        if next < range.end {
-            return Err(Errno::ENOMEM);
-        }
-        if prot_none {
-            return Err(answers.mlock_prot_none);
-        }
-        if !self.memlock_allows(g, more_locked) {
-            return Err(answers.mlock_over_memlock);
-        }
-        if !self.phys.wired_allows(&self.cfg.limits, more_wired) {
-            return Err(answers.mlock_over_wired);
-        }
-        let op = rules::of(self).lock_op();
-        self.with_clipped(g, range, Reshape::KeepClips, |s| {
-            s.wire_entries(g, range, op, |_| true)
-        })
-        .map_err(|e| {
-            if e == Errno::ENOMEM {
-                answers.mlock_over_wired
-            } else {
-                e
-            }
-        })
-    }
-
-    fn munlock(&mut self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
-        let range = PageRange::rounded(addr, len, self.limit_bytes())?;
-        if !self.guest(g)?.map.is_fully_mapped(range) {
-            return Err(Errno::ENOMEM);
-        }
-        self.with_clipped(g, range, Reshape::KeepClips, |s| {
-            rules::of(s).munlock(s, g, range)
-        })
-    }
-
-    fn mlockall(&mut self, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
-        let all = self.whole_space();
-        self.guest(g)?;
-        if flags.is_empty() {
-            return Err(Errno::EINVAL);
-        }
-        if flags.contains(MlockallFlags::CURRENT) {
-            let accessible = |e: &Entry| !e.prot.is_empty();
-            if !self.check_lock_limits(g, all, accessible) {
-                return Err(Errno::ENOMEM);
-            }
-            let op = rules::of(self).lock_op();
-            self.with_clipped(g, all, Reshape::KeepClips, |s| {
-                s.wire_entries(g, all, op, accessible)
-            })
-            .map_err(|_| Errno::ENOMEM)?;
-        }
-        if flags.contains(MlockallFlags::FUTURE) {
-            self.guest_mut(g)?.map.wire_future = true;
+    wiring::with_clipped(s, g, range, Reshape::Merge, |s| {
+        let map = &mut s.guest_mut(g)?.map;
+        for start in map.starts_in(range) {
+            map.get_mut(start).expect("listed").prot = prot;
         }
         Ok(())
-    }
+    })?;
+    tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), ?prot, "protect");
+    pmap::pmap_protect(s, g, range, prot)
+}
 
-    fn munlockall(&mut self, g: GuestId) -> Result<(), Errno> {
-        let all = self.whole_space();
-        self.guest_mut(g)?.map.wire_future = false;
-        self.with_clipped(g, all, Reshape::KeepClips, |s| {
-            rules::of(s).munlockall(s, g)
-        })
+/// `mincore`: one byte per page of the range, 1 when resident.
+///
+/// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole. Changes nothing.
+pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
+    let range = PageRange::aligned(addr, len, s.limit_bytes())?;
+    let vm = s.guest(g)?;
+    if !vm.map.is_fully_mapped(range) {
+        return Err(Errno::ENOMEM);
     }
+    let mut out = Vec::with_capacity(range.pages() as usize);
+    for e in vm.map.overlapping(range) {
+        for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
+            let resident = matches!(
+                s.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
+                PageSlot::Resident(_)
+            );
+            out.push(u8::from(resident));
+        }
+    }
+    Ok(out)
+}
+
+/// `mlock` of the pages the range touches: the rule set's lock operation on every entry
+/// (the POSIX flag under `proposed`), wiring what was not wired. Length 0 succeeds.
+///
+/// Errors: `ENOMEM` for a hole or an out-of-space range; `EINVAL` when an entry is
+/// `PROT_NONE`, as NetBSD's uvm_map_pageable refuses to wire one (its test `t_mlock.c`,
+/// `mlock_mmap`, requires the failure); `EAGAIN` past the locked-memory limit or the wired
+/// maximum, or when no frame can be had. Other rule sets answer some of these with their
+/// kernel's errno ([`crate::rules`]). Undone on failure: every entry and page wired.
+pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    let answers = s.policy.answers;
+    let range = PageRange::rounded(addr, len, s.limit_bytes())?;
+    let vm = s.guest(g)?;
+    if let Some(e) = answers.mlock_limit_zero {
+        if vm.memlock_limit == 0 && !vm.cred.is_privileged() {
+            return Err(e);
+        }
+    }
+    // One walk of the range answers every check: holes, PROT_NONE, the pages that would
+    // newly carry the flag, and the frames that would newly be wired.
+    let (mut next, mut prot_none, mut more_locked, mut more_wired) = (range.start, false, 0, 0);
+    let mut shared = std::collections::HashSet::new();
+    for e in vm.map.overlapping(range) {
+        if e.start > next {
+            break;
+        }
+        next = e.end;
+        prot_none |= e.prot.is_empty();
+        if !e.is_mlocked() {
+            more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
+        }
+        more_wired += wiring::frames_to_wire_in(s, g, e, range, &mut shared);
+    }
+    if next < range.end {
+        return Err(Errno::ENOMEM);
+    }
+    if prot_none {
+        return Err(answers.mlock_prot_none);
+    }
+    if !wiring::memlock_allows(s, g, more_locked) {
+        return Err(answers.mlock_over_memlock);
+    }
+    if !s.phys.wired_allows(&s.cfg.limits, more_wired) {
+        return Err(answers.mlock_over_wired);
+    }
+    let op = rules::of(s).lock_op();
+    wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
+        wiring::wire_entries(s, g, range, op, |_| true)
+    })
+    .map_err(|e| {
+        if e == Errno::ENOMEM {
+            answers.mlock_over_wired
+        } else {
+            e
+        }
+    })
+}
+
+/// `munlock` of the pages the range touches: the rule set's unlock (under `proposed`, clears
+/// the flag; an SVID count still wires).
+///
+/// Errors: `ENOMEM` for a hole or an out-of-space range; under `netbsd-2019`, `EINVAL`
+/// when an entry is not wired. Nothing changes on failure.
+pub(crate) fn munlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    let range = PageRange::rounded(addr, len, s.limit_bytes())?;
+    if !s.guest(g)?.map.is_fully_mapped(range) {
+        return Err(Errno::ENOMEM);
+    }
+    wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
+        rules::of(s).munlock(s, g, range)
+    })
+}
+
+/// `mlockall`. `MCL_CURRENT` locks every entry that is not `PROT_NONE` (as NetBSD);
+/// `MCL_FUTURE` makes later mappings start locked. `MCL_CURRENT` alone leaves an earlier
+/// `MCL_FUTURE` in force (as NetBSD).
+///
+/// Errors: `EINVAL` for no flag; `ENOMEM` past the limits or when no frame can be had.
+/// Undone on failure: every entry and page wired, and `MCL_FUTURE` is not set.
+pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
+    let all = s.whole_space();
+    s.guest(g)?;
+    if flags.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    if flags.contains(MlockallFlags::CURRENT) {
+        let accessible = |e: &Entry| !e.prot.is_empty();
+        if !wiring::check_lock_limits(s, g, all, accessible) {
+            return Err(Errno::ENOMEM);
+        }
+        let op = rules::of(s).lock_op();
+        wiring::with_clipped(s, g, all, Reshape::KeepClips, |s| {
+            wiring::wire_entries(s, g, all, op, accessible)
+        })
+        .map_err(|_| Errno::ENOMEM)?;
+    }
+    if flags.contains(MlockallFlags::FUTURE) {
+        s.guest_mut(g)?.map.wire_future = true;
+    }
+    Ok(())
+}
+
+/// `munlockall`: ends `MCL_FUTURE` and applies the rule set's unlock to every entry.
+/// Fails only on corrupt state.
+pub(crate) fn munlockall(s: &mut State, g: GuestId) -> Result<(), Errno> {
+    let all = s.whole_space();
+    s.guest_mut(g)?.map.wire_future = false;
+    wiring::with_clipped(s, g, all, Reshape::KeepClips, |s| {
+        rules::of(s).munlockall(s, g)
+    })
 }
 
 #[cfg(test)]
@@ -376,7 +353,7 @@ mod tests {
     use crate::base::addr::PAGE_SIZE;
     use crate::base::types::Semantics;
     use crate::diag::audit::audit;
-    use crate::vm::fault::{Access, Fault};
+    use crate::vm::fault::{self, Access};
 
     const P: u64 = PAGE_SIZE;
     const ANON: MapFlags = MapFlags::ANON.union(MapFlags::PRIVATE);
@@ -412,9 +389,9 @@ mod tests {
     #[test]
     fn mmap_places_above_page_zero_and_merges_with_its_neighbour() {
         let (mut s, g) = one_guest(16);
-        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
         assert_eq!(a, Vaddr(P), "page 0 is never chosen");
-        let b = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        let b = mmap(&mut s, g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
         assert_eq!(b, Vaddr(3 * P));
         assert_eq!(s.guest(g).unwrap().map.len(), 1, "like neighbours merge");
         audit(&s).unwrap();
@@ -424,23 +401,32 @@ mod tests {
     fn mmap_rejects_bad_flags_and_lengths_without_changing_anything() {
         let (mut s, g) = one_guest(16);
         let both = ANON | MapFlags::SHARED;
-        assert_eq!(s.mmap(g, Vaddr(0), P, Prot::RW, both), Err(Errno::EINVAL));
-        assert_eq!(s.mmap(g, Vaddr(0), 0, Prot::RW, ANON), Err(Errno::EINVAL));
         assert_eq!(
-            s.mmap(g, Vaddr(0), P, Prot::RW, MapFlags::PRIVATE),
+            mmap(&mut s, g, Vaddr(0), P, Prot::RW, both),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            mmap(&mut s, g, Vaddr(0), 0, Prot::RW, ANON),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            mmap(&mut s, g, Vaddr(0), P, Prot::RW, MapFlags::PRIVATE),
             Err(Errno::EINVAL),
             "only anonymous memory"
         );
         let fixed = ANON | MapFlags::FIXED;
-        assert_eq!(s.mmap(g, Vaddr(1), P, Prot::RW, fixed), Err(Errno::EINVAL));
         assert_eq!(
-            s.mmap(g, Vaddr(0), 1 << 30, Prot::RW, ANON),
+            mmap(&mut s, g, Vaddr(1), P, Prot::RW, fixed),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            mmap(&mut s, g, Vaddr(0), 1 << 30, Prot::RW, ANON),
             Err(Errno::ENOMEM),
             "larger than the address space"
         );
         assert!(s.guest(g).unwrap().map.is_empty());
         assert_eq!(
-            s.mmap(GuestId(9), Vaddr(0), P, Prot::RW, ANON),
+            mmap(&mut s, GuestId(9), Vaddr(0), P, Prot::RW, ANON),
             Err(Errno::ESRCH)
         );
     }
@@ -448,11 +434,10 @@ mod tests {
     #[test]
     fn map_fixed_over_a_locked_mapping_really_unwires_it() {
         let (mut s, g) = one_guest(16);
-        let a = s.mmap(g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
-        s.mlock(g, a, 4 * P).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
+        mlock(&mut s, g, a, 4 * P).unwrap();
         assert_eq!(s.phys.pool.wired(), 4);
-        s.mmap(g, a, 4 * P, Prot::RW, ANON | MapFlags::FIXED)
-            .unwrap();
+        mmap(&mut s, g, a, 4 * P, Prot::RW, ANON | MapFlags::FIXED).unwrap();
         assert_eq!(s.phys.pool.wired(), 0);
         assert_eq!(s.guest(g).unwrap().locked_pages, 0);
         assert_eq!(resident(&s, g, a, 4), 0, "the old pages are gone");
@@ -462,27 +447,27 @@ mod tests {
     #[test]
     fn mlock_twice_munlock_once_unlocks_and_keeps_the_data() {
         let (mut s, g) = one_guest(16);
-        let a = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
-        s.copy_in(g, a, b"kept").unwrap();
-        s.mlock(g, Vaddr(a.0 + P), P).unwrap();
-        s.mlock(g, Vaddr(a.0 + P), P).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        fault::copy_in(&mut s, g, a, b"kept").unwrap();
+        mlock(&mut s, g, Vaddr(a.0 + P), P).unwrap();
+        mlock(&mut s, g, Vaddr(a.0 + P), P).unwrap();
         assert_eq!(s.guest(g).unwrap().map.len(), 3, "the lock clips");
         assert_eq!(resident(&s, g, a, 3), 2, "mlock brings its page in");
-        s.munlock(g, Vaddr(a.0 + P), P).unwrap();
+        munlock(&mut s, g, Vaddr(a.0 + P), P).unwrap();
         assert_eq!(s.phys.pool.wired(), 0);
         assert_eq!(
             s.guest(g).unwrap().map.len(),
             3,
             "and the unlock keeps the clips, as UVM's"
         );
-        s.mprotect(g, a, 3 * P, Prot::RW).unwrap();
+        mprotect(&mut s, g, a, 3 * P, Prot::RW).unwrap();
         assert_eq!(
             s.guest(g).unwrap().map.len(),
             1,
             "the next mapping change merges them"
         );
         let mut buf = [0u8; 4];
-        s.copy_out(g, a, &mut buf).unwrap();
+        fault::copy_out(&mut s, g, a, &mut buf).unwrap();
         assert_eq!(&buf, b"kept");
         audit(&s).unwrap();
     }
@@ -490,20 +475,23 @@ mod tests {
     #[test]
     fn mlock_refuses_holes_prot_none_and_the_limit_changing_nothing() {
         let (mut s, g) = one_guest(16);
-        let a = s.mmap(g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
-        s.munmap(g, Vaddr(a.0 + P), P).unwrap();
-        assert_eq!(s.mlock(g, a, 4 * P), Err(Errno::ENOMEM), "a hole");
-        s.mprotect(g, Vaddr(a.0 + 2 * P), P, Prot::empty()).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
+        munmap(&mut s, g, Vaddr(a.0 + P), P).unwrap();
+        assert_eq!(mlock(&mut s, g, a, 4 * P), Err(Errno::ENOMEM), "a hole");
+        mprotect(&mut s, g, Vaddr(a.0 + 2 * P), P, Prot::empty()).unwrap();
         assert_eq!(
-            s.mlock(g, Vaddr(a.0 + 2 * P), P),
+            mlock(&mut s, g, Vaddr(a.0 + 2 * P), P),
             Err(Errno::EINVAL),
             "PROT_NONE"
         );
         s.guest_mut(g).unwrap().memlock_limit = P;
-        assert_eq!(s.mlock(g, Vaddr(a.0 + 3 * P), 2 * P), Err(Errno::ENOMEM));
-        let b = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
         assert_eq!(
-            s.mlock(g, b, 2 * P),
+            mlock(&mut s, g, Vaddr(a.0 + 3 * P), 2 * P),
+            Err(Errno::ENOMEM)
+        );
+        let b = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        assert_eq!(
+            mlock(&mut s, g, b, 2 * P),
             Err(Errno::EAGAIN),
             "over RLIMIT_MEMLOCK"
         );
@@ -519,11 +507,11 @@ mod tests {
         let mut s = State::small(4, 0);
         let g = s.add_guest(&Default::default()).unwrap();
         s.cfg.limits.wired_max = 4;
-        let x = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
-        s.copy_in(g, x, &[1; 3 * P as usize]).unwrap();
-        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        let x = mmap(&mut s, g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        fault::copy_in(&mut s, g, x, &[1; 3 * P as usize]).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
         let before: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
-        assert_eq!(s.mlock(g, a, 2 * P), Err(Errno::EAGAIN));
+        assert_eq!(mlock(&mut s, g, a, 2 * P), Err(Errno::EAGAIN));
         assert_eq!(s.phys.pool.wired(), 0);
         let after: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
         assert_eq!(before, after, "the map is as it was");
@@ -533,14 +521,14 @@ mod tests {
     #[test]
     fn mprotect_checks_the_maximum_and_clips_only_what_it_changes() {
         let (mut s, g) = one_guest(16);
-        let a = s.mmap(g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
-        s.mprotect(g, Vaddr(a.0 + P), P, Prot::READ).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 4 * P, Prot::RW, ANON).unwrap();
+        mprotect(&mut s, g, Vaddr(a.0 + P), P, Prot::READ).unwrap();
         assert_eq!(s.guest(g).unwrap().map.len(), 3);
         assert_eq!(
-            s.fault(g, Vaddr(a.0 + P).vpn(), Access::Write).unwrap_err(),
+            fault::fault(&mut s, g, Vaddr(a.0 + P).vpn(), Access::Write).unwrap_err(),
             crate::vm::fault::FaultError::Protection
         );
-        s.mprotect(g, Vaddr(a.0 + P), P, Prot::RW).unwrap();
+        mprotect(&mut s, g, Vaddr(a.0 + P), P, Prot::RW).unwrap();
         assert_eq!(s.guest(g).unwrap().map.len(), 1);
         s.guest_mut(g)
             .unwrap()
@@ -548,9 +536,9 @@ mod tests {
             .get_mut(a.vpn())
             .unwrap()
             .max_prot = Prot::READ;
-        assert_eq!(s.mprotect(g, a, P, Prot::RW), Err(Errno::EACCES));
+        assert_eq!(mprotect(&mut s, g, a, P, Prot::RW), Err(Errno::EACCES));
         assert_eq!(
-            s.mprotect(g, Vaddr(a.0 + 8 * P), P, Prot::RW),
+            mprotect(&mut s, g, Vaddr(a.0 + 8 * P), P, Prot::RW),
             Err(Errno::ENOMEM)
         );
     }
@@ -558,11 +546,11 @@ mod tests {
     #[test]
     fn mlockall_future_locks_later_mappings_and_munlockall_ends_it() {
         let (mut s, g) = one_guest(16);
-        s.mlockall(g, MlockallFlags::FUTURE).unwrap();
-        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        mlockall(&mut s, g, MlockallFlags::FUTURE).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
         assert_eq!(resident(&s, g, a, 2), 2);
         assert_eq!(s.phys.pool.wired(), 2);
-        let none = s.mmap(g, Vaddr(0), P, Prot::empty(), ANON).unwrap();
+        let none = mmap(&mut s, g, Vaddr(0), P, Prot::empty(), ANON).unwrap();
         assert!(!s
             .guest(g)
             .unwrap()
@@ -570,11 +558,14 @@ mod tests {
             .lookup(none.vpn())
             .unwrap()
             .is_wired());
-        s.munlockall(g).unwrap();
+        munlockall(&mut s, g).unwrap();
         assert_eq!(s.phys.pool.wired(), 0);
-        let b = s.mmap(g, Vaddr(0), P, Prot::RW, ANON).unwrap();
+        let b = mmap(&mut s, g, Vaddr(0), P, Prot::RW, ANON).unwrap();
         assert_eq!(resident(&s, g, b, 1), 0);
-        assert_eq!(s.mlockall(g, MlockallFlags::empty()), Err(Errno::EINVAL));
+        assert_eq!(
+            mlockall(&mut s, g, MlockallFlags::empty()),
+            Err(Errno::EINVAL)
+        );
         audit(&s).unwrap();
     }
 
@@ -583,13 +574,13 @@ mod tests {
         let (mut s, g) = one_guest(16);
         s.cfg.semantics = Semantics::Netbsd2019;
         s.policy = Semantics::Netbsd2019.policy();
-        let a = s.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
-        s.mlock(g, a, P).unwrap();
-        s.mlock(g, a, P).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        mlock(&mut s, g, a, P).unwrap();
+        mlock(&mut s, g, a, P).unwrap();
         let e = s.guest(g).unwrap().map.lookup(a.vpn()).unwrap().clone();
         assert_eq!((e.is_mlocked(), e.wire_count()), (false, 2));
-        assert_eq!(s.munlock(g, a, 2 * P), Err(Errno::EINVAL));
-        s.munlock(g, a, P).unwrap();
+        assert_eq!(munlock(&mut s, g, a, 2 * P), Err(Errno::EINVAL));
+        munlock(&mut s, g, a, P).unwrap();
         assert_eq!(s.phys.pool.wired(), 0, "one munlock undoes both");
         audit(&s).unwrap();
     }
@@ -597,10 +588,10 @@ mod tests {
     #[test]
     fn mincore_reports_residency_and_refuses_holes() {
         let (mut s, g) = one_guest(16);
-        let a = s.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
-        s.copy_in(g, Vaddr(a.0 + 2 * P), &[1]).unwrap();
-        assert_eq!(s.mincore(g, a, 3 * P).unwrap(), vec![0, 0, 1]);
-        assert_eq!(s.mincore(g, Vaddr(a.0 + 1), P), Err(Errno::EINVAL));
-        assert_eq!(s.mincore(g, a, 4 * P), Err(Errno::ENOMEM));
+        let a = mmap(&mut s, g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        fault::copy_in(&mut s, g, Vaddr(a.0 + 2 * P), &[1]).unwrap();
+        assert_eq!(mincore(&mut s, g, a, 3 * P).unwrap(), vec![0, 0, 1]);
+        assert_eq!(mincore(&mut s, g, Vaddr(a.0 + 1), P), Err(Errno::EINVAL));
+        assert_eq!(mincore(&mut s, g, a, 4 * P), Err(Errno::ENOMEM));
     }
 }

@@ -14,98 +14,87 @@ use crate::base::types::Owner;
 use crate::base::types::{AttachmentLife, Invariant};
 use crate::vm::map::Backing;
 use crate::vm::page::PageSlot;
-use crate::vm::pmap::Pmap;
+use crate::vm::pmap;
 use crate::vm::state::State;
 use crate::vm::wire::WireOp;
-use crate::vm::wiring::{Reshape, WireOps};
+use crate::vm::wiring::{self, Reshape};
 
-/// Removing mappings, ending attachments, destroying segments.
-pub(crate) trait Unmap {
-    /// Removes every entry in `range`, really unwiring each (flag and count), and frees the
-    /// anonymous pages it mapped. An attachment left with no page mapped ends there under the
-    /// mapping rule ([`crate::rules::AttachmentLife`]).
-    fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno>;
-
-    /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
-    fn end_attachment(&mut self, g: GuestId, aid: AttachId) -> Result<(), Errno>;
-
-    /// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
-    fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno>;
+/// Removes every entry in `range`, really unwiring each (flag and count), and frees the
+/// anonymous pages it mapped. An attachment left with no page mapped ends there under the
+/// mapping rule ([`crate::rules::AttachmentLife`]).
+pub(crate) fn remove_range(s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
+    tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
+    // Clip, unwire and remove; the merge afterwards finds a hole, or (if unwiring found
+    // corrupt state) puts the clipped entries back together.
+    let attachments = wiring::with_clipped(s, g, range, Reshape::Merge, |s| {
+        wiring::wire_entries(s, g, range, WireOp::Remove, |_| true)?;
+        let mut attachments: Vec<AttachId> = s.guests[&g]
+            .map
+            .overlapping(range)
+            .filter_map(|e| e.attachment)
+            .collect();
+        attachments.dedup();
+        for start in s.guests[&g].map.starts_in(range) {
+            let e = s
+                .guests
+                .get_mut(&g)
+                .expect("checked")
+                .map
+                .remove(start)
+                .expect("listed");
+            if e.backing == Backing::Anon {
+                s.free_anon(g, e.range())?;
+            }
+        }
+        Ok(attachments)
+    })?;
+    pmap::pmap_remove(s, g, range)?;
+    s.end_unmapped_attachments(g, &attachments)
 }
 
-impl Unmap for State {
-    fn remove_range(&mut self, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        tracing::debug!(target: "vmm::map", guest = g.0, start = range.start.addr().0, pages = range.pages(), "unmap");
-        // Clip, unwire and remove; the merge afterwards finds a hole, or (if unwiring found
-        // corrupt state) puts the clipped entries back together.
-        let attachments = self.with_clipped(g, range, Reshape::Merge, |s| {
-            s.wire_entries(g, range, WireOp::Remove, |_| true)?;
-            let mut attachments: Vec<AttachId> = s.guests[&g]
-                .map
-                .overlapping(range)
-                .filter_map(|e| e.attachment)
-                .collect();
-            attachments.dedup();
-            for start in s.guests[&g].map.starts_in(range) {
-                let e = s
-                    .guests
-                    .get_mut(&g)
-                    .expect("checked")
-                    .map
-                    .remove(start)
-                    .expect("listed");
-                if e.backing == Backing::Anon {
-                    s.free_anon(g, e.range())?;
-                }
-            }
-            Ok(attachments)
-        })?;
-        self.pmap_remove(g, range)?;
-        self.end_unmapped_attachments(g, &attachments)
+/// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
+pub(crate) fn end_attachment(s: &mut State, g: GuestId, aid: AttachId) -> Result<(), Errno> {
+    let vm = s.guest_mut(g)?;
+    let i = vm
+        .attachments
+        .iter()
+        .position(|a| a.id == aid)
+        .expect("ending a recorded attachment");
+    let a = vm.attachments.remove(i);
+    let now = s.tick();
+    let seg = s.shm.get_mut(a.shm).expect("an attached segment exists");
+    seg.detached(g.0, now);
+    tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
+    if seg.nattch == 0 && seg.removed {
+        destroy_segment(s, a.shm)?;
     }
+    Ok(())
+}
 
-    fn end_attachment(&mut self, g: GuestId, aid: AttachId) -> Result<(), Errno> {
-        let vm = self.guest_mut(g)?;
-        let i = vm
-            .attachments
-            .iter()
-            .position(|a| a.id == aid)
-            .expect("ending a recorded attachment");
-        let a = vm.attachments.remove(i);
-        let now = self.tick();
-        let seg = self.shm.get_mut(a.shm).expect("an attached segment exists");
-        seg.detached(g.0, now);
-        tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
-        if seg.nattch == 0 && seg.removed {
-            self.destroy_segment(a.shm)?;
-        }
-        Ok(())
+/// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
+pub(crate) fn destroy_segment(s: &mut State, id: ShmId) -> Result<(), Errno> {
+    tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
+    let guest = s.diag.caller;
+    s.record(EventKind::Segment {
+        guest,
+        shm: id,
+        what: "destroyed",
+    });
+    // The mark decides, as NetBSD's segment deallocation did (the two agree under the
+    // proposed rules; the old ones can leave a mark over an object no longer wired).
+    if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+        wiring::unwire_object(s, id)?;
     }
-
-    fn destroy_segment(&mut self, id: ShmId) -> Result<(), Errno> {
-        tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
-        let guest = self.diag.caller;
-        self.record(EventKind::Segment {
-            guest,
-            shm: id,
-            what: "destroyed",
-        });
-        // The mark decides, as NetBSD's segment deallocation did (the two agree under the
-        // proposed rules; the old ones can leave a mark over an object no longer wired).
-        if self.shm.get(id).ok_or(Errno::EINVAL)?.locked {
-            self.unwire_object(id)?;
+    let seg = s.shm.take(id).expect("checked above");
+    for (pgoff, slot) in seg.object.slots() {
+        if let Err(f) = s.phys.free(slot) {
+            return Err(s.corrupted(
+                Invariant::FreeWired,
+                format!("{id:?} page {pgoff} freed while {f:?} is still wired"),
+            ));
         }
-        let seg = self.shm.take(id).expect("checked above");
-        for (pgoff, slot) in seg.object.slots() {
-            if let Err(f) = self.phys.free(slot) {
-                return Err(self.corrupted(
-                    Invariant::FreeWired,
-                    format!("{id:?} page {pgoff} freed while {f:?} is still wired"),
-                ));
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }
 
 impl State {
@@ -144,7 +133,7 @@ impl State {
                 continue;
             };
             if !vm.attachment_maps_a_page(a) {
-                self.end_attachment(g, aid)?;
+                end_attachment(self, g, aid)?;
             }
         }
         Ok(())

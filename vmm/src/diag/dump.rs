@@ -51,7 +51,7 @@
 //! let g = m.add_guest(GuestConfig::default()).unwrap();
 //! let a = m.mmap(g, Vaddr(0), 2 * 4096, Prot::RW, MapFlags::ANON | MapFlags::PRIVATE).unwrap();
 //! m.mlock(g, a, 4096).unwrap();
-//! let d = m.dump_map(g, true).unwrap();
+//! let d = dump_map(m, g, true).unwrap();
 //! assert_eq!(d.entries.len(), 2); // the mlock split the mapping
 //! assert!(d.entries[0].mlocked && d.entries[0].wired);
 //! let run = &d.entries[0].pages_detail.as_ref().unwrap()[0];
@@ -301,128 +301,119 @@ fn shared_wirings(s: &State) -> HashMap<(ShmId, u64), u32> {
     m
 }
 
-/// Snapshots of the state for people and tools.
-pub(crate) trait Dump {
-    fn dump_map(&self, g: GuestId, pages: bool) -> Result<MapDump, crate::Errno>;
-
-    fn dump_machine(&self) -> MachineDump;
+pub(crate) fn dump_map(s: &State, g: GuestId, pages: bool) -> Result<MapDump, crate::Errno> {
+    let vm = s.guest(g)?;
+    let shared = if pages {
+        shared_wirings(s)
+    } else {
+        HashMap::new()
+    };
+    let entries = vm
+        .map
+        .iter()
+        .map(|e| EntryRow {
+            start: e.start.addr().0,
+            end: e.end.addr().0,
+            pages: e.range().pages(),
+            prot: prot_str(e.prot),
+            max_prot: prot_str(e.max_prot),
+            backing: match e.backing {
+                Backing::Anon => BackingRow::Anon,
+                Backing::Shm { id, pgoff } => BackingRow::Shm {
+                    shmid: id.0,
+                    offset: pgoff * PAGE_SIZE,
+                },
+            },
+            mlocked: e.is_mlocked(),
+            wire_count: e.wire_count(),
+            wired: s.entry_wired(e),
+            pages_detail: pages.then(|| s.page_runs(g, e, &shared)),
+        })
+        .collect();
+    Ok(MapDump {
+        kind: "map",
+        guest: g.0,
+        semantics: s.cfg.semantics.to_string(),
+        wire_future: vm.map.wire_future,
+        locked_pages: vm.locked_pages,
+        entries,
+    })
 }
 
-impl Dump for State {
-    fn dump_map(&self, g: GuestId, pages: bool) -> Result<MapDump, crate::Errno> {
-        let vm = self.guest(g)?;
-        let shared = if pages {
-            shared_wirings(self)
-        } else {
-            HashMap::new()
-        };
-        let entries = vm
-            .map
-            .iter()
-            .map(|e| EntryRow {
-                start: e.start.addr().0,
-                end: e.end.addr().0,
-                pages: e.range().pages(),
-                prot: prot_str(e.prot),
-                max_prot: prot_str(e.max_prot),
-                backing: match e.backing {
-                    Backing::Anon => BackingRow::Anon,
-                    Backing::Shm { id, pgoff } => BackingRow::Shm {
-                        shmid: id.0,
-                        offset: pgoff * PAGE_SIZE,
-                    },
-                },
-                mlocked: e.is_mlocked(),
-                wire_count: e.wire_count(),
-                wired: self.entry_wired(e),
-                pages_detail: pages.then(|| self.page_runs(g, e, &shared)),
-            })
-            .collect();
-        Ok(MapDump {
-            kind: "map",
-            guest: g.0,
-            semantics: self.cfg.semantics.to_string(),
-            wire_future: vm.map.wire_future,
-            locked_pages: vm.locked_pages,
-            entries,
+pub(crate) fn dump_machine(s: &State) -> MachineDump {
+    let segments = s
+        .shm
+        .iter()
+        .map(|seg| {
+            let (mut resident, mut swapped) = (0, 0);
+            for (_, slot) in seg.object.slots() {
+                match slot {
+                    PageSlot::Resident(_) => resident += 1,
+                    PageSlot::Swapped(_) => swapped += 1,
+                    PageSlot::Untouched => {}
+                }
+            }
+            SegmentRow {
+                shmid: seg.id.0,
+                key: seg.key,
+                size: seg.size,
+                pages: seg.pages(),
+                nattch: seg.nattch,
+                locked: seg.locked,
+                object_wired: seg.object_wired,
+                removed: seg.removed,
+                uid: seg.perm.uid,
+                gid: seg.perm.gid,
+                cuid: seg.perm.cuid,
+                cgid: seg.perm.cgid,
+                mode: seg.perm.mode,
+                resident,
+                swapped,
+            }
         })
-    }
-
-    fn dump_machine(&self) -> MachineDump {
-        let segments = self
-            .shm
-            .iter()
-            .map(|seg| {
-                let (mut resident, mut swapped) = (0, 0);
-                for (_, slot) in seg.object.slots() {
-                    match slot {
-                        PageSlot::Resident(_) => resident += 1,
-                        PageSlot::Swapped(_) => swapped += 1,
+        .collect();
+    let guests = s
+        .guests
+        .iter()
+        .map(|(&g, vm)| {
+            let mut row = GuestRow {
+                guest: g.0,
+                entries: vm.map.len(),
+                mapped: 0,
+                resident: 0,
+                wired: 0,
+                swapped: 0,
+                locked_pages: vm.locked_pages,
+            };
+            for e in vm.map.iter() {
+                row.mapped += e.range().pages();
+                for vpn in e.range().iter() {
+                    match s.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
+                        PageSlot::Resident(f) => {
+                            row.resident += 1;
+                            row.wired += u64::from(s.phys.pool.frame(f).is_wired());
+                        }
+                        PageSlot::Swapped(_) => row.swapped += 1,
                         PageSlot::Untouched => {}
                     }
                 }
-                SegmentRow {
-                    shmid: seg.id.0,
-                    key: seg.key,
-                    size: seg.size,
-                    pages: seg.pages(),
-                    nattch: seg.nattch,
-                    locked: seg.locked,
-                    object_wired: seg.object_wired,
-                    removed: seg.removed,
-                    uid: seg.perm.uid,
-                    gid: seg.perm.gid,
-                    cuid: seg.perm.cuid,
-                    cgid: seg.perm.cgid,
-                    mode: seg.perm.mode,
-                    resident,
-                    swapped,
-                }
-            })
-            .collect();
-        let guests = self
-            .guests
-            .iter()
-            .map(|(&g, vm)| {
-                let mut row = GuestRow {
-                    guest: g.0,
-                    entries: vm.map.len(),
-                    mapped: 0,
-                    resident: 0,
-                    wired: 0,
-                    swapped: 0,
-                    locked_pages: vm.locked_pages,
-                };
-                for e in vm.map.iter() {
-                    row.mapped += e.range().pages();
-                    for vpn in e.range().iter() {
-                        match self.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
-                            PageSlot::Resident(f) => {
-                                row.resident += 1;
-                                row.wired += u64::from(self.phys.pool.frame(f).is_wired());
-                            }
-                            PageSlot::Swapped(_) => row.swapped += 1,
-                            PageSlot::Untouched => {}
-                        }
-                    }
-                }
-                row
-            })
-            .collect();
-        MachineDump {
-            kind: "machine",
-            semantics: self.cfg.semantics.to_string(),
-            frames: self.phys.pool.total(),
-            free_frames: self.phys.pool.free_count(),
-            wired_frames: self.phys.pool.wired(),
-            wired_max: self.cfg.limits.wired_max,
-            pageout_queue: self.phys.pool.pageout_count(),
-            swap_slots: self.phys.swap.capacity(),
-            swap_used: self.phys.swap.used(),
-            corrupt: self.diag.corrupt.as_ref().map(|v| v.to_string()),
-            segments,
-            guests,
-        }
+            }
+            row
+        })
+        .collect();
+    MachineDump {
+        kind: "machine",
+        semantics: s.cfg.semantics.to_string(),
+        frames: s.phys.pool.total(),
+        free_frames: s.phys.pool.free_count(),
+        wired_frames: s.phys.pool.wired(),
+        wired_max: s.cfg.limits.wired_max,
+        pageout_queue: s.phys.pool.pageout_count(),
+        swap_slots: s.phys.swap.capacity(),
+        swap_used: s.phys.swap.used(),
+        corrupt: s.diag.corrupt.as_ref().map(|v| v.to_string()),
+        segments,
+        guests,
     }
 }
 

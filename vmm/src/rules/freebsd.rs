@@ -6,7 +6,7 @@ use crate::base::addr::{GuestId, PageRange, ShmId};
 use crate::base::errno::Errno;
 use crate::vm::state::State;
 use crate::vm::wire::WireOp;
-use crate::vm::wiring::WireOps;
+use crate::vm::wiring;
 
 pub(super) struct Freebsd;
 
@@ -37,7 +37,7 @@ impl Rules for Freebsd {
         if s.guest(g)?.map.overlapping(range).any(|e| !e.is_mlocked()) {
             return Err(Errno::ENOMEM);
         }
-        s.wire_entries(g, range, WireOp::Munlock, |_| true)
+        wiring::wire_entries(s, g, range, WireOp::Munlock, |_| true)
     }
 
     /// `kern_shmctl_locked` has no `SHM_LOCK` or `SHM_UNLOCK` case: `EINVAL` for everyone.

@@ -57,7 +57,7 @@ use crate::base::errno::Errno;
 use crate::vm::map::{Backing, Entry};
 use crate::vm::state::State;
 use crate::vm::wire::WireOp;
-use crate::vm::wiring::WireOps;
+use crate::vm::wiring;
 use std::fmt;
 use std::str::FromStr;
 
@@ -164,12 +164,12 @@ pub(crate) trait Rules: Sync {
     /// `munlock` of `range` (already checked mapped and clipped): clears the flag, unless the
     /// rule set says otherwise.
     fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
-        s.wire_entries(g, range, WireOp::Munlock, |_| true)
+        wiring::wire_entries(s, g, range, WireOp::Munlock, |_| true)
     }
     /// `munlockall`'s work on every entry: clears every flag, unless the rule set says otherwise.
     fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
         let r = s.whole_space();
-        s.wire_entries(g, r, WireOp::Munlock, |_| true)
+        wiring::wire_entries(s, g, r, WireOp::Munlock, |_| true)
     }
     /// `SHM_LOCK` by guest `g` (privilege already checked).
     fn shm_lock(&self, s: &mut State, g: GuestId, id: ShmId) -> Result<(), Errno>;
@@ -204,13 +204,13 @@ fn lock_segment(
     id: ShmId,
     hold: impl FnOnce(&mut State) -> Result<(), Errno>,
 ) -> Result<(), Errno> {
-    s.check_object_wiring(id)?;
-    s.wire_object(id)?;
+    wiring::check_object_wiring(s, id)?;
+    wiring::wire_object(s, id)?;
     if let Err(e) = hold(s) {
-        s.unwire_object(id)?;
+        wiring::unwire_object(s, id)?;
         return Err(e);
     }
-    s.set_locked(id, true);
+    wiring::set_locked(s, id, true);
     Ok(())
 }
 
@@ -221,8 +221,8 @@ fn lock_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
 
 /// Undoes [`lock_object`].
 fn unlock_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
-    s.unwire_object(id)?;
-    s.set_locked(id, false);
+    wiring::unwire_object(s, id)?;
+    wiring::set_locked(s, id, false);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use crate::base::addr::{GuestId, PageRange, ShmId};
 use crate::base::errno::Errno;
 use crate::vm::state::State;
 use crate::vm::wire::WireOp;
-use crate::vm::wiring::WireOps;
+use crate::vm::wiring;
 
 pub(super) struct Netbsd2019;
 
@@ -42,12 +42,12 @@ impl Rules for Netbsd2019 {
             return Err(Errno::EINVAL);
         }
         // "A single munlock unlocks, whatever the number of mlocks": every count to zero.
-        s.wire_entries(g, range, WireOp::Remove, |_| true)
+        wiring::wire_entries(s, g, range, WireOp::Remove, |_| true)
     }
 
     fn munlockall(&self, s: &mut State, g: GuestId) -> Result<(), Errno> {
         let r = s.whole_space();
-        s.wire_entries(g, r, WireOp::Remove, |_| true)
+        wiring::wire_entries(s, g, r, WireOp::Remove, |_| true)
     }
 
     fn shm_lock(&self, s: &mut State, g: GuestId, id: ShmId) -> Result<(), Errno> {
@@ -58,7 +58,7 @@ impl Rules for Netbsd2019 {
             return Ok(());
         }
         lock_segment(s, id, |s| {
-            s.wire_entries(g, r, WireOp::Hold, |e| maps_segment(e, id))
+            wiring::wire_entries(s, g, r, WireOp::Hold, |e| maps_segment(e, id))
         })
     }
 
@@ -69,7 +69,7 @@ impl Rules for Netbsd2019 {
         if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        s.unwire_object(id)?;
+        wiring::unwire_object(s, id)?;
         let uncounted = s
             .guest(g)?
             .map
@@ -80,8 +80,8 @@ impl Rules for Netbsd2019 {
             // the object's pages were unwired already and the mark stays.
             return Err(Errno::EIO);
         }
-        s.wire_entries(g, r, WireOp::Remove, |e| maps_segment(e, id))?;
-        s.set_locked(id, false);
+        wiring::wire_entries(s, g, r, WireOp::Remove, |e| maps_segment(e, id))?;
+        wiring::set_locked(s, id, false);
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use super::{lock_object, AttachmentLife, Policy, Rules, PROPOSED_ANSWERS};
 use crate::base::addr::{GuestId, ShmId};
 use crate::base::errno::Errno;
 use crate::vm::state::State;
-use crate::vm::wiring::WireOps;
+use crate::vm::wiring;
 
 pub(super) struct Proposed;
 
@@ -31,7 +31,7 @@ impl Rules for Proposed {
             return Ok(());
         }
         lock_object(s, id)?;
-        s.hand_over_entry_wirings(id, true)?;
+        wiring::hand_over_entry_wirings(s, id, true)?;
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_LOCK");
         Ok(())
     }
@@ -42,9 +42,9 @@ impl Rules for Proposed {
         if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
             return Ok(());
         }
-        s.hand_over_entry_wirings(id, false)?;
-        s.set_locked(id, false);
-        s.unwire_object(id)?;
+        wiring::hand_over_entry_wirings(s, id, false)?;
+        wiring::set_locked(s, id, false);
+        wiring::unwire_object(s, id)?;
         tracing::debug!(target: "vmm::shm", shmid = id.0, "SHM_UNLOCK");
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::base::types::Owner;
 use crate::vm::host::View;
 use crate::vm::map::Prot;
 use crate::vm::page::PageSlot;
-use crate::vm::pdaemon::Pageout;
+use crate::vm::pdaemon;
 use crate::vm::state::{FaultAhead, State};
 use smallvec::SmallVec;
 
@@ -45,178 +45,151 @@ pub enum FaultError {
     OutOfMemory,
 }
 
-/// Bringing pages in: for a fault, for host copies, for wiring.
-pub(crate) trait Fault {
-    /// Makes the page `o` resident and returns its frame.
-    fn page_in(&mut self, o: Owner) -> Result<FrameId, Errno>;
-
-    /// Resolves an access by guest `g` to page `vpn`.
-    fn fault(
-        &mut self,
-        g: GuestId,
-        vpn: Vpn,
-        access: Access,
-    ) -> Result<(Owner, FrameId), FaultError>;
-
-    /// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
-    /// and enters it in the view. False if the guest may not make this access (it traps).
-    fn resolve_view_fault(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        write: bool,
-        protection_fault: bool,
-    ) -> bool;
-
-    /// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
-    /// guest (a wasmtime libcall such as `memory.fill`, or instantiation): the access is let
-    /// complete on a scratch page and the guest is marked to trap before it runs on.
-    fn defer_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool;
-
-    /// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
-    fn copy_out(&mut self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno>;
-
-    /// Copies `data` into guest memory at `addr` (`EFAULT` if any page is unmapped or unwritable).
-    /// Pages before a failing one keep what was written to them, as a kernel's copyout does.
-    fn copy_in(&mut self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno>;
+/// Makes the page `o` resident and returns its frame.
+pub(crate) fn page_in(s: &mut State, o: Owner) -> Result<FrameId, Errno> {
+    s.page_in_to(o, None)
 }
 
-impl Fault for State {
-    fn page_in(&mut self, o: Owner) -> Result<FrameId, Errno> {
-        self.page_in_to(o, None)
+/// Resolves an access by guest `g` to page `vpn`.
+pub(crate) fn fault(
+    s: &mut State,
+    g: GuestId,
+    vpn: Vpn,
+    access: Access,
+) -> Result<(Owner, FrameId), FaultError> {
+    let vm = s.guests.get(&g).ok_or(FaultError::Unmapped)?;
+    let e = vm.map.lookup(vpn).ok_or(FaultError::Unmapped)?;
+    let need = match access {
+        Access::Read => Prot::READ,
+        Access::Write => Prot::WRITE,
+    };
+    if !e.prot.contains(need) {
+        return Err(FaultError::Protection);
     }
+    let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+    s.diag.stats.faults += 1;
+    let before = (s.diag.stats.zero_fills, s.diag.stats.page_ins);
+    let f = page_in(s, owner).map_err(|_| FaultError::OutOfMemory)?;
+    s.record_fault(g, vpn.addr(), before);
+    Ok((owner, f))
+}
 
-    fn fault(
-        &mut self,
-        g: GuestId,
-        vpn: Vpn,
-        access: Access,
-    ) -> Result<(Owner, FrameId), FaultError> {
-        let vm = self.guests.get(&g).ok_or(FaultError::Unmapped)?;
-        let e = vm.map.lookup(vpn).ok_or(FaultError::Unmapped)?;
-        let need = match access {
-            Access::Read => Prot::READ,
-            Access::Write => Prot::WRITE,
-        };
-        if !e.prot.contains(need) {
-            return Err(FaultError::Protection);
-        }
-        let owner = State::owner_of(g, e.backing_at(vpn), vpn);
-        self.diag.stats.faults += 1;
-        let before = (self.diag.stats.zero_fills, self.diag.stats.page_ins);
-        let f = self.page_in(owner).map_err(|_| FaultError::OutOfMemory)?;
-        self.record_fault(g, vpn.addr(), before);
-        Ok((owner, f))
+/// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
+/// and enters it in the view. False if the guest may not make this access (it traps).
+pub(crate) fn resolve_view_fault(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    write: bool,
+    protection_fault: bool,
+) -> bool {
+    if s.diag.corrupt.is_some() {
+        return false;
     }
+    let vpn = addr.vpn();
+    let Some(e) = s.guests.get(&g).and_then(|vm| vm.map.lookup(vpn)) else {
+        return false;
+    };
+    let need = if write { Prot::WRITE } else { Prot::READ };
+    if !e.prot.contains(need) {
+        return false;
+    }
+    let (owner, prot) = (State::owner_of(g, e.backing_at(vpn), vpn), e.prot);
+    let Some(view) = s.views.get(&g).cloned() else {
+        return false;
+    };
+    s.diag.stats.faults += 1;
+    let before = (s.diag.stats.zero_fills, s.diag.stats.page_ins);
+    let got = s.page_in_to(owner, Some((&view, vpn)));
+    if got.is_ok() {
+        s.record_fault(g, addr, before);
+        if s.diag.stats.page_ins != before.1 {
+            s.fault_ahead(g, vpn, &view, protection_fault);
+        }
+    }
+    if got.is_err() {
+        // The guest traps; say why, since its trap alone reads like a bad address.
+        if let Some(vm) = s.guests.get_mut(&g) {
+            vm.fault.get_or_insert(format!(
+                "out of memory: no frame or swap slot for the page at {:?}",
+                addr
+            ));
+        }
+        return false;
+    }
+    // A protection fault (protect mode, or a page-out that raced the access) needs the
+    // page entered; a userfault needs nothing more.
+    !protection_fault
+        || view
+            .protect(PageRange::new(vpn, vpn.plus(1)), prot, true)
+            .is_ok()
+}
 
-    fn resolve_view_fault(
-        &mut self,
-        g: GuestId,
-        addr: Vaddr,
-        write: bool,
-        protection_fault: bool,
-    ) -> bool {
-        if self.diag.corrupt.is_some() {
-            return false;
+/// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
+/// guest (a wasmtime libcall such as `memory.fill`, or instantiation): the access is let
+/// complete on a scratch page and the guest is marked to trap before it runs on.
+pub(crate) fn defer_view_fault(s: &mut State, g: GuestId, addr: Vaddr, write: bool) -> bool {
+    let why = format!(
+        "memory fault: {} at {:?} {}",
+        if write { "write" } else { "read" },
+        addr,
+        match s.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
+            None => "(not mapped)",
+            Some(_) => "(not permitted, or no memory)",
         }
-        let vpn = addr.vpn();
-        let Some(e) = self.guests.get(&g).and_then(|vm| vm.map.lookup(vpn)) else {
-            return false;
-        };
-        let need = if write { Prot::WRITE } else { Prot::READ };
-        if !e.prot.contains(need) {
-            return false;
-        }
-        let (owner, prot) = (State::owner_of(g, e.backing_at(vpn), vpn), e.prot);
-        let Some(view) = self.views.get(&g).cloned() else {
-            return false;
-        };
-        self.diag.stats.faults += 1;
-        let before = (self.diag.stats.zero_fills, self.diag.stats.page_ins);
-        let got = self.page_in_to(owner, Some((&view, vpn)));
-        if got.is_ok() {
-            self.record_fault(g, addr, before);
-            if self.diag.stats.page_ins != before.1 {
-                self.fault_ahead(g, vpn, &view, protection_fault);
-            }
-        }
-        if got.is_err() {
-            // The guest traps; say why, since its trap alone reads like a bad address.
-            if let Some(vm) = self.guests.get_mut(&g) {
-                vm.fault.get_or_insert(format!(
-                    "out of memory: no frame or swap slot for the page at {:?}",
-                    addr
-                ));
-            }
-            return false;
-        }
-        // A protection fault (protect mode, or a page-out that raced the access) needs the
-        // page entered; a userfault needs nothing more.
-        !protection_fault
-            || view
-                .protect(PageRange::new(vpn, vpn.plus(1)), prot, true)
-                .is_ok()
+    );
+    let Some(v) = s.views.get(&g) else {
+        return false;
+    };
+    if v.scratch_page(PageRange::new(addr.vpn(), addr.vpn().plus(1)))
+        .is_err()
+    {
+        return false;
     }
+    if let Some(vm) = s.guests.get_mut(&g) {
+        vm.fault.get_or_insert(why);
+    }
+    true
+}
 
-    fn defer_view_fault(&mut self, g: GuestId, addr: Vaddr, write: bool) -> bool {
-        let why = format!(
-            "memory fault: {} at {:?} {}",
-            if write { "write" } else { "read" },
-            addr,
-            match self.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
-                None => "(not mapped)",
-                Some(_) => "(not permitted, or no memory)",
-            }
-        );
-        let Some(v) = self.views.get(&g) else {
-            return false;
-        };
-        if v.scratch_page(PageRange::new(addr.vpn(), addr.vpn().plus(1)))
-            .is_err()
-        {
-            return false;
-        }
-        if let Some(vm) = self.guests.get_mut(&g) {
-            vm.fault.get_or_insert(why);
-        }
-        true
+/// Copies guest memory at `addr` into `buf` (`EFAULT` if any page is unmapped or unreadable).
+pub(crate) fn copy_out(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    buf: &mut [u8],
+) -> Result<(), Errno> {
+    s.guest(g)?;
+    let mut done = 0usize;
+    while done < buf.len() {
+        let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
+        let n = ((PAGE_SIZE - a.page_offset()) as usize).min(buf.len() - done);
+        let (owner, _) = fault(s, g, a.vpn(), Access::Read).map_err(|_| Errno::EFAULT)?;
+        let (store, idx) = s.store(owner);
+        store
+            .read_at(idx * PAGE_SIZE + a.page_offset(), &mut buf[done..done + n])
+            .map_err(|_| Errno::EFAULT)?;
+        done += n;
     }
+    Ok(())
+}
 
-    fn copy_out(&mut self, g: GuestId, addr: Vaddr, buf: &mut [u8]) -> Result<(), Errno> {
-        self.guest(g)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
-            let n = ((PAGE_SIZE - a.page_offset()) as usize).min(buf.len() - done);
-            let (owner, _) = self
-                .fault(g, a.vpn(), Access::Read)
-                .map_err(|_| Errno::EFAULT)?;
-            let (store, idx) = self.store(owner);
-            store
-                .read_at(idx * PAGE_SIZE + a.page_offset(), &mut buf[done..done + n])
-                .map_err(|_| Errno::EFAULT)?;
-            done += n;
-        }
-        Ok(())
+/// Copies `data` into guest memory at `addr` (`EFAULT` if any page is unmapped or unwritable).
+/// Pages before a failing one keep what was written to them, as a kernel's copyout does.
+pub(crate) fn copy_in(s: &mut State, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno> {
+    s.guest(g)?;
+    let mut done = 0usize;
+    while done < data.len() {
+        let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
+        let n = ((PAGE_SIZE - a.page_offset()) as usize).min(data.len() - done);
+        let (owner, _) = fault(s, g, a.vpn(), Access::Write).map_err(|_| Errno::EFAULT)?;
+        let (store, idx) = s.store(owner);
+        store
+            .write_at(idx * PAGE_SIZE + a.page_offset(), &data[done..done + n])
+            .map_err(|_| Errno::EFAULT)?;
+        done += n;
     }
-
-    fn copy_in(&mut self, g: GuestId, addr: Vaddr, data: &[u8]) -> Result<(), Errno> {
-        self.guest(g)?;
-        let mut done = 0usize;
-        while done < data.len() {
-            let a = Vaddr(addr.0.checked_add(done as u64).ok_or(Errno::EFAULT)?);
-            let n = ((PAGE_SIZE - a.page_offset()) as usize).min(data.len() - done);
-            let (owner, _) = self
-                .fault(g, a.vpn(), Access::Write)
-                .map_err(|_| Errno::EFAULT)?;
-            let (store, idx) = self.store(owner);
-            store
-                .write_at(idx * PAGE_SIZE + a.page_offset(), &data[done..done + n])
-                .map_err(|_| Errno::EFAULT)?;
-            done += n;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 impl State {
@@ -387,7 +360,7 @@ impl State {
                 // The store page of an untouched page is a hole (it was never written, or was
                 // punched when freed); giving it host memory keeps "resident" and "has host
                 // memory" the same thing, which views rely on.
-                let f = self.alloc_frame(o)?;
+                let f = pdaemon::alloc_frame(self, o)?;
                 if self.fill(o, None, dst).is_err() {
                     self.phys.pool.release(f);
                     return Err(Errno::ENOMEM);
@@ -443,15 +416,13 @@ impl State {
     ) -> Result<FrameId, Errno> {
         self.phys.swap.read(slot, data).map_err(|_| Errno::EIO)?;
         self.phys.swap.free(slot);
-        let r = self
-            .alloc_frame(o)
-            .and_then(|f| match self.fill(o, Some(data), dst) {
-                Ok(()) => Ok(f),
-                Err(_) => {
-                    self.phys.pool.release(f);
-                    Err(Errno::ENOMEM)
-                }
-            });
+        let r = pdaemon::alloc_frame(self, o).and_then(|f| match self.fill(o, Some(data), dst) {
+            Ok(()) => Ok(f),
+            Err(_) => {
+                self.phys.pool.release(f);
+                Err(Errno::ENOMEM)
+            }
+        });
         match r {
             Ok(f) => {
                 self.set_slot(o, PageSlot::Resident(f));
@@ -499,7 +470,6 @@ impl State {
 /// the allocator when it touches guest memory. Host code of this crate never touches a view: it
 /// goes through the stores.
 pub mod handler {
-    use super::Fault;
     use crate::base::addr::Vaddr;
     use crate::vm::host::{registry_lookup, FaultOwner};
     use crate::vm::state::State;
@@ -586,7 +556,8 @@ pub mod handler {
     /// Runs in signal context (see the module documentation for what it may touch).
     extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         if let Some((state, owner, off)) = lookup(info) {
-            if state.lock().resolve_view_fault(
+            if super::resolve_view_fault(
+                &mut state.lock(),
                 owner.guest,
                 Vaddr(off),
                 is_write(ctx),
@@ -606,10 +577,7 @@ pub mod handler {
         ctx: *mut libc::c_void,
     ) {
         if let Some((state, owner, off)) = lookup(info) {
-            if state
-                .lock()
-                .defer_view_fault(owner.guest, Vaddr(off), is_write(ctx))
-            {
+            if super::defer_view_fault(&mut state.lock(), owner.guest, Vaddr(off), is_write(ctx)) {
                 let f = ON_DEFER.load(Ordering::Acquire);
                 if f != 0 {
                     // SAFETY: only `on_deferred_fault` stores here, always a `fn()`.
@@ -671,7 +639,7 @@ mod tests {
     use super::*;
     use crate::diag::audit::audit;
     use crate::vm::map::{Backing, Entry};
-    use crate::vm::pdaemon::Pageout;
+    use crate::vm::pdaemon;
 
     const P: u64 = PAGE_SIZE;
 
@@ -702,10 +670,10 @@ mod tests {
     #[test]
     fn first_touch_zero_fills_and_a_second_finds_the_page_resident() {
         let (mut s, g) = mapped(4, 4, 2);
-        let (o, f) = s.fault(g, Vpn(1), Access::Read).unwrap();
+        let (o, f) = fault(&mut s, g, Vpn(1), Access::Read).unwrap();
         assert_eq!(s.slot(o), PageSlot::Resident(f));
         assert_eq!(s.diag.stats.zero_fills, 1);
-        let (_, f2) = s.fault(g, Vpn(1), Access::Write).unwrap();
+        let (_, f2) = fault(&mut s, g, Vpn(1), Access::Write).unwrap();
         assert_eq!(f2, f);
         assert_eq!((s.diag.stats.faults, s.diag.stats.zero_fills), (2, 1));
         audit(&s).unwrap();
@@ -714,13 +682,16 @@ mod tests {
     #[test]
     fn unmapped_and_forbidden_accesses_are_refused_without_a_frame() {
         let (mut s, g) = mapped(4, 4, 2);
-        assert_eq!(s.fault(g, Vpn(5), Access::Read), Err(FaultError::Unmapped));
         assert_eq!(
-            s.fault(g, Vpn(9), Access::Write),
+            fault(&mut s, g, Vpn(5), Access::Read),
+            Err(FaultError::Unmapped)
+        );
+        assert_eq!(
+            fault(&mut s, g, Vpn(9), Access::Write),
             Err(FaultError::Protection)
         );
         assert_eq!(
-            s.fault(GuestId(7), Vpn(1), Access::Read),
+            fault(&mut s, GuestId(7), Vpn(1), Access::Read),
             Err(FaultError::Unmapped)
         );
         assert_eq!(s.phys.pool.free_count(), 4);
@@ -730,13 +701,12 @@ mod tests {
     fn a_paged_out_page_comes_back_with_its_data() {
         let (mut s, g) = mapped(2, 8, 4);
         for p in 1..5u8 {
-            s.copy_in(g, Vpn(u64::from(p)).addr(), &[p; P as usize])
-                .unwrap();
+            copy_in(&mut s, g, Vpn(u64::from(p)).addr(), &[p; P as usize]).unwrap();
         }
         assert!(s.diag.stats.evictions >= 2, "four pages through two frames");
         let mut buf = vec![0u8; P as usize];
         for p in 1..5u8 {
-            s.copy_out(g, Vpn(u64::from(p)).addr(), &mut buf).unwrap();
+            copy_out(&mut s, g, Vpn(u64::from(p)).addr(), &mut buf).unwrap();
             assert!(buf.iter().all(|&b| b == p), "page {p}");
         }
         assert!(s.diag.stats.page_ins >= 2);
@@ -747,29 +717,35 @@ mod tests {
     fn copies_cross_page_boundaries_and_stop_at_a_hole() {
         let (mut s, g) = mapped(4, 4, 2);
         let at = Vaddr(2 * P - 3);
-        s.copy_in(g, at, b"across").unwrap();
+        copy_in(&mut s, g, at, b"across").unwrap();
         let mut buf = [0u8; 6];
-        s.copy_out(g, at, &mut buf).unwrap();
+        copy_out(&mut s, g, at, &mut buf).unwrap();
         assert_eq!(&buf, b"across");
-        assert_eq!(s.copy_in(g, Vaddr(3 * P - 1), b"xy"), Err(Errno::EFAULT));
         assert_eq!(
-            s.copy_in(g, Vaddr(9 * P), b"x"),
+            copy_in(&mut s, g, Vaddr(3 * P - 1), b"xy"),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(
+            copy_in(&mut s, g, Vaddr(9 * P), b"x"),
             Err(Errno::EFAULT),
             "read-only"
         );
-        assert_eq!(s.copy_out(g, Vaddr(u64::MAX), &mut buf), Err(Errno::EFAULT));
+        assert_eq!(
+            copy_out(&mut s, g, Vaddr(u64::MAX), &mut buf),
+            Err(Errno::EFAULT)
+        );
     }
 
     #[test]
     fn no_frame_and_no_swap_is_out_of_memory_and_loses_nothing() {
         let (mut s, g) = mapped(1, 0, 2);
-        s.copy_in(g, Vpn(1).addr(), b"first").unwrap();
+        copy_in(&mut s, g, Vpn(1).addr(), b"first").unwrap();
         assert_eq!(
-            s.fault(g, Vpn(2), Access::Write),
+            fault(&mut s, g, Vpn(2), Access::Write),
             Err(FaultError::OutOfMemory)
         );
         let mut buf = [0u8; 5];
-        s.copy_out(g, Vpn(1).addr(), &mut buf).unwrap();
+        copy_out(&mut s, g, Vpn(1).addr(), &mut buf).unwrap();
         assert_eq!(&buf, b"first");
         audit(&s).unwrap();
     }
@@ -777,13 +753,13 @@ mod tests {
     #[test]
     fn a_page_in_with_no_frame_goes_back_to_swap() {
         let (mut s, g) = mapped(1, 1, 2);
-        s.copy_in(g, Vpn(1).addr(), b"swapped").unwrap();
-        assert_eq!(s.reclaim(1), 1);
+        copy_in(&mut s, g, Vpn(1).addr(), b"swapped").unwrap();
+        assert_eq!(pdaemon::reclaim(&mut s, 1), 1);
         // The only frame now holds page 2, wired, so page 1 cannot come in.
-        let (_, f) = s.fault(g, Vpn(2), Access::Write).unwrap();
+        let (_, f) = fault(&mut s, g, Vpn(2), Access::Write).unwrap();
         s.phys.pool.wire(f);
         assert_eq!(
-            s.fault(g, Vpn(1), Access::Read),
+            fault(&mut s, g, Vpn(1), Access::Read),
             Err(FaultError::OutOfMemory)
         );
         assert!(matches!(
@@ -795,7 +771,7 @@ mod tests {
         ));
         s.phys.pool.unwire(f).unwrap();
         let mut buf = [0u8; 7];
-        s.copy_out(g, Vpn(1).addr(), &mut buf).unwrap();
+        copy_out(&mut s, g, Vpn(1).addr(), &mut buf).unwrap();
         assert_eq!(&buf, b"swapped");
         audit(&s).unwrap();
     }

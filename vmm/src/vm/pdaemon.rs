@@ -17,41 +17,32 @@ use crate::base::errno::Errno;
 use crate::base::events::EventKind;
 use crate::base::types::Owner;
 use crate::vm::page::PageSlot;
-use crate::vm::pmap::Pmap;
+use crate::vm::pmap;
 use crate::vm::state::State;
 
-/// Taking frames, and paging out to free them.
-pub(crate) trait Pageout {
-    /// Takes a frame for `o`. Keeping frames free ahead of demand is the pagedaemon thread's
-    /// work; only when the free list is empty does the allocation page out itself, a batch of
-    /// the free target (at least one) so the next faults find frames.
-    fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno>;
-
-    /// Pages out up to `n` unwired pages; returns how many.
-    fn reclaim(&mut self, n: usize) -> usize;
+/// Takes a frame for `o`. Keeping frames free ahead of demand is the pagedaemon thread's
+/// work; only when the free list is empty does the allocation page out itself, a batch of
+/// the free target (at least one) so the next faults find frames.
+pub(crate) fn alloc_frame(s: &mut State, o: Owner) -> Result<FrameId, Errno> {
+    if s.phys.pool.free_count() == 0 {
+        reclaim(s, s.cfg.free_target.max(1) as usize);
+    }
+    s.phys.pool.alloc(o).ok_or(Errno::ENOMEM)
 }
 
-impl Pageout for State {
-    fn alloc_frame(&mut self, o: Owner) -> Result<FrameId, Errno> {
-        if self.phys.pool.free_count() == 0 {
-            self.reclaim(self.cfg.free_target.max(1) as usize);
+/// Pages out up to `n` unwired pages; returns how many.
+pub(crate) fn reclaim(s: &mut State, n: usize) -> usize {
+    let mut done = 0;
+    while done < n {
+        let Some(f) = s.phys.pool.clock_victim() else {
+            break;
+        };
+        if s.evict(f).is_err() {
+            break;
         }
-        self.phys.pool.alloc(o).ok_or(Errno::ENOMEM)
+        done += 1;
     }
-
-    fn reclaim(&mut self, n: usize) -> usize {
-        let mut done = 0;
-        while done < n {
-            let Some(f) = self.phys.pool.clock_victim() else {
-                break;
-            };
-            if self.evict(f).is_err() {
-                break;
-            }
-            done += 1;
-        }
-        done
-    }
+    done
 }
 
 impl State {
@@ -60,14 +51,14 @@ impl State {
         let fr = self.phys.pool.frame(f);
         debug_assert!(!fr.is_wired(), "evicting wired {f:?}");
         let o = fr.owner.expect("a queued frame has an owner");
-        let maps = self.mappings_of(o);
-        if !self.pmap_page_remove(&maps) {
-            self.pmap_page_restore(&maps);
+        let maps = pmap::mappings_of(self, o);
+        if !pmap::pmap_page_remove(self, &maps) {
+            pmap::pmap_page_restore(self, &maps);
             self.phys.pool.requeue(f);
             return Err(Errno::ENOMEM);
         }
         let Some(slot) = self.phys.swap.alloc() else {
-            self.pmap_page_restore(&maps);
+            pmap::pmap_page_restore(self, &maps);
             return Err(Errno::ENOMEM);
         };
         let mut buf = std::mem::take(&mut self.phys.scratch);
@@ -79,13 +70,13 @@ impl State {
         self.phys.scratch = buf;
         if r.is_err() {
             self.phys.swap.free(slot);
-            self.pmap_page_restore(&maps);
+            pmap::pmap_page_restore(self, &maps);
             self.phys.pool.requeue(f);
             return Err(Errno::EIO);
         }
         self.set_slot(o, PageSlot::Swapped(slot));
         self.phys.pool.release(f);
-        self.pmap_page_restore(&maps);
+        pmap::pmap_page_restore(self, &maps);
         self.diag.stats.evictions += 1;
         self.record(EventKind::Evict { owner: o });
         tracing::trace!(target: "vmm::pdaemon", owner = ?o, frame = f.index(), slot = slot.0, "evict");
@@ -138,7 +129,7 @@ mod tests {
     fn reclaim_pages_out_unreferenced_pages_to_swap_and_frees_their_frames() {
         let mut s = resident(4, 8, 4);
         assert_eq!(s.phys.pool.free_count(), 0);
-        assert_eq!(s.reclaim(2), 2);
+        assert_eq!(reclaim(&mut s, 2), 2);
         assert_eq!(s.phys.pool.free_count(), 2);
         assert_eq!(s.phys.swap.used(), 2);
         assert_eq!(s.diag.stats.evictions, 2);
@@ -163,10 +154,10 @@ mod tests {
             };
             s.phys.pool.wire(f);
         }
-        assert_eq!(s.reclaim(3), 0);
+        assert_eq!(reclaim(&mut s, 3), 0);
         assert_eq!(s.phys.swap.used(), 0);
         assert!(
-            s.alloc_frame(anon(9)).is_err(),
+            alloc_frame(&mut s, anon(9)).is_err(),
             "nothing to page out: ENOMEM"
         );
     }
@@ -174,7 +165,7 @@ mod tests {
     #[test]
     fn a_full_swap_stops_reclaim_without_losing_the_page() {
         let mut s = resident(2, 1, 2);
-        assert_eq!(s.reclaim(2), 1);
+        assert_eq!(reclaim(&mut s, 2), 1);
         assert_eq!(s.phys.swap.used(), 1);
         let still: Vec<_> = (0..2)
             .filter(|&p| matches!(s.slot(anon(p)), PageSlot::Resident(_)))
@@ -185,10 +176,10 @@ mod tests {
     #[test]
     fn alloc_frame_pages_out_only_when_the_free_list_is_empty() {
         let mut s = resident(3, 8, 2);
-        let f = s.alloc_frame(anon(2)).unwrap();
+        let f = alloc_frame(&mut s, anon(2)).unwrap();
         s.set_slot(anon(2), PageSlot::Resident(f));
         assert_eq!(s.diag.stats.evictions, 0, "a free frame was there");
-        let f = s.alloc_frame(anon(3)).unwrap();
+        let f = alloc_frame(&mut s, anon(3)).unwrap();
         s.set_slot(anon(3), PageSlot::Resident(f));
         assert_eq!(s.diag.stats.evictions, 1);
         assert_eq!(s.phys.pool.frame(f).owner, Some(anon(3)));

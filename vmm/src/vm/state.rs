@@ -9,10 +9,10 @@
 //! - [`Views`]: the guests whose memory is also mapped in host address space.
 //!
 //! A part's own methods take only the part, so they can be tested on a small one. Operations
-//! that need several parts take the whole state; they live in the modules above this one
-//! ([`crate::vm::pmap`], [`crate::vm::pdaemon`], [`crate::vm::fault`], [`crate::vm::wiring`], [`crate::calls::unmap`],
-//! [`crate::rules`], [`crate::calls::mmap`], [`crate::calls::shm`]), each as a trait implemented for
-//! `State`, so that a module using another one's operations must import it.
+//! that need several parts are plain functions taking the state, in the module that owns them
+//! ([`crate::vm::pmap`], [`crate::vm::pdaemon`], [`crate::vm::fault`], [`crate::vm::wiring`],
+//! [`crate::calls`]), so a call site names the module that does the work
+//! (`wiring::wire_entries(s, ...)`).
 
 use crate::base::addr::{AttachId, FrameId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
 use crate::base::calllog::CallLog;

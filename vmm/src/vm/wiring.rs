@@ -1,10 +1,10 @@
 //! Page-level wiring, driven by the entry-level rules of [`crate::vm::wire`]: wiring and unwiring
 //! the pages under entries, the object wiring of a `SHM_LOCK`ed segment, the holds on every
 //! attachment of a segment, the limit checks that come before any of them, and the one
-//! clip–operate–merge helper (`WireOps::with_clipped`) every partial-map change goes through.
+//! clip–operate–merge helper (`wiring::with_clipped`) every partial-map change goes through.
 //!
 //! Every operation here either completes or puts back what it did before it returns the error:
-//! a wiring that runs out of frames unwires the pages it wired; `WireOps::wire_entries`
+//! a wiring that runs out of frames unwires the pages it wired; `wiring::wire_entries`
 //! restores every entry it changed. The exceptions are corrupt state (a count or a frame that
 //! would go below zero), which is recorded and stops the machine.
 
@@ -14,14 +14,14 @@ use crate::base::events::EventKind;
 use crate::base::limits::Limits;
 use crate::base::types::Invariant;
 use crate::base::types::Owner;
-use crate::vm::fault::Fault;
+use crate::vm::fault;
 use crate::vm::map::{Backing, Entry};
 use crate::vm::page::PageSlot;
 use crate::vm::state::State;
 use crate::vm::wire::{CountUnderflow, Saved, Transition, WireOp};
 use smallvec::SmallVec;
 
-/// What [`WireOps::with_clipped`] does to the map after its operation succeeds.
+/// What [`wiring::with_clipped`] does to the map after its operation succeeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reshape {
     /// Merge equal neighbours around the range (mapping changes).
@@ -30,475 +30,427 @@ pub(crate) enum Reshape {
     KeepClips,
 }
 
-/// Wiring pages, entries and segment objects.
-pub(crate) trait WireOps {
-    /// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
-    /// each in first. On failure the pages wired so far are unwired again.
-    fn wire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno>;
-
-    /// Drops one wiring from every page under `[start, end)` of an entry with `backing`.
-    fn unwire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing)
-        -> Result<(), Errno>;
-
-    /// Applies `op` to every entry of guest `g` that lies in `range` and satisfies `pick`, doing
-    /// the page-level work each transition asks for. The caller has clipped at the range's ends.
-    /// Keeps the guest's locked-page count. On failure every entry is put back as it was.
-    fn wire_entries(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        op: WireOp,
-        pick: impl Fn(&Entry) -> bool,
-    ) -> Result<(), Errno>;
-
-    /// Clips guest `g`'s map at the ends of `range`, runs `op`, and merges around `range`
-    /// when `after` says so or `op` failed: the one shape of every call that changes part of
-    /// a map.
-    ///
-    /// The contract: `op` sees every entry wholly inside or wholly outside `range`. If it fails,
-    /// it has put back what it changed (as [`WireOps::wire_entries`] does), so the merge
-    /// leaves the map exactly as it was before the clip; a merge cannot fail, so nothing more
-    /// is undone here. A range inside the address space is the caller's to check.
-    ///
-    /// Wiring calls keep their clips ([`Reshape::KeepClips`]), as UVM's `uvm_map_pageable`
-    /// does: a `munlock` leaves the entries its `mlock` split apart, so a program that locks
-    /// and unlocks the same buffer changes the map's shape once, not twice per call. Mapping
-    /// changes (`mprotect`, `munmap` and everything that removes pages) merge.
-    fn with_clipped<R>(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        after: Reshape,
-        op: impl FnOnce(&mut State) -> Result<R, Errno>,
-    ) -> Result<R, Errno>;
-
-    /// [`WireOps::frames_to_wire`]'s count for one entry `e` of guest `g` (0 when it is wired
-    /// already, by itself or its segment's lock), `shared` holding the segment pages counted so
-    /// far.
-    fn frames_to_wire_in(
-        &self,
-        g: GuestId,
-        e: &Entry,
-        range: PageRange,
-        shared: &mut std::collections::HashSet<Owner>,
-    ) -> u64;
-
-    /// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
-    /// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
-    fn memlock_allows(&self, g: GuestId, more: u64) -> bool;
-
-    /// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
-    /// accepts) were wired: pages not resident, or resident with no wiring yet. A segment page
-    /// mapped twice in the range counts once.
-    fn frames_to_wire(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool) -> u64;
-
-    /// Whether `pages` fresh pages of guest `g` may start locked (`MCL_FUTURE`), counted in
-    /// full against its locked-memory limit and the wired maximum.
-    fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool;
-
-    /// Whether guest `g`'s locked-memory limit allows locking `range` (the pages `pick`
-    /// accepts and that are not locked yet).
-    fn memlock_allows_lock(
-        &self,
-        g: GuestId,
-        range: PageRange,
-        pick: impl Fn(&Entry) -> bool + Copy,
-    ) -> bool;
-
-    /// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
-    fn check_lock_limits(
-        &self,
-        g: GuestId,
-        range: PageRange,
-        pick: impl Fn(&Entry) -> bool + Copy,
-    ) -> bool;
-
-    /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
-    /// the pages wired so far are unwired again. Under a lazy `SHM_LOCK` (Linux) only the
-    /// resident pages are wired; the others take the wiring when a fault brings them in.
-    fn wire_object(&mut self, id: ShmId) -> Result<(), Errno>;
-
-    /// Drops the object's own wiring from every page of the segment. Dropping a wiring the
-    /// object does not hold is a double unwire: corrupt state.
-    fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno>;
-
-    /// Hands the page wiring of the entries mapping segment `id` that are wired on their own
-    /// account (by `mlock`) over to the segment's lock (`to_lock`: each drops its page wiring,
-    /// which the object's wiring now stands for) or back (each takes its own again), where the
-    /// lock stands for every attacher ([`crate::base::types::Policy::lock_covers_attachers`]). No
-    /// entry changes, and only when some entry is wired on its own account is any guest's map
-    /// looked at: the cost does not grow with attachers. The object must be wired throughout,
-    /// so neither direction needs a frame.
-    fn hand_over_entry_wirings(&mut self, id: ShmId, to_lock: bool) -> Result<(), Errno>;
-
-    /// Whether the object's pages may all become wired (`ENOMEM` if the wired maximum forbids).
-    fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno>;
-
-    /// Sets the segment's SHM_LOCK mark.
-    fn set_locked(&mut self, id: ShmId, locked: bool);
+/// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
+/// each in first. On failure the pages wired so far are unwired again.
+pub(crate) fn wire_pages(
+    s: &mut State,
+    g: GuestId,
+    range: PageRange,
+    backing: Backing,
+) -> Result<(), Errno> {
+    let base = range.start;
+    if let Backing::Shm { id, pgoff } = backing {
+        // A segment's pages, straight from its object.
+        return match s.wire_object_run(id, pgoff, range.pages()) {
+            Ok(()) => Ok(()),
+            Err((done, e)) => {
+                unwire_pages(s, g, PageRange::new(base, base.plus(done)), backing)?;
+                Err(e)
+            }
+        };
+    }
+    for vpn in range.iter() {
+        let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
+        match fault::page_in(s, o) {
+            Ok(f) => s.phys.pool.wire(f),
+            Err(e) => {
+                unwire_pages(s, g, PageRange::new(base, vpn), backing)?;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }
 
-impl WireOps for State {
-    fn wire_pages(&mut self, g: GuestId, range: PageRange, backing: Backing) -> Result<(), Errno> {
-        let base = range.start;
-        if let Backing::Shm { id, pgoff } = backing {
-            // A segment's pages, straight from its object.
-            return match self.wire_object_run(id, pgoff, range.pages()) {
-                Ok(()) => Ok(()),
-                Err((done, e)) => {
-                    self.unwire_pages(g, PageRange::new(base, base.plus(done)), backing)?;
-                    Err(e)
-                }
-            };
-        }
-        for vpn in range.iter() {
-            let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
-            match self.page_in(o) {
-                Ok(f) => self.phys.pool.wire(f),
-                Err(e) => {
-                    self.unwire_pages(g, PageRange::new(base, vpn), backing)?;
-                    return Err(e);
-                }
+/// Drops one wiring from every page under `[start, end)` of an entry with `backing`.
+pub(crate) fn unwire_pages(
+    s: &mut State,
+    g: GuestId,
+    range: PageRange,
+    backing: Backing,
+) -> Result<(), Errno> {
+    let base = range.start;
+    if let Backing::Shm { id, pgoff } = backing {
+        return match s.unwire_object_run(id, pgoff, range.pages()) {
+            Ok(()) => Ok(()),
+            Err((k, resident)) => {
+                let vpn = base.plus(k);
+                Err(if resident {
+                    s.corrupted(
+                        Invariant::WireUnderflow,
+                        format!("{g:?} page {:?} unwired below zero", vpn.addr()),
+                    )
+                } else {
+                    s.corrupted(
+                        Invariant::WireResident,
+                        format!(
+                            "{g:?} page {:?} of a wired entry is not resident",
+                            vpn.addr()
+                        ),
+                    )
+                })
             }
-        }
-        Ok(())
+        };
     }
-
-    fn unwire_pages(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        backing: Backing,
-    ) -> Result<(), Errno> {
-        let base = range.start;
-        if let Backing::Shm { id, pgoff } = backing {
-            return match self.unwire_object_run(id, pgoff, range.pages()) {
-                Ok(()) => Ok(()),
-                Err((k, resident)) => {
-                    let vpn = base.plus(k);
-                    Err(if resident {
-                        self.corrupted(
-                            Invariant::WireUnderflow,
-                            format!("{g:?} page {:?} unwired below zero", vpn.addr()),
-                        )
-                    } else {
-                        self.corrupted(
-                            Invariant::WireResident,
-                            format!(
-                                "{g:?} page {:?} of a wired entry is not resident",
-                                vpn.addr()
-                            ),
-                        )
-                    })
-                }
-            };
+    for vpn in range.iter() {
+        let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
+        let PageSlot::Resident(f) = s.slot(o) else {
+            return Err(s.corrupted(
+                Invariant::WireResident,
+                format!(
+                    "{g:?} page {:?} of a wired entry is not resident",
+                    vpn.addr()
+                ),
+            ));
+        };
+        if s.phys.pool.unwire(f).is_err() {
+            return Err(s.corrupted(
+                Invariant::WireUnderflow,
+                format!("{g:?} page {:?} ({f:?}) unwired below zero", vpn.addr()),
+            ));
         }
-        for vpn in range.iter() {
-            let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
-            let PageSlot::Resident(f) = self.slot(o) else {
-                return Err(self.corrupted(
-                    Invariant::WireResident,
-                    format!(
-                        "{g:?} page {:?} of a wired entry is not resident",
-                        vpn.addr()
-                    ),
-                ));
-            };
-            if self.phys.pool.unwire(f).is_err() {
-                return Err(self.corrupted(
-                    Invariant::WireUnderflow,
-                    format!("{g:?} page {:?} ({f:?}) unwired below zero", vpn.addr()),
-                ));
-            }
-        }
-        Ok(())
     }
+    Ok(())
+}
 
-    fn wire_entries(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        op: WireOp,
-        pick: impl Fn(&Entry) -> bool,
-    ) -> Result<(), Errno> {
-        let starts = self.guest(g)?.map.starts_in(range);
-        let mut done: SmallVec<[(Vpn, Saved, Transition, bool); 4]> = SmallVec::new();
-        let mut result = Ok(());
-        for s in starts {
-            let vm = self.guests.get_mut(&g).expect("guest checked above");
-            let e = vm.map.get_mut(s).expect("entry listed above");
-            if !pick(e) {
-                continue;
-            }
-            let was_locked = e.is_mlocked();
-            let (t, saved) = match e.apply(op) {
-                Ok(x) => x,
-                Err(CountUnderflow) => {
-                    result = Err(self.corrupted(
-                        Invariant::EntryCountUnderflow,
-                        format!("{g:?} entry at {:?} released with no hold", s.addr()),
-                    ));
-                    break;
-                }
-            };
-            let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
-            if t != Transition::Unchanged {
-                tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
-                self.record(EventKind::Wire {
-                    guest: g,
-                    start: erange.start.addr(),
-                    pages: erange.pages(),
-                    wire: t == Transition::Wire,
-                    op: op.name(),
-                });
-            }
-            // Under a segment lock that stands for every attacher, the object's wiring holds
-            // the pages: the entry's own transition changes no page.
-            let covered = self.lock_covers(backing);
-            let r = match t {
-                _ if covered => Ok(()),
-                Transition::Wire => self.wire_pages(g, erange, backing),
-                Transition::Unwire => self.unwire_pages(g, erange, backing),
-                Transition::Unchanged => Ok(()),
-            };
-            let vm = self.guests.get_mut(&g).expect("guest checked above");
-            if let Err(err) = r {
-                vm.map.get_mut(s).expect("entry still there").restore(saved);
-                result = Err(err);
+/// Applies `op` to every entry of guest `g` that lies in `range` and satisfies `pick`, doing
+/// the page-level work each transition asks for. The caller has clipped at the range's ends.
+/// Keeps the guest's locked-page count. On failure every entry is put back as it was.
+pub(crate) fn wire_entries(
+    s: &mut State,
+    g: GuestId,
+    range: PageRange,
+    op: WireOp,
+    pick: impl Fn(&Entry) -> bool,
+) -> Result<(), Errno> {
+    let starts = s.guest(g)?.map.starts_in(range);
+    let mut done: SmallVec<[(Vpn, Saved, Transition, bool); 4]> = SmallVec::new();
+    let mut result = Ok(());
+    for start in starts {
+        let vm = s.guests.get_mut(&g).expect("guest checked above");
+        let e = vm.map.get_mut(start).expect("entry listed above");
+        if !pick(e) {
+            continue;
+        }
+        let was_locked = e.is_mlocked();
+        let (t, saved) = match e.apply(op) {
+            Ok(x) => x,
+            Err(CountUnderflow) => {
+                result = Err(s.corrupted(
+                    Invariant::EntryCountUnderflow,
+                    format!("{g:?} entry at {:?} released with no hold", start.addr()),
+                ));
                 break;
             }
+        };
+        let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+        if t != Transition::Unchanged {
+            tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
+            s.record(EventKind::Wire {
+                guest: g,
+                start: erange.start.addr(),
+                pages: erange.pages(),
+                wire: t == Transition::Wire,
+                op: op.name(),
+            });
+        }
+        // Under a segment lock that stands for every attacher, the object's wiring holds
+        // the pages: the entry's own transition changes no page.
+        let covered = s.lock_covers(backing);
+        let r = match t {
+            _ if covered => Ok(()),
+            Transition::Wire => wire_pages(s, g, erange, backing),
+            Transition::Unwire => unwire_pages(s, g, erange, backing),
+            Transition::Unchanged => Ok(()),
+        };
+        let vm = s.guests.get_mut(&g).expect("guest checked above");
+        if let Err(err) = r {
+            vm.map
+                .get_mut(start)
+                .expect("entry still there")
+                .restore(saved);
+            result = Err(err);
+            break;
+        }
+        if was_locked != now_locked {
+            vm.lock_changed(erange.pages(), now_locked);
+        }
+        s.count_entry_wiring(backing, erange.pages(), t);
+        done.push((start, saved, t, covered));
+    }
+    if result.is_err() {
+        for (start, saved, t, covered) in done.into_iter().rev() {
+            let vm = s.guests.get_mut(&g).expect("guest checked above");
+            let e = vm.map.get_mut(start).expect("entry still there");
+            let was_locked = e.is_mlocked();
+            e.restore(saved);
+            let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
             if was_locked != now_locked {
                 vm.lock_changed(erange.pages(), now_locked);
             }
-            self.count_entry_wiring(backing, erange.pages(), t);
-            done.push((s, saved, t, covered));
-        }
-        if result.is_err() {
-            for (s, saved, t, covered) in done.into_iter().rev() {
-                let vm = self.guests.get_mut(&g).expect("guest checked above");
-                let e = vm.map.get_mut(s).expect("entry still there");
-                let was_locked = e.is_mlocked();
-                e.restore(saved);
-                let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
-                if was_locked != now_locked {
-                    vm.lock_changed(erange.pages(), now_locked);
-                }
-                let back = match t {
-                    Transition::Wire => Transition::Unwire,
-                    Transition::Unwire => Transition::Wire,
-                    Transition::Unchanged => Transition::Unchanged,
-                };
-                self.count_entry_wiring(backing, erange.pages(), back);
-                // Only wiring operations can fail, so only wirings need undoing.
-                if t == Transition::Wire && !covered {
-                    self.unwire_pages(g, erange, backing)?;
-                }
+            let back = match t {
+                Transition::Wire => Transition::Unwire,
+                Transition::Unwire => Transition::Wire,
+                Transition::Unchanged => Transition::Unchanged,
+            };
+            s.count_entry_wiring(backing, erange.pages(), back);
+            // Only wiring operations can fail, so only wirings need undoing.
+            if t == Transition::Wire && !covered {
+                unwire_pages(s, g, erange, backing)?;
             }
         }
-        result
     }
+    result
+}
 
-    fn with_clipped<R>(
-        &mut self,
-        g: GuestId,
-        range: PageRange,
-        after: Reshape,
-        op: impl FnOnce(&mut State) -> Result<R, Errno>,
-    ) -> Result<R, Errno> {
-        self.guest_mut(g)?.map.clip_range(range);
-        let r = op(self);
-        if r.is_err() || after == Reshape::Merge {
-            if let Ok(vm) = self.guest_mut(g) {
-                vm.map.merge_around(range);
-            }
+/// Clips guest `g`'s map at the ends of `range`, runs `op`, and merges around `range`
+/// when `after` says so or `op` failed: the one shape of every call that changes part of
+/// a map.
+///
+/// The contract: `op` sees every entry wholly inside or wholly outside `range`. If it fails,
+/// it has put back what it changed (as [`wiring::wire_entries`] does), so the merge
+/// leaves the map exactly as it was before the clip; a merge cannot fail, so nothing more
+/// is undone here. A range inside the address space is the caller's to check.
+///
+/// Wiring calls keep their clips ([`Reshape::KeepClips`]), as UVM's `uvm_map_pageable`
+/// does: a `munlock` leaves the entries its `mlock` split apart, so a program that locks
+/// and unlocks the same buffer changes the map's shape once, not twice per call. Mapping
+/// changes (`mprotect`, `munmap` and everything that removes pages) merge.
+pub(crate) fn with_clipped<R>(
+    s: &mut State,
+    g: GuestId,
+    range: PageRange,
+    after: Reshape,
+    op: impl FnOnce(&mut State) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    s.guest_mut(g)?.map.clip_range(range);
+    let r = op(s);
+    if r.is_err() || after == Reshape::Merge {
+        if let Ok(vm) = s.guest_mut(g) {
+            vm.map.merge_around(range);
         }
-        r
     }
+    r
+}
 
-    fn frames_to_wire(&self, g: GuestId, range: PageRange, pick: impl Fn(&Entry) -> bool) -> u64 {
-        let vm = &self.guests[&g];
-        let mut shared = std::collections::HashSet::new();
-        vm.map
-            .overlapping(range)
-            .filter(|e| pick(e))
-            .map(|e| self.frames_to_wire_in(g, e, range, &mut shared))
-            .sum()
+/// Frames that would newly become wired if every unwired entry in `range` (of those `pick`
+/// accepts) were wired: pages not resident, or resident with no wiring yet. A segment page
+/// mapped twice in the range counts once.
+pub(crate) fn frames_to_wire(
+    s: &State,
+    g: GuestId,
+    range: PageRange,
+    pick: impl Fn(&Entry) -> bool,
+) -> u64 {
+    let vm = &s.guests[&g];
+    let mut shared = std::collections::HashSet::new();
+    vm.map
+        .overlapping(range)
+        .filter(|e| pick(e))
+        .map(|e| frames_to_wire_in(s, g, e, range, &mut shared))
+        .sum()
+}
+
+/// [`frames_to_wire`]'s count for one entry `e` of guest `g` (0 when it is wired
+/// already, by itself or its segment's lock), `shared` holding the segment pages counted so
+/// far.
+pub(crate) fn frames_to_wire_in(
+    s: &State,
+    g: GuestId,
+    e: &Entry,
+    range: PageRange,
+    shared: &mut std::collections::HashSet<Owner>,
+) -> u64 {
+    if s.entry_wired(e) {
+        return 0;
     }
-
-    fn frames_to_wire_in(
-        &self,
-        g: GuestId,
-        e: &Entry,
-        range: PageRange,
-        shared: &mut std::collections::HashSet<Owner>,
-    ) -> u64 {
-        if self.entry_wired(e) {
-            return 0;
+    let mut n = 0;
+    for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
+        let o = State::owner_of(g, e.backing_at(vpn), vpn);
+        match s.slot(o) {
+            PageSlot::Resident(f) if s.phys.pool.frame(f).is_wired() => {}
+            _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
+            _ => n += 1,
         }
-        let mut n = 0;
-        for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-            let o = State::owner_of(g, e.backing_at(vpn), vpn);
-            match self.slot(o) {
-                PageSlot::Resident(f) if self.phys.pool.frame(f).is_wired() => {}
-                _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
-                _ => n += 1,
-            }
-        }
-        n
     }
+    n
+}
 
-    fn memlock_allows(&self, g: GuestId, more: u64) -> bool {
-        let vm = &self.guests[&g];
-        (vm.cred.is_privileged() && self.policy.privilege_lifts_memlock)
-            || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
+/// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
+/// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
+pub(crate) fn memlock_allows(s: &State, g: GuestId, more: u64) -> bool {
+    let vm = &s.guests[&g];
+    (vm.cred.is_privileged() && s.policy.privilege_lifts_memlock)
+        || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
+}
+
+/// Whether `pages` fresh pages of guest `g` may start locked (`MCL_FUTURE`), counted in
+/// full against its locked-memory limit and the wired maximum.
+pub(crate) fn future_lock_allows(s: &State, g: GuestId, pages: u64) -> bool {
+    memlock_allows(s, g, pages) && s.phys.wired_allows(&s.cfg.limits, pages)
+}
+
+/// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
+pub(crate) fn check_lock_limits(
+    s: &State,
+    g: GuestId,
+    range: PageRange,
+    pick: impl Fn(&Entry) -> bool + Copy,
+) -> bool {
+    memlock_allows_lock(s, g, range, pick)
+        && s.phys
+            .wired_allows(&s.cfg.limits, frames_to_wire(s, g, range, pick))
+}
+
+/// Whether guest `g`'s locked-memory limit allows locking `range` (the pages `pick`
+/// accepts and that are not locked yet).
+pub(crate) fn memlock_allows_lock(
+    s: &State,
+    g: GuestId,
+    range: PageRange,
+    pick: impl Fn(&Entry) -> bool + Copy,
+) -> bool {
+    let more_locked: u64 = s.guests[&g]
+        .map
+        .overlapping(range)
+        .filter(|e| !e.is_mlocked() && pick(e))
+        .filter_map(|e| e.range().intersect(&range))
+        .map(|r| r.pages())
+        .sum();
+    memlock_allows(s, g, more_locked)
+}
+
+/// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
+/// the pages wired so far are unwired again. Under a lazy `SHM_LOCK` (Linux) only the
+/// resident pages are wired; the others take the wiring when a fault brings them in.
+pub(crate) fn wire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
+    if s.seg(id)?.object_wired {
+        return Err(s.corrupted(
+            Invariant::ObjectWiredTwice,
+            format!("{id:?} took its object wiring while holding it"),
+        ));
     }
-
-    fn future_lock_allows(&self, g: GuestId, pages: u64) -> bool {
-        self.memlock_allows(g, pages) && self.phys.wired_allows(&self.cfg.limits, pages)
-    }
-
-    fn check_lock_limits(
-        &self,
-        g: GuestId,
-        range: PageRange,
-        pick: impl Fn(&Entry) -> bool + Copy,
-    ) -> bool {
-        self.memlock_allows_lock(g, range, pick)
-            && self
-                .phys
-                .wired_allows(&self.cfg.limits, self.frames_to_wire(g, range, pick))
-    }
-
-    fn memlock_allows_lock(
-        &self,
-        g: GuestId,
-        range: PageRange,
-        pick: impl Fn(&Entry) -> bool + Copy,
-    ) -> bool {
-        let more_locked: u64 = self.guests[&g]
-            .map
-            .overlapping(range)
-            .filter(|e| !e.is_mlocked() && pick(e))
-            .filter_map(|e| e.range().intersect(&range))
-            .map(|r| r.pages())
-            .sum();
-        self.memlock_allows(g, more_locked)
-    }
-
-    fn wire_object(&mut self, id: ShmId) -> Result<(), Errno> {
-        if self.seg(id)?.object_wired {
-            return Err(self.corrupted(
-                Invariant::ObjectWiredTwice,
-                format!("{id:?} took its object wiring while holding it"),
-            ));
-        }
-        let pages = self.seg(id)?.pages();
-        if self.policy.lazy_shm_lock {
-            // Only the pages there now; the rest take the wiring as they come in (`Fault`).
-            for pgoff in 0..pages {
-                if let PageSlot::Resident(f) = self.slot(Owner::Object { shm: id, pgoff }) {
-                    self.phys.pool.wire(f);
-                }
-            }
-            self.shm.get_mut(id).expect("checked above").object_wired = true;
-            return Ok(());
-        }
-        if let Err((done, e)) = self.wire_object_run(id, 0, pages) {
-            for k in 0..done {
-                self.unwire_object_page(id, k)?;
-            }
-            return Err(e);
-        }
-        self.shm.get_mut(id).expect("checked above").object_wired = true;
-        Ok(())
-    }
-
-    fn unwire_object(&mut self, id: ShmId) -> Result<(), Errno> {
-        if !self.seg(id)?.object_wired {
-            return Err(self.corrupted(
-                Invariant::ObjectUnwiredTwice,
-                format!("{id:?} dropped an object wiring it no longer held"),
-            ));
-        }
-        let lazy = self.policy.lazy_shm_lock;
-        let pages = self.seg(id)?.pages();
-        if !lazy {
-            // Every page is resident and holds the object's wiring.
-            if let Err((k, _)) = self.unwire_object_run(id, 0, pages) {
-                return Err(self.corrupted(
-                    Invariant::WireUnderflow,
-                    format!("{id:?} page {k} lost its SHM_LOCK wiring"),
-                ));
-            }
-            self.shm.get_mut(id).expect("checked above").object_wired = false;
-            return Ok(());
-        }
+    let pages = s.seg(id)?.pages();
+    if s.policy.lazy_shm_lock {
+        // Only the pages there now; the rest take the wiring as they come in (`fault::fault`).
         for pgoff in 0..pages {
-            let resident = matches!(
-                self.slot(Owner::Object { shm: id, pgoff }),
-                PageSlot::Resident(_)
-            );
-            if resident || !lazy {
-                self.unwire_object_page(id, pgoff)?;
+            if let PageSlot::Resident(f) = s.slot(Owner::Object { shm: id, pgoff }) {
+                s.phys.pool.wire(f);
             }
         }
-        self.shm.get_mut(id).expect("checked above").object_wired = false;
-        Ok(())
+        s.shm.get_mut(id).expect("checked above").object_wired = true;
+        return Ok(());
     }
-
-    fn hand_over_entry_wirings(&mut self, id: ShmId, to_lock: bool) -> Result<(), Errno> {
-        if self.seg(id)?.entry_wired_pages == 0 {
-            return Ok(());
+    if let Err((done, e)) = s.wire_object_run(id, 0, pages) {
+        for k in 0..done {
+            s.unwire_object_page(id, k)?;
         }
-        let held: Vec<(GuestId, PageRange, Backing)> = self
-            .guests
-            .iter()
-            .flat_map(|(&g, vm)| {
-                vm.map
-                    .iter()
-                    .filter(|e| {
-                        e.is_wired() && matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
-                    })
-                    .map(move |e| (g, e.range(), e.backing))
-            })
-            .collect();
-        for (g, range, backing) in held {
-            if to_lock {
-                self.unwire_pages(g, range, backing)?;
-            } else {
-                self.wire_pages(g, range, backing)?;
-            }
-        }
-        Ok(())
+        return Err(e);
     }
+    s.shm.get_mut(id).expect("checked above").object_wired = true;
+    Ok(())
+}
 
-    fn check_object_wiring(&self, id: ShmId) -> Result<(), Errno> {
-        let seg = self.seg(id)?;
-        let more = (0..seg.pages())
-            .filter(|&pgoff| match seg.object.get(pgoff) {
-                PageSlot::Resident(f) => !self.phys.pool.frame(f).is_wired(),
-                _ => true,
-            })
-            .count() as u64;
-        if self.phys.wired_allows(&self.cfg.limits, more) {
-            Ok(())
+/// Drops the object's own wiring from every page of the segment. Dropping a wiring the
+/// object does not hold is a double unwire: corrupt state.
+pub(crate) fn unwire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
+    if !s.seg(id)?.object_wired {
+        return Err(s.corrupted(
+            Invariant::ObjectUnwiredTwice,
+            format!("{id:?} dropped an object wiring it no longer held"),
+        ));
+    }
+    let lazy = s.policy.lazy_shm_lock;
+    let pages = s.seg(id)?.pages();
+    if !lazy {
+        // Every page is resident and holds the object's wiring.
+        if let Err((k, _)) = s.unwire_object_run(id, 0, pages) {
+            return Err(s.corrupted(
+                Invariant::WireUnderflow,
+                format!("{id:?} page {k} lost its SHM_LOCK wiring"),
+            ));
+        }
+        s.shm.get_mut(id).expect("checked above").object_wired = false;
+        return Ok(());
+    }
+    for pgoff in 0..pages {
+        let resident = matches!(
+            s.slot(Owner::Object { shm: id, pgoff }),
+            PageSlot::Resident(_)
+        );
+        if resident || !lazy {
+            s.unwire_object_page(id, pgoff)?;
+        }
+    }
+    s.shm.get_mut(id).expect("checked above").object_wired = false;
+    Ok(())
+}
+
+/// Hands the page wiring of the entries mapping segment `id` that are wired on their own
+/// account (by `mlock`) over to the segment's lock (`to_lock`: each drops its page wiring,
+/// which the object's wiring now stands for) or back (each takes its own again), where the
+/// lock stands for every attacher ([`crate::base::types::Policy::lock_covers_attachers`]). No
+/// entry changes, and only when some entry is wired on its own account is any guest's map
+/// looked at: the cost does not grow with attachers. The object must be wired throughout,
+/// so neither direction needs a frame.
+pub(crate) fn hand_over_entry_wirings(
+    s: &mut State,
+    id: ShmId,
+    to_lock: bool,
+) -> Result<(), Errno> {
+    if s.seg(id)?.entry_wired_pages == 0 {
+        return Ok(());
+    }
+    let held: Vec<(GuestId, PageRange, Backing)> = s
+        .guests
+        .iter()
+        .flat_map(|(&g, vm)| {
+            vm.map
+                .iter()
+                .filter(|e| {
+                    e.is_wired() && matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
+                })
+                .map(move |e| (g, e.range(), e.backing))
+        })
+        .collect();
+    for (g, range, backing) in held {
+        if to_lock {
+            unwire_pages(s, g, range, backing)?;
         } else {
-            Err(Errno::ENOMEM)
+            wire_pages(s, g, range, backing)?;
         }
     }
+    Ok(())
+}
 
-    fn set_locked(&mut self, id: ShmId, locked: bool) {
-        if let Some(seg) = self.shm.get_mut(id) {
-            if seg.locked != locked {
-                seg.locked = locked;
-                let guest = self.diag.caller;
-                let what = if locked { "locked" } else { "unlocked" };
-                self.record(EventKind::Segment {
-                    guest,
-                    shm: id,
-                    what,
-                });
-            }
+/// Whether the object's pages may all become wired (`ENOMEM` if the wired maximum forbids).
+pub(crate) fn check_object_wiring(s: &State, id: ShmId) -> Result<(), Errno> {
+    let seg = s.seg(id)?;
+    let more = (0..seg.pages())
+        .filter(|&pgoff| match seg.object.get(pgoff) {
+            PageSlot::Resident(f) => !s.phys.pool.frame(f).is_wired(),
+            _ => true,
+        })
+        .count() as u64;
+    if s.phys.wired_allows(&s.cfg.limits, more) {
+        Ok(())
+    } else {
+        Err(Errno::ENOMEM)
+    }
+}
+
+/// Sets the segment's SHM_LOCK mark.
+pub(crate) fn set_locked(s: &mut State, id: ShmId, locked: bool) {
+    if let Some(seg) = s.shm.get_mut(id) {
+        if seg.locked != locked {
+            seg.locked = locked;
+            let guest = s.diag.caller;
+            let what = if locked { "locked" } else { "unlocked" };
+            s.record(EventKind::Segment {
+                guest,
+                shm: id,
+                what,
+            });
         }
     }
 }
@@ -541,10 +493,13 @@ impl State {
                 }
             }
             if k < n {
-                match self.page_in(Owner::Object {
-                    shm: id,
-                    pgoff: first + k,
-                }) {
+                match fault::page_in(
+                    self,
+                    Owner::Object {
+                        shm: id,
+                        pgoff: first + k,
+                    },
+                ) {
                     Ok(f) => {
                         self.phys.pool.wire(f);
                         k += 1;
