@@ -20,7 +20,7 @@
 //!
 //! # Wiring
 //! POSIX `mlock` is a flag on the map entry; SVID `SHM_LOCK` and kernel wirings are a count.
-//! An entry is wired when either holds ([`wire::WireState::is_wired`]), and pages are wired or unwired only
+//! An entry is wired when either holds ([`vm::wire::WireState::wired_by_itself`], and a segment lock where the rule set says so), and pages are wired or unwired only
 //! when that combined state changes. See [`wire`] and [`shm`].
 //!
 //! # Locking

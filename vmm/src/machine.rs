@@ -391,7 +391,7 @@ impl Machine {
     }
 
     /// Gives guest `g` a view: `len` bytes of host address space where its memory appears at its
-    /// own addresses, paged through faults ([`crate::vm::fault::handler`] must be installed before
+    /// own addresses, paged through faults ([`crate::vm::host::signals`] must be installed before
     /// anything touches it). Everything already mapped appears in it.
     pub fn create_view(&self, g: GuestId, len: usize) -> io::Result<Arc<View>> {
         let owner = FaultOwner {

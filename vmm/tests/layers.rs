@@ -60,11 +60,11 @@ const FOLDERS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
-/// The modules allowed `#![allow(unsafe_code)]`: host memory and the wasm edge's memory and
-/// threads.
+/// The modules allowed `#![allow(unsafe_code)]`: host memory and its signal handlers, and the
+/// wasm edge's memory and threads.
 const UNSAFE: &[&str] = &[
     "vm::host",
-    "vm::fault",
+    "vm::host::signals",
     "runtime::memory",
     "runtime::thread",
 ];

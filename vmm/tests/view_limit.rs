@@ -7,7 +7,7 @@ use vmm::{GuestConfig, Machine, MachineConfig, SwapBacking};
 
 #[test]
 fn guest_memories_beyond_the_registry_get_a_clear_error() {
-    vmm::vm::fault::handler::install();
+    vmm::vm::host::signals::install();
     let mut cfg = MachineConfig::default()
         .phys_mem(64 * 4096)
         .swap(64 * 4096)

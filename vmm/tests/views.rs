@@ -23,7 +23,7 @@ fn machine_with(
     mode: PagingMode,
     more: impl FnOnce(MachineConfig) -> MachineConfig,
 ) -> Machine {
-    vmm::vm::fault::handler::install();
+    vmm::vm::host::signals::install();
     let mut cfg = more(
         MachineConfig::default()
             .phys_mem(frames * P)

@@ -557,7 +557,7 @@ mod tests {
             .map
             .lookup(none.vpn())
             .unwrap()
-            .is_wired());
+            .wired_by_itself());
         munlockall(&mut s, g).unwrap();
         assert_eq!(s.phys.pool.wired(), 0);
         let b = mmap(&mut s, g, Vaddr(0), P, Prot::RW, ANON).unwrap();

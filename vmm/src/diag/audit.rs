@@ -108,7 +108,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
                         format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
                     );
                 }
-                if e.is_wired() {
+                if e.wired_by_itself() {
                     *entry_wired_pages.entry(id).or_default() += e.range().pages();
                 }
             }

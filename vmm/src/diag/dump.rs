@@ -51,7 +51,7 @@
 //! let g = m.add_guest(GuestConfig::default()).unwrap();
 //! let a = m.mmap(g, Vaddr(0), 2 * 4096, Prot::RW, MapFlags::ANON | MapFlags::PRIVATE).unwrap();
 //! m.mlock(g, a, 4096).unwrap();
-//! let d = dump_map(m, g, true).unwrap();
+//! let d = m.dump_map(g, true).unwrap();
 //! assert_eq!(d.entries.len(), 2); // the mlock split the mapping
 //! assert!(d.entries[0].mlocked && d.entries[0].wired);
 //! let run = &d.entries[0].pages_detail.as_ref().unwrap()[0];

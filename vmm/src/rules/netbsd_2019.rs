@@ -38,7 +38,7 @@ impl Rules for Netbsd2019 {
     fn munlock(&self, s: &mut State, g: GuestId, range: PageRange) -> Result<(), Errno> {
         // These rules have no POSIX flag (`lock_op` is a hold), so an entry is wired exactly
         // when it is counted, and the predicate answers "is every entry counted".
-        if s.guest(g)?.map.overlapping(range).any(|e| !e.is_wired()) {
+        if s.guest(g)?.map.overlapping(range).any(|e| !e.wired_by_itself()) {
             return Err(Errno::EINVAL);
         }
         // "A single munlock unlocks, whatever the number of mlocks": every count to zero.
@@ -74,7 +74,7 @@ impl Rules for Netbsd2019 {
             .guest(g)?
             .map
             .overlapping(r)
-            .any(|e| maps_segment(e, id) && !e.is_wired());
+            .any(|e| maps_segment(e, id) && !e.wired_by_itself());
         if uncounted {
             // uvm_map_pageable(unwire) fails with EINVAL, which shm_memlock reports as EIO;
             // the object's pages were unwired already and the mark stays.

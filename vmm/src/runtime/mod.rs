@@ -92,14 +92,14 @@ impl Runtime {
         cfg.epoch_interruption(true);
         // Before the engine: wasmtime chains to whatever handler it finds, and the faults it
         // declines must come to us, not to the default action.
-        crate::vm::fault::handler::install_catcher();
+        crate::vm::host::signals::install_catcher();
         let engine = Engine::new(&cfg)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
         let engine = ENGINE.get_or_init(|| engine).clone();
         // After the engine: wasmtime has installed its handlers, ours goes in front of them.
-        crate::vm::fault::handler::on_deferred_fault(bump_epoch);
-        crate::vm::fault::handler::install();
+        crate::vm::host::signals::on_deferred_fault(bump_epoch);
+        crate::vm::host::signals::install();
         Ok(Runtime { engine })
     }
 

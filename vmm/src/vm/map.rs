@@ -111,10 +111,12 @@ impl Entry {
         PageRange::new(self.start, self.end)
     }
 
-    /// Whether the entry is wired: asks [`WireState::is_wired`], the one predicate.
+    /// Whether the entry is wired on its own account, by its POSIX flag or its count
+    /// ([`WireState::wired_by_itself`]). Whether it is wired at all also depends on its
+    /// segment's lock: that is the one predicate, `State::entry_wired`.
     #[inline]
-    pub fn is_wired(&self) -> bool {
-        self.wiring.is_wired()
+    pub fn wired_by_itself(&self) -> bool {
+        self.wiring.wired_by_itself()
     }
 
     /// Whether the entry carries the POSIX lock flag.
@@ -134,7 +136,7 @@ impl Entry {
     }
 
     /// SVID and kernel wirings (balanced). Whether the entry is wired is
-    /// [`Entry::is_wired`]'s question, not this count's.
+    /// [`Entry::wired_by_itself`]'s question, not this count's.
     pub fn wire_count(&self) -> u32 {
         self.wiring.count()
     }

@@ -239,11 +239,6 @@ impl PagePool {
         out
     }
 
-    /// The free list (for the audit).
-    pub fn free_list(&self) -> &[FrameId] {
-        &self.free
-    }
-
     /// Sets a frame's wire count directly, bypassing every rule: for tests that plant an
     /// inconsistency for the audit to find.
     #[doc(hidden)]

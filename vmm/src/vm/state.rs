@@ -664,13 +664,13 @@ impl State {
     /// its segment's lock ([`State::covered_by_lock`]). What `mincore`'s callers, the dump and
     /// the audit call "wired".
     pub fn entry_wired(&self, e: &Entry) -> bool {
-        e.is_wired() || self.covered_by_lock(e)
+        e.wired_by_itself() || self.covered_by_lock(e)
     }
 
     /// Whether entry `e` holds a wiring of its own on each page it maps: wired on its own
     /// account and not covered by its segment's lock (whose object wiring holds the pages).
     pub fn entry_holds_pages(&self, e: &Entry) -> bool {
-        e.is_wired() && !self.covered_by_lock(e)
+        e.wired_by_itself() && !self.covered_by_lock(e)
     }
 
     /// The page that backs `vpn` under an entry with `backing`, in guest `g`.

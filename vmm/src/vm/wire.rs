@@ -14,7 +14,7 @@
 //! Invariants stated here (the audit checks their consequences):
 //! - The flag and the count are private to [`WireState`]: only [`WireOp::apply`] and
 //!   [`Saved::restore`] (which undoes an `apply`) write them.
-//! - An entry is wired on its own account exactly when [`WireState::is_wired`] says so, and
+//! - An entry is wired on its own account exactly when [`WireState::wired_by_itself`] says so, and
 //!   wired at all when `State::entry_wired` says so (that, or its segment's lock); nothing else
 //!   combines the flag and the count to decide either. Code that needs one half alone (the audit checking
 //!   that no count is held, the old rules' "is every entry counted") reads it with
@@ -38,9 +38,10 @@ bitflags! {
     }
 }
 
-/// The one predicate: is an entry with this flag and count wired?
+/// Is an entry with this flag and count wired on its own account? (A segment's lock can wire it
+/// too: see `State::entry_wired`, the one predicate for "wired".)
 #[inline]
-pub fn is_wired(flags: EntryFlags, wire_count: u32) -> bool {
+pub fn wired_by_itself(flags: EntryFlags, wire_count: u32) -> bool {
     flags.contains(EntryFlags::MLOCKED) || wire_count > 0
 }
 
@@ -53,10 +54,10 @@ pub struct WireState {
 }
 
 impl WireState {
-    /// Whether the entry is wired: the flag or the count holds it ([`is_wired`]).
+    /// Whether the flag or the count holds the entry wired ([`wired_by_itself`]).
     #[inline]
-    pub fn is_wired(self) -> bool {
-        is_wired(self.flags, self.count)
+    pub fn wired_by_itself(self) -> bool {
+        wired_by_itself(self.flags, self.count)
     }
 
     /// Whether the POSIX lock flag is set.
@@ -112,7 +113,7 @@ pub struct CountUnderflow;
 
 /// Decides the page-level consequence of going from one wiring state to another.
 pub fn transition(before: WireState, after: WireState) -> Transition {
-    match (before.is_wired(), after.is_wired()) {
+    match (before.wired_by_itself(), after.wired_by_itself()) {
         (false, true) => Transition::Wire,
         (true, false) => Transition::Unwire,
         _ => Transition::Unchanged,
@@ -169,7 +170,7 @@ mod tests {
         assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Wire);
         assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Unchanged);
         assert_eq!(apply(WireOp::Munlock, &mut w), Transition::Unwire);
-        assert!(!w.is_wired());
+        assert!(!w.wired_by_itself());
     }
 
     #[test]
@@ -178,7 +179,7 @@ mod tests {
         assert_eq!(apply(WireOp::Hold, &mut w), Transition::Wire);
         assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Unchanged);
         assert_eq!(apply(WireOp::Munlock, &mut w), Transition::Unchanged);
-        assert!(w.is_wired());
+        assert!(w.wired_by_itself());
         assert_eq!(apply(WireOp::Release, &mut w), Transition::Unwire);
     }
 
@@ -188,7 +189,7 @@ mod tests {
         apply(WireOp::Mlock, &mut w);
         assert_eq!(apply(WireOp::Hold, &mut w), Transition::Unchanged);
         assert_eq!(apply(WireOp::Release, &mut w), Transition::Unchanged);
-        assert!(w.is_wired());
+        assert!(w.wired_by_itself());
     }
 
     #[test]
@@ -213,6 +214,6 @@ mod tests {
         let mut w = WireState::default();
         let (_, saved) = WireOp::Mlock.apply(&mut w).unwrap();
         saved.restore(&mut w);
-        assert!(!w.is_wired());
+        assert!(!w.wired_by_itself());
     }
 }

@@ -360,9 +360,8 @@ pub(crate) fn unwire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
             format!("{id:?} dropped an object wiring it no longer held"),
         ));
     }
-    let lazy = s.policy.lazy_shm_lock;
     let pages = s.seg(id)?.pages();
-    if !lazy {
+    if !s.policy.lazy_shm_lock {
         // Every page is resident and holds the object's wiring.
         if let Err((k, _)) = s.unwire_object_run(id, 0, pages) {
             return Err(s.corrupted(
@@ -373,12 +372,13 @@ pub(crate) fn unwire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
         s.shm.get_mut(id).expect("checked above").object_wired = false;
         return Ok(());
     }
+    // Lazy: only the resident pages took the object's wiring.
     for pgoff in 0..pages {
         let resident = matches!(
             s.slot(Owner::Object { shm: id, pgoff }),
             PageSlot::Resident(_)
         );
-        if resident || !lazy {
+        if resident {
             s.unwire_object_page(id, pgoff)?;
         }
     }
@@ -408,7 +408,8 @@ pub(crate) fn hand_over_entry_wirings(
             vm.map
                 .iter()
                 .filter(|e| {
-                    e.is_wired() && matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
+                    e.wired_by_itself()
+                        && matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
                 })
                 .map(move |e| (g, e.range(), e.backing))
         })

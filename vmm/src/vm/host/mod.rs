@@ -1,7 +1,7 @@
 //! The host layer: where resident pages really live, and the host address ranges guests run in.
 //!
 //! This is the one module that makes raw system calls on memory (with the fault handler in
-//! [`crate::vm::fault::handler`] and the swap file's `memfd`). It knows nothing of maps, pages or
+//! [`crate::vm::host::signals`] and the swap file's `memfd`). It knows nothing of maps, pages or
 //! guests' calls; [`crate::vm::pmap`] drives it from the machine state.
 //!
 //! Every page's data lives in a [`HostStore`], a sparse `memfd` indexed by page: one per guest
@@ -27,6 +27,8 @@
 //! All `unsafe` of this module is the raw system calls and the fault registry; each block states
 //! why it holds.
 #![allow(unsafe_code)]
+
+pub mod signals;
 
 use crate::base::addr::{GuestId, PageRange, Vpn, PAGE_SIZE};
 use crate::vm::map::Prot;
@@ -485,7 +487,7 @@ impl View {
 
     /// Puts a private scratch page over `page`, so that an access the guest may not make, done
     /// by host code on the guest's behalf, completes without touching anything real. The guest
-    /// is made to trap before its code runs on (see [`crate::vm::fault::handler`]).
+    /// is made to trap before its code runs on (see [`crate::vm::host::signals`]).
     pub(crate) fn scratch_page(&self, page: PageRange) -> io::Result<()> {
         let Some((addr, len)) = self.span(page) else {
             return Err(io::Error::other("outside the view"));
