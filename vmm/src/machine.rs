@@ -502,7 +502,7 @@ impl Machine {
             let Some(e) = vm.map.lookup(vpn) else {
                 return false;
             };
-            match s.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
+            match s.slot(e.owner_at(g, vpn)) {
                 PageSlot::Resident(f) => {
                     s.phys.pool.corrupt_wire_count(f, count);
                     true

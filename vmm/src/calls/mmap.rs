@@ -16,7 +16,7 @@ use crate::vm::map::{Backing, Entry, Prot};
 use crate::vm::page::PageSlot;
 use crate::vm::pmap;
 use crate::vm::state::State;
-use crate::vm::wiring::{self, Reshape};
+use crate::vm::wiring::{self, LimitHit, Reshape};
 use bitflags::bitflags;
 
 bitflags! {
@@ -138,7 +138,7 @@ pub(crate) fn mmap(
         let r = PageRange::aligned(addr, len, limit)?;
         if s.guests[&g].map.wire_future
             && !prot.is_empty()
-            && !wiring::future_lock_allows(s, g, r.pages())
+            && wiring::lock_limits(s, g, r.pages(), r.pages()).is_err()
         {
             // Checked before the old mappings go (counting the new range in full, whatever
             // it replaces), so a refused call changes nothing.
@@ -226,10 +226,7 @@ pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Resul
     let mut out = Vec::with_capacity(range.pages() as usize);
     for e in vm.map.overlapping(range) {
         for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-            let resident = matches!(
-                s.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
-                PageSlot::Resident(_)
-            );
+            let resident = matches!(s.slot(e.owner_at(g, vpn)), PageSlot::Resident(_));
             out.push(u8::from(resident));
         }
     }
@@ -274,12 +271,10 @@ pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<
     if prot_none {
         return Err(answers.mlock_prot_none);
     }
-    if !wiring::memlock_allows(s, g, more_locked) {
-        return Err(answers.mlock_over_memlock);
-    }
-    if !s.phys.wired_allows(&s.cfg.limits, more_wired) {
-        return Err(answers.mlock_over_wired);
-    }
+    wiring::lock_limits(s, g, more_locked, more_wired).map_err(|hit| match hit {
+        LimitHit::Memlock => answers.mlock_over_memlock,
+        LimitHit::Wired => answers.mlock_over_wired,
+    })?;
     let op = rules::of(s).lock_op();
     wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
         wiring::wire_entries(s, g, range, op, |_| true)
@@ -378,7 +373,7 @@ mod tests {
                 .map(|vpn| {
                     let e = vm.map.lookup(vpn).unwrap();
                     u8::from(matches!(
-                        self.slot(State::owner_of(g, e.backing_at(vpn), vpn)),
+                        self.slot(e.owner_at(g, vpn)),
                         PageSlot::Resident(_)
                     ))
                 })

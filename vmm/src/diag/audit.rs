@@ -125,10 +125,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
             }
             if s.entry_holds_pages(e) {
                 for vpn in e.range().iter() {
-                    let f = resident_owner(
-                        State::owner_of(g, e.backing_at(vpn), vpn),
-                        "its entry is wired",
-                    )?;
+                    let f = resident_owner(e.owner_at(g, vpn), "its entry is wired")?;
                     expected[f.index()] += 1;
                 }
             }

@@ -388,7 +388,7 @@ pub(crate) fn dump_machine(s: &State) -> MachineDump {
             for e in vm.map.iter() {
                 row.mapped += e.range().pages();
                 for vpn in e.range().iter() {
-                    match s.slot(State::owner_of(g, e.backing_at(vpn), vpn)) {
+                    match s.slot(e.owner_at(g, vpn)) {
                         PageSlot::Resident(f) => {
                             row.resident += 1;
                             row.wired += u64::from(s.phys.pool.frame(f).is_wired());
@@ -428,7 +428,7 @@ impl State {
         let wired = u32::from(self.entry_holds_pages(e));
         let mut runs: Vec<PageRun> = Vec::new();
         for vpn in e.range().iter() {
-            let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+            let owner = e.owner_at(g, vpn);
             let (residency, wire_count) = match self.slot(owner) {
                 PageSlot::Resident(f) => {
                     (ResidencyRow::Resident, self.phys.pool.frame(f).wire_count())

@@ -62,7 +62,7 @@ pub(crate) fn fault(
     if !e.prot.contains(need) {
         return Err(FaultError::Protection);
     }
-    let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+    let owner = e.owner_at(g, vpn);
     s.diag.stats.faults += 1;
     let before = (s.diag.stats.zero_fills, s.diag.stats.page_ins);
     let f = page_in(s, owner).map_err(|_| FaultError::OutOfMemory)?;
@@ -90,7 +90,7 @@ pub(crate) fn resolve_view_fault(
     if !e.prot.contains(need) {
         return false;
     }
-    let (owner, prot) = (State::owner_of(g, e.backing_at(vpn), vpn), e.prot);
+    let (owner, prot) = (e.owner_at(g, vpn), e.prot);
     let Some(view) = s.views.get(&g).cloned() else {
         return false;
     };
@@ -258,7 +258,7 @@ impl State {
             // On the stack for the default window (at most 32 pages forward).
             let mut run: SmallVec<[(Vpn, Owner, SwapSlot); 32]> = SmallVec::new();
             for p in side.iter() {
-                let o = State::owner_of(g, e.backing_at(p), p);
+                let o = e.owner_at(g, p);
                 let slot = match self.slot(o) {
                     PageSlot::Swapped(s) if !self.comes_in_wired(o) => Some(s),
                     _ => None,

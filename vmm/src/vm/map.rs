@@ -14,9 +14,9 @@
 //!   neighbours that could be one entry may stay apart until the next mapping change near them.
 //!   A failed operation always merges back what it clipped.
 
-use crate::base::addr::{AttachId, PageRange, ShmId, Vpn};
+use crate::base::addr::{AttachId, GuestId, PageRange, ShmId, Vpn};
 use crate::base::errno::Errno;
-use crate::base::types::{Invariant, Violation};
+use crate::base::types::{Invariant, Owner, Violation};
 use crate::vm::wire::{CountUnderflow, Saved, Transition, WireOp, WireState};
 use bitflags::bitflags;
 use smallvec::SmallVec;
@@ -64,6 +64,18 @@ pub enum Backing {
         /// Object page under the entry's first page.
         pgoff: u64,
     },
+}
+
+impl Backing {
+    /// The page that backs `vpn` of guest `g` under this backing (a segment's offset being
+    /// that of `vpn` already, as [`Entry::backing_at`] gives it).
+    #[inline]
+    pub fn owner(self, g: GuestId, vpn: Vpn) -> Owner {
+        match self {
+            Backing::Anon => Owner::Anon { guest: g, vpn },
+            Backing::Shm { id, pgoff } => Owner::Object { shm: id, pgoff },
+        }
+    }
 }
 
 /// One mapping in a guest's map.
@@ -161,6 +173,12 @@ impl Entry {
                 pgoff: pgoff + (vpn.0 - self.start.0),
             },
         }
+    }
+
+    /// The page that backs `vpn` (which must lie in the entry) in guest `g`'s map.
+    #[inline]
+    pub fn owner_at(&self, g: GuestId, vpn: Vpn) -> Owner {
+        self.backing_at(vpn).owner(g, vpn)
     }
 
     /// Whether `next` could continue this entry were it to end at `end` (a run of entries being

@@ -673,14 +673,6 @@ impl State {
         e.wired_by_itself() && !self.covered_by_lock(e)
     }
 
-    /// The page that backs `vpn` under an entry with `backing`, in guest `g`.
-    pub fn owner_of(g: GuestId, backing: Backing, vpn: Vpn) -> Owner {
-        match backing {
-            Backing::Anon => Owner::Anon { guest: g, vpn },
-            Backing::Shm { id, pgoff } => Owner::Object { shm: id, pgoff },
-        }
-    }
-
     /// Records that the state is inconsistent: see [`Diag::corrupted`].
     pub fn corrupted(&mut self, invariant: Invariant, detail: String) -> Errno {
         self.diag.corrupted(invariant, detail)
@@ -718,7 +710,7 @@ impl State {
         let vm = self.guest(g)?;
         let vpn = addr.vpn();
         let e = vm.map.lookup(vpn).ok_or(Errno::ENOMEM)?;
-        let owner = State::owner_of(g, e.backing_at(vpn), vpn);
+        let owner = e.owner_at(g, vpn);
         let (residency, wire_count) = match self.slot(owner) {
             PageSlot::Resident(f) => (Residency::Resident, self.phys.pool.frame(f).wire_count()),
             PageSlot::Swapped(_) => (Residency::Swapped, 0),

@@ -50,7 +50,7 @@ pub(crate) fn wire_pages(
         };
     }
     for vpn in range.iter() {
-        let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
+        let o = offset_backing(backing, vpn.0 - base.0).owner(g, vpn);
         match fault::page_in(s, o) {
             Ok(f) => s.phys.pool.wire(f),
             Err(e) => {
@@ -93,7 +93,7 @@ pub(crate) fn unwire_pages(
         };
     }
     for vpn in range.iter() {
-        let o = State::owner_of(g, offset_backing(backing, vpn.0 - base.0), vpn);
+        let o = offset_backing(backing, vpn.0 - base.0).owner(g, vpn);
         let PageSlot::Resident(f) = s.slot(o) else {
             return Err(s.corrupted(
                 Invariant::WireResident,
@@ -266,7 +266,7 @@ pub(crate) fn frames_to_wire_in(
     }
     let mut n = 0;
     for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
-        let o = State::owner_of(g, e.backing_at(vpn), vpn);
+        let o = e.owner_at(g, vpn);
         match s.slot(o) {
             PageSlot::Resident(f) if s.phys.pool.frame(f).is_wired() => {}
             _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
@@ -276,35 +276,39 @@ pub(crate) fn frames_to_wire_in(
     n
 }
 
-/// Whether guest `g` may hold `more` locked pages beyond those it holds. A privileged guest
-/// has no limit where the mode says so (Linux's `CAP_IPC_LOCK`).
-pub(crate) fn memlock_allows(s: &State, g: GuestId, more: u64) -> bool {
-    let vm = &s.guests[&g];
-    (vm.cred.is_privileged() && s.policy.privilege_lifts_memlock)
-        || Limits::memlock_allows(vm.locked_pages, more, vm.memlock_limit)
+/// Which limit a lock would pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LimitHit {
+    /// The guest's locked-memory limit.
+    Memlock,
+    /// The machine's wired maximum.
+    Wired,
 }
 
-/// Whether `pages` fresh pages of guest `g` may start locked (`MCL_FUTURE`), counted in
-/// full against its locked-memory limit and the wired maximum.
-pub(crate) fn future_lock_allows(s: &State, g: GuestId, pages: u64) -> bool {
-    memlock_allows(s, g, pages) && s.phys.wired_allows(&s.cfg.limits, pages)
-}
-
-/// Checks the locked-memory limit and the wired maximum for locking `range` of guest `g`.
-pub(crate) fn check_lock_limits(
+/// The one lock-limit check: whether guest `g` may hold `more_locked` locked pages beyond
+/// those it holds (its locked-memory limit, which a privileged guest does not have where the
+/// rule set says so, as Linux's `CAP_IPC_LOCK`), and the machine `more_wired` more wired
+/// frames (the wired maximum).
+pub(crate) fn lock_limits(
     s: &State,
     g: GuestId,
-    range: PageRange,
-    pick: impl Fn(&Entry) -> bool + Copy,
-) -> bool {
-    memlock_allows_lock(s, g, range, pick)
-        && s.phys
-            .wired_allows(&s.cfg.limits, frames_to_wire(s, g, range, pick))
+    more_locked: u64,
+    more_wired: u64,
+) -> Result<(), LimitHit> {
+    let vm = &s.guests[&g];
+    let exempt = vm.cred.is_privileged() && s.policy.privilege_lifts_memlock;
+    if !exempt && !Limits::memlock_allows(vm.locked_pages, more_locked, vm.memlock_limit) {
+        return Err(LimitHit::Memlock);
+    }
+    if !s.phys.wired_allows(&s.cfg.limits, more_wired) {
+        return Err(LimitHit::Wired);
+    }
+    Ok(())
 }
 
-/// Whether guest `g`'s locked-memory limit allows locking `range` (the pages `pick`
-/// accepts and that are not locked yet).
-pub(crate) fn memlock_allows_lock(
+/// [`lock_limits`] for locking the entries of `range` that `pick` accepts: the pages that would
+/// newly carry the flag, and the frames that would newly be wired.
+pub(crate) fn check_lock_limits(
     s: &State,
     g: GuestId,
     range: PageRange,
@@ -317,7 +321,7 @@ pub(crate) fn memlock_allows_lock(
         .filter_map(|e| e.range().intersect(&range))
         .map(|r| r.pages())
         .sum();
-    memlock_allows(s, g, more_locked)
+    lock_limits(s, g, more_locked, frames_to_wire(s, g, range, pick)).is_ok()
 }
 
 /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
