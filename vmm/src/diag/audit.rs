@@ -41,11 +41,12 @@
 //!   see [`crate::rules`]): no attachment is counted once its pages are all unmapped;
 //! - `wired-max`: no more frames are wired than the machine allows.
 
-use crate::base::addr::{FrameId, ShmId};
+use crate::base::addr::{FrameId, GuestId, ShmId};
 use crate::base::types::Owner;
 use crate::vm::map::Backing;
 use crate::vm::page::PageSlot;
-use crate::vm::state::State;
+use crate::vm::segment::Segment;
+use crate::vm::state::{GuestVm, State};
 use std::collections::{HashMap, HashSet};
 
 pub use crate::base::types::{Invariant, Violation};
@@ -79,116 +80,14 @@ pub(crate) fn audit(s: &State) -> Result<(), Violation> {
 
 /// Every guest's and segment's own invariants, and the wirings each frame should hold.
 fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
-    // Where the mode replays no bug, no entry holds a count (a segment's lock is its mark and
-    // its object's wiring, never a count on its attachers' entries), and the mark is the
-    // object's wiring.
-    let check_counts = !s.policy.replays_bug;
-    let mut entry_wired_pages: HashMap<ShmId, u64> = HashMap::new();
-    let lazy = s.policy.lazy_shm_lock;
     let mut expected = vec![0u32; s.phys.pool.total()];
-    let resident_owner = |o: Owner, why: &str| -> Result<FrameId, Violation> {
-        match s.slot(o) {
-            PageSlot::Resident(f) => Ok(f),
-            other => fail(
-                Invariant::WiredNotResident,
-                format!("{o:?} is {other:?} though {why}"),
-            ),
-        }
-    };
+    let mut entry_wired_pages: HashMap<ShmId, u64> = HashMap::new();
     for (&g, vm) in &s.guests {
-        vm.map
-            .check()
-            .map_err(|v| Violation::new(v.invariant, format!("{g:?}: {}", v.detail)))?;
-        vm.check_attachments(g, s.policy.attachment_life)?;
-        for e in vm.map.iter() {
-            if let Backing::Shm { id, .. } = e.backing {
-                if s.shm.get(id).is_none() {
-                    return fail(
-                        Invariant::ShmDangling,
-                        format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
-                    );
-                }
-                if e.wired_by_itself() {
-                    *entry_wired_pages.entry(id).or_default() += e.range().pages();
-                }
-            }
-            // The count alone, on purpose: under these rules nothing takes one.
-            if check_counts && e.wire_count() != 0 {
-                return fail(
-                    Invariant::EntrySvidCount,
-                    format!(
-                        "{g:?} entry {:?} has wire count {} but no SVID hold is taken",
-                        e.range(),
-                        e.wire_count()
-                    ),
-                );
-            }
-            if s.entry_holds_pages(e) {
-                for vpn in e.range().iter() {
-                    let f = resident_owner(e.owner_at(g, vpn), "its entry is wired")?;
-                    expected[f.index()] += 1;
-                }
-            }
-        }
-        vm.check_locked_pages(g)?;
-        vm.check_anon(g)?;
+        check_guest(s, g, vm, &mut expected, &mut entry_wired_pages)?;
     }
     for seg in s.shm.iter() {
-        if check_counts
-            && (seg.locked != seg.object_wired
-                || (seg.lock_count > 0 && !seg.locked)
-                || (!s.policy.shm_lock_counted && seg.lock_count != 0))
-        {
-            return fail(
-                Invariant::ShmLockMark,
-                format!(
-                    "{:?} is marked {} (lock count {}) but its object is {}",
-                    seg.id,
-                    if seg.locked { "locked" } else { "unlocked" },
-                    seg.lock_count,
-                    if seg.object_wired {
-                        "wired"
-                    } else {
-                        "not wired"
-                    }
-                ),
-            );
-        }
         let own = entry_wired_pages.get(&seg.id).copied().unwrap_or(0);
-        if check_counts && own != seg.entry_wired_pages {
-            return fail(
-                Invariant::ShmEntryWiring,
-                format!(
-                    "{:?} counts {} pages wired by their entries, its entries have {own}",
-                    seg.id, seg.entry_wired_pages
-                ),
-            );
-        }
-        if seg.object_wired {
-            for pgoff in 0..seg.pages() {
-                let o = Owner::Object { shm: seg.id, pgoff };
-                if lazy && !matches!(s.slot(o), PageSlot::Resident(_)) {
-                    // A lazy lock wires pages as they come in.
-                    continue;
-                }
-                let f = resident_owner(o, "its object is wired")?;
-                expected[f.index()] += 1;
-            }
-        }
-        let attached: usize = s
-            .guests
-            .values()
-            .map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count())
-            .sum();
-        if attached != seg.nattch as usize {
-            return fail(
-                Invariant::ShmNattch,
-                format!(
-                    "{:?} counts {} attachments, guests hold {attached}",
-                    seg.id, seg.nattch
-                ),
-            );
-        }
+        check_segment(s, seg, own, &mut expected)?;
     }
     for (g, vm) in &s.guests {
         if let Some(a) = vm.attachments.iter().find(|a| s.shm.get(a.shm).is_none()) {
@@ -199,6 +98,137 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         }
     }
     Ok(expected)
+}
+
+/// Where the rule set replays no bug, no entry holds a count (a segment's lock is its mark and
+/// its object's wiring, never a count on its attachers' entries), and the mark is the object's
+/// wiring.
+fn check_counts(s: &State) -> bool {
+    !s.policy.replays_bug
+}
+
+/// The frame holding page `o`, which must be resident because of `why`.
+fn resident_owner(s: &State, o: Owner, why: &str) -> Result<FrameId, Violation> {
+    match s.slot(o) {
+        PageSlot::Resident(f) => Ok(f),
+        other => fail(
+            Invariant::WiredNotResident,
+            format!("{o:?} is {other:?} though {why}"),
+        ),
+    }
+}
+
+/// Guest `g`'s map, attachments, counts and anonymous memory; adds the wirings its entries
+/// hold to `expected` (per frame) and the pages its entries wire of each segment to
+/// `entry_wired_pages`.
+fn check_guest(
+    s: &State,
+    g: GuestId,
+    vm: &GuestVm,
+    expected: &mut [u32],
+    entry_wired_pages: &mut HashMap<ShmId, u64>,
+) -> Result<(), Violation> {
+    vm.map
+        .check()
+        .map_err(|v| Violation::new(v.invariant, format!("{g:?}: {}", v.detail)))?;
+    vm.check_attachments(g, s.policy.attachment_life)?;
+    for e in vm.map.iter() {
+        if let Backing::Shm { id, .. } = e.backing {
+            if s.shm.get(id).is_none() {
+                return fail(
+                    Invariant::ShmDangling,
+                    format!("{g:?} entry {:?} maps dead {id:?}", e.range()),
+                );
+            }
+            if e.wired_by_itself() {
+                *entry_wired_pages.entry(id).or_default() += e.range().pages();
+            }
+        }
+        // The count alone, on purpose: under these rules nothing takes one.
+        if check_counts(s) && e.wire_count() != 0 {
+            return fail(
+                Invariant::EntrySvidCount,
+                format!(
+                    "{g:?} entry {:?} has wire count {} but no SVID hold is taken",
+                    e.range(),
+                    e.wire_count()
+                ),
+            );
+        }
+        if s.entry_holds_pages(e) {
+            for vpn in e.range().iter() {
+                let f = resident_owner(s, e.owner_at(g, vpn), "its entry is wired")?;
+                expected[f.index()] += 1;
+            }
+        }
+    }
+    vm.check_locked_pages(g)?;
+    vm.check_anon(g)
+}
+
+/// Segment `seg`'s lock state, its count of pages wired by entries (`own`, as its entries
+/// have it), and its attach count; adds its object's wirings to `expected`.
+fn check_segment(
+    s: &State,
+    seg: &Segment,
+    own: u64,
+    expected: &mut [u32],
+) -> Result<(), Violation> {
+    if check_counts(s)
+        && (seg.locked != seg.object_wired
+            || (seg.lock_count > 0 && !seg.locked)
+            || (!s.policy.shm_lock_counted && seg.lock_count != 0))
+    {
+        return fail(
+            Invariant::ShmLockMark,
+            format!(
+                "{:?} is marked {} (lock count {}) but its object is {}",
+                seg.id,
+                if seg.locked { "locked" } else { "unlocked" },
+                seg.lock_count,
+                if seg.object_wired {
+                    "wired"
+                } else {
+                    "not wired"
+                }
+            ),
+        );
+    }
+    if check_counts(s) && own != seg.entry_wired_pages {
+        return fail(
+            Invariant::ShmEntryWiring,
+            format!(
+                "{:?} counts {} pages wired by their entries, its entries have {own}",
+                seg.id, seg.entry_wired_pages
+            ),
+        );
+    }
+    if seg.object_wired {
+        for pgoff in 0..seg.pages() {
+            let o = Owner::Object { shm: seg.id, pgoff };
+            if s.policy.lazy_shm_lock && !matches!(s.slot(o), PageSlot::Resident(_)) {
+                // A lazy lock wires pages as they come in.
+                continue;
+            }
+            let f = resident_owner(s, o, "its object is wired")?;
+            expected[f.index()] += 1;
+        }
+    }
+    let attached: usize = s
+        .guests
+        .values()
+        .map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count())
+        .sum();
+    if attached != seg.nattch as usize {
+        return fail(
+            Invariant::ShmNattch,
+            format!(
+                "{:?} counts {} attachments, guests hold {attached}",
+                seg.id, seg.nattch
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Every frame's wire count against the wirings that hold it, and its owner against the page.

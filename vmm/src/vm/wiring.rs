@@ -18,7 +18,7 @@ use crate::vm::fault;
 use crate::vm::map::{Backing, Entry};
 use crate::vm::page::PageSlot;
 use crate::vm::state::State;
-use crate::vm::wire::{CountUnderflow, Saved, Transition, WireOp};
+use crate::vm::wire::{Saved, Transition, WireOp};
 use smallvec::SmallVec;
 
 /// What [`wiring::with_clipped`] does to the map after its operation succeeds.
@@ -124,83 +124,109 @@ pub(crate) fn wire_entries(
     pick: impl Fn(&Entry) -> bool,
 ) -> Result<(), Errno> {
     let starts = s.guest(g)?.map.starts_in(range);
-    let mut done: SmallVec<[(Vpn, Saved, Transition, bool); 4]> = SmallVec::new();
-    let mut result = Ok(());
+    let mut done: SmallVec<[Applied; 4]> = SmallVec::new();
     for start in starts {
-        let vm = s.guests.get_mut(&g).expect("guest checked above");
-        let e = vm.map.get_mut(start).expect("entry listed above");
+        let e = s.guests[&g].map.lookup(start).expect("entry listed above");
         if !pick(e) {
             continue;
         }
-        let was_locked = e.is_mlocked();
-        let (t, saved) = match e.apply(op) {
-            Ok(x) => x,
-            Err(CountUnderflow) => {
-                result = Err(s.corrupted(
-                    Invariant::EntryCountUnderflow,
-                    format!("{g:?} entry at {:?} released with no hold", start.addr()),
-                ));
-                break;
+        match wire_entry(s, g, start, op) {
+            Ok(applied) => done.push(applied),
+            Err(e) => {
+                undo_entries(s, g, done)?;
+                return Err(e);
             }
-        };
+        }
+    }
+    Ok(())
+}
+
+/// What [`wire_entry`] did to one entry, for [`undo_entries`].
+struct Applied {
+    start: Vpn,
+    saved: Saved,
+    transition: Transition,
+    /// Whether its segment's lock held the pages, so the transition changed none.
+    covered: bool,
+}
+
+/// Applies `op` to guest `g`'s entry at `start` and does the page-level work its transition
+/// asks for. On failure the entry is as it was.
+fn wire_entry(s: &mut State, g: GuestId, start: Vpn, op: WireOp) -> Result<Applied, Errno> {
+    let e = s
+        .guests
+        .get_mut(&g)
+        .expect("guest checked")
+        .map
+        .get_mut(start);
+    let e = e.expect("entry listed");
+    let was_locked = e.is_mlocked();
+    let Ok((t, saved)) = e.apply(op) else {
+        return Err(s.corrupted(
+            Invariant::EntryCountUnderflow,
+            format!("{g:?} entry at {:?} released with no hold", start.addr()),
+        ));
+    };
+    let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+    if t != Transition::Unchanged {
+        tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
+        s.record(EventKind::Wire {
+            guest: g,
+            start: erange.start.addr(),
+            pages: erange.pages(),
+            wire: t == Transition::Wire,
+            op: op.name(),
+        });
+    }
+    // Under a segment lock that stands for every attacher, the object's wiring holds the
+    // pages: the entry's own transition changes no page.
+    let covered = s.lock_covers(backing);
+    let r = match t {
+        _ if covered => Ok(()),
+        Transition::Wire => wire_pages(s, g, erange, backing),
+        Transition::Unwire => unwire_pages(s, g, erange, backing),
+        Transition::Unchanged => Ok(()),
+    };
+    let vm = s.guests.get_mut(&g).expect("guest checked");
+    if let Err(err) = r {
+        vm.map.get_mut(start).expect("entry there").restore(saved);
+        return Err(err);
+    }
+    if was_locked != now_locked {
+        vm.lock_changed(erange.pages(), now_locked);
+    }
+    s.count_entry_wiring(backing, erange.pages(), t);
+    Ok(Applied {
+        start,
+        saved,
+        transition: t,
+        covered,
+    })
+}
+
+/// Puts back the entries [`wire_entry`] changed, newest first, with their page wirings.
+fn undo_entries(s: &mut State, g: GuestId, done: SmallVec<[Applied; 4]>) -> Result<(), Errno> {
+    for a in done.into_iter().rev() {
+        let vm = s.guests.get_mut(&g).expect("guest checked");
+        let e = vm.map.get_mut(a.start).expect("entry still there");
+        let was_locked = e.is_mlocked();
+        e.restore(a.saved);
         let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
-        if t != Transition::Unchanged {
-            tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
-            s.record(EventKind::Wire {
-                guest: g,
-                start: erange.start.addr(),
-                pages: erange.pages(),
-                wire: t == Transition::Wire,
-                op: op.name(),
-            });
-        }
-        // Under a segment lock that stands for every attacher, the object's wiring holds
-        // the pages: the entry's own transition changes no page.
-        let covered = s.lock_covers(backing);
-        let r = match t {
-            _ if covered => Ok(()),
-            Transition::Wire => wire_pages(s, g, erange, backing),
-            Transition::Unwire => unwire_pages(s, g, erange, backing),
-            Transition::Unchanged => Ok(()),
-        };
-        let vm = s.guests.get_mut(&g).expect("guest checked above");
-        if let Err(err) = r {
-            vm.map
-                .get_mut(start)
-                .expect("entry still there")
-                .restore(saved);
-            result = Err(err);
-            break;
-        }
         if was_locked != now_locked {
             vm.lock_changed(erange.pages(), now_locked);
         }
-        s.count_entry_wiring(backing, erange.pages(), t);
-        done.push((start, saved, t, covered));
-    }
-    if result.is_err() {
-        for (start, saved, t, covered) in done.into_iter().rev() {
-            let vm = s.guests.get_mut(&g).expect("guest checked above");
-            let e = vm.map.get_mut(start).expect("entry still there");
-            let was_locked = e.is_mlocked();
-            e.restore(saved);
-            let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
-            if was_locked != now_locked {
-                vm.lock_changed(erange.pages(), now_locked);
-            }
-            let back = match t {
-                Transition::Wire => Transition::Unwire,
-                Transition::Unwire => Transition::Wire,
-                Transition::Unchanged => Transition::Unchanged,
-            };
-            s.count_entry_wiring(backing, erange.pages(), back);
-            // Only wiring operations can fail, so only wirings need undoing.
-            if t == Transition::Wire && !covered {
-                unwire_pages(s, g, erange, backing)?;
-            }
+        let back = match a.transition {
+            Transition::Wire => Transition::Unwire,
+            Transition::Unwire => Transition::Wire,
+            Transition::Unchanged => Transition::Unchanged,
+        };
+        s.count_entry_wiring(backing, erange.pages(), back);
+        // Only wiring operations can fail, so only wirings need undoing.
+        if a.transition == Transition::Wire && !a.covered {
+            unwire_pages(s, g, erange, backing)?;
         }
     }
-    result
+    Ok(())
 }
 
 /// Clips guest `g`'s map at the ends of `range`, runs `op`, and merges around `range`
