@@ -28,7 +28,7 @@ proptest CASES="100000":
 diff *ARGS:
     cargo run --release -q -p vmm -- diff {{ARGS}} guests/posix/*.c
 
-# The README's report screenshot: one wiring interaction under the fix and the old rules.
+# The report screenshot of docs/seeing-inside.md: one wiring interaction under the fix and the old rules.
 report-screenshot:
     cargo run --release -q -p vmm -- test -q --semantics netbsd-2019 --report target/report guests/wiring-interactions/one_locks_other_unlocks.c
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 --screenshot=docs/report.png "file://$PWD/target/report/guests_wiring-interactions_one_locks_other_unlocks.c.html"
@@ -41,7 +41,7 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Every benchmark, ours next to the host kernel's, then the README table (a full run: ~25 min).
+# Every benchmark, ours next to the host kernel's, then the table of docs/benchmarks.md (a full run: ~25 min).
 bench *ARGS:
     cargo bench -p vmm-benches {{ARGS}}
     python3 benches/report.py

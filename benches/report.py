@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Turns criterion's results (target/criterion) into the README's table: our figures next to the
-host kernel's from the same run, as ratios, with the issue's targets checked."""
+"""Turns criterion's results (target/criterion) into the table of docs/benchmarks.md: our figures
+next to the host kernel's from the same run, as ratios, with the issue's targets checked."""
 import json
 import os
 import sys

@@ -1,7 +1,7 @@
 //! Wiring and paging benchmarks, each next to the host kernel doing the same where it can.
 //!
 //! `cargo bench -p vmm-benches` (or `just bench`); `VMM_BENCH_QUICK=1` for a quick pass.
-//! `python3 benches/report.py` turns the results into the README's table of ratios.
+//! `python3 benches/report.py` turns the results into the table of ratios in docs/benchmarks.md.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use std::time::{Duration, Instant};

@@ -58,8 +58,177 @@ pub mod posix {
             "include/vmm_abi.h",
             include_str!("../include/posix/vmm_abi.h"),
         ),
+        (
+            "include/vmm_test.h",
+            include_str!("../include/posix/vmm_test.h"),
+        ),
+        ("include/vmm.h", include_str!("../include/posix/vmm.h")),
         ("vmm_posix.c", include_str!("../posix/vmm_posix.c")),
     ];
+
+    /// `include/posix/vmm_test.h` as checked in: what [`write_test_header`] writes (a test
+    /// checks, and `VMM_UPDATE_HEADERS=1 cargo test -p guest-abi` rewrites it).
+    pub const TEST_HEADER: &str = include_str!("../include/posix/vmm_test.h");
+
+    /// Writes `<vmm_test.h>`, the test helpers for standard C programs, from the function
+    /// table: every host function of vmm's own ([`crate::FUNCTIONS`] named `vmm_*`; the POSIX
+    /// calls come from `<sys/mman.h>` and `<sys/shm.h>`), the `vmm_dump` flags, and
+    /// `vmm_resident`. As a guest each helper calls the host and returns -1 with the libc's
+    /// `errno` on failure; built natively (`vmm diff`) it stands for one process on a kernel that
+    /// pages on its own, where that means something, and is left out where it does not.
+    pub fn write_test_header(w: &mut impl core::fmt::Write) -> core::fmt::Result {
+        w.write_str(TEST_HEADER_TOP)?;
+        for (name, v) in [
+            ("VMM_DUMP_PAGES", crate::dump::VMM_DUMP_PAGES),
+            ("VMM_DUMP_MACHINE", crate::dump::VMM_DUMP_MACHINE),
+        ] {
+            writeln!(w, "#define {name} {v:#x}")?;
+        }
+        w.write_str("\n#ifdef __wasm__\n\nint __vmm_ret(int r);\n")?;
+        for f in own_functions() {
+            let (names, doc) = split_doc(f);
+            let params = &names[..f.params];
+            write!(w, "\n/* {}(", f.name)?;
+            write_list(w, "", params)?;
+            writeln!(w, "): {doc}. */")?;
+            write!(
+                w,
+                "__attribute__((import_module(\"{}\"), import_name(\"{}\"))) int __vmm_host_{}(",
+                crate::IMPORT_MODULE,
+                f.name,
+                f.name
+            )?;
+            write_params(w, params)?;
+            write!(w, ");\nstatic inline int {}(", f.name)?;
+            write_params(w, params)?;
+            write!(w, ") {{ return __vmm_ret(__vmm_host_{}(", f.name)?;
+            write_list(w, "", params)?;
+            w.write_str(")); }\n")?;
+        }
+        w.write_str("\n#else /* built natively: one process, and the host kernel pages */\n")?;
+        for f in own_functions() {
+            let (names, _) = split_doc(f);
+            let params = &names[..f.params];
+            let Some((body, why)) = native_stand_in(f.name) else {
+                writeln!(w, "\n/* {}: a guest's only; not here natively. */", f.name)?;
+                continue;
+            };
+            writeln!(w, "\n/* {why}. */")?;
+            write!(w, "static inline int {}(", f.name)?;
+            write_params(w, params)?;
+            w.write_str(") {")?;
+            for p in params {
+                write!(w, " (void){p};")?;
+            }
+            writeln!(w, " {body} }}")?;
+        }
+        w.write_str("\n#endif\n")?;
+        w.write_str(TEST_HEADER_BOTTOM)
+    }
+
+    /// The host functions of vmm's own, in table order.
+    fn own_functions() -> impl Iterator<Item = &'static crate::HostFn> {
+        crate::FUNCTIONS
+            .iter()
+            .filter(|f| f.name.starts_with("vmm_"))
+    }
+
+    /// A function's parameter names (from its doc, `name(a, b): ...`, else `a0`, `a1`, ...)
+    /// and the doc's sentence.
+    fn split_doc(f: &crate::HostFn) -> ([&'static str; 4], &'static str) {
+        const DEFAULT: [&str; 4] = ["a0", "a1", "a2", "a3"];
+        let mut names = DEFAULT;
+        let doc = match f
+            .doc
+            .strip_prefix(f.name)
+            .and_then(|d| d.strip_prefix('('))
+            .and_then(|d| d.split_once("): "))
+        {
+            Some((list, rest)) => {
+                for (slot, n) in names.iter_mut().zip(list.split(", ")) {
+                    *slot = n;
+                }
+                rest
+            }
+            None => f.doc,
+        };
+        (names, doc)
+    }
+
+    /// A C parameter list: `int a, int b`, or `void`.
+    fn write_params(w: &mut impl core::fmt::Write, params: &[&str]) -> core::fmt::Result {
+        if params.is_empty() {
+            return w.write_str("void");
+        }
+        write_list(w, "int ", params)
+    }
+
+    /// `names` separated by commas, each after `prefix`.
+    fn write_list(
+        w: &mut impl core::fmt::Write,
+        prefix: &str,
+        names: &[&str],
+    ) -> core::fmt::Result {
+        for (i, n) in names.iter().enumerate() {
+            write!(w, "{}{prefix}{n}", if i > 0 { ", " } else { "" })?;
+        }
+        Ok(())
+    }
+
+    /// What a helper does in a native build, and why that stands for the guest's.
+    fn native_stand_in(name: &str) -> Option<(&'static str, &'static str)> {
+        Some(match name {
+            "vmm_guest_index" => ("return 0;", "One process: process 0"),
+            "vmm_guest_count" => ("return 1;", "One process"),
+            "vmm_barrier" => ("return 0;", "One process has nobody to wait for"),
+            "vmm_reclaim" => (
+                "return 0;",
+                "The host kernel pages on its own: nothing reclaimed now",
+            ),
+            "vmm_dump" => ("return 0;", "No machine to dump"),
+            _ => return None,
+        })
+    }
+
+    const TEST_HEADER_TOP: &str = "\
+/* <vmm_test.h>: vmm's test helpers for standard C programs (libc headers, `int main`, built with
+ * clang --target=wasm32-wasi against wasi-libc), included beside the libc's headers. It declares
+ * only vmm_* names: mmap, mlock, shmget and the rest come from <sys/mman.h> and <sys/shm.h>.
+ * As a guest each helper calls the vmm host and returns -1 with errno set on failure; built
+ * natively (vmm diff, the host kernel as oracle) each stands for one process on a kernel that
+ * pages on its own. Freestanding guests (VMM_MAIN) include \"vmm.h\" instead.
+ *
+ * Generated by guest_abi::posix::write_test_header from the function table in
+ * guest-abi/src/lib.rs; do not edit (VMM_UPDATE_HEADERS=1 cargo test -p guest-abi rewrites it). */
+#ifndef VMM_TEST_H
+#define VMM_TEST_H
+#include <stddef.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#ifdef __cplusplus
+extern \"C\" {
+#endif
+
+";
+
+    const TEST_HEADER_BOTTOM: &str = "
+/* Pages [p, p + pages * page size) all resident (1), none resident (0), or mixed or an error (-1). */
+static inline int vmm_resident(const void *p, size_t pages) {
+    long pg = sysconf(_SC_PAGESIZE);
+    int all = 1, none = 1;
+    for (size_t i = 0; i < pages; i++) {
+        unsigned char v = 0;
+        if (mincore((char *)p + i * pg, (size_t)pg, &v) != 0) return -1;
+        if (v & 1) none = 0; else all = 0;
+    }
+    return all ? 1 : none ? 0 : -1;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+";
 }
 
 /// The page size the guest sees (`getpagesize()`), in bytes.
@@ -360,6 +529,35 @@ mod tests {
             assert!(is_error(-v));
         }
         assert_eq!(errno::name(9999), None);
+    }
+
+    /// `include/posix/vmm_test.h` is what the table generates; `VMM_UPDATE_HEADERS=1` rewrites
+    /// it.
+    #[test]
+    fn the_test_header_is_what_the_table_generates() {
+        let mut h = String::new();
+        posix::write_test_header(&mut h).unwrap();
+        if std::env::var_os("VMM_UPDATE_HEADERS").is_some_and(|v| v == "1") {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/include/posix/vmm_test.h");
+            std::fs::write(path, &h).unwrap();
+            return;
+        }
+        assert!(
+            h == posix::TEST_HEADER,
+            "include/posix/vmm_test.h is stale: run VMM_UPDATE_HEADERS=1 cargo test -p guest-abi"
+        );
+        for f in FUNCTIONS.iter().filter(|f| f.name.starts_with("vmm_")) {
+            let import = format!("import_name(\"{}\"))) int __vmm_host_{}(", f.name, f.name);
+            let decl = h.lines().find(|l| l.contains(&import)).unwrap();
+            let params = decl.rsplit_once('(').unwrap().1.trim_end_matches(");");
+            let n = if params == "void" {
+                0
+            } else {
+                params.split(',').count()
+            };
+            assert_eq!(n, f.params, "{decl}");
+        }
+        assert!(!h.contains(" mmap(") && !h.contains(" shmget("));
     }
 
     #[test]

@@ -28,8 +28,11 @@ enum Cmd {
         #[command(flatten)]
         machine: MachineArgs,
         /// Instances of each module (at most 16384 guests in all, the fault registry's size).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=vmm::vm::pmap::MAX_VIEWS as i64))]
-        copies: u32,
+        /// Default: as many as the module is written for (an exported `vmm_guests` global, or a
+        /// `// vmm-guests: N` line in a C source), else 1. Given, it wins: a module written for
+        /// another number still runs this many, with a warning naming both.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=vmm::vm::pmap::MAX_VIEWS as i64))]
+        copies: Option<u32>,
         #[command(flatten)]
         dump: DumpArgs,
         /// Identity of every guest, `uid:gid` (default 0:0, privileged).
@@ -123,7 +126,7 @@ struct MachineArgs {
     /// after, more for sequential access) or `off` (one page per fault).
     #[arg(long, default_value = "on")]
     fault_ahead: String,
-    /// Wiring rules: `proposed` (the fix), `netbsd-2019` (the old rules, to replay the bug),
+    /// Wiring rules: `proposed` (the fix), `netbsd-2019` (NetBSD's 2019 rules, replaying the bug),
     /// `linux`, `freebsd` or `illumos`. `vmm test` runs every test under `proposed` and the rule
     /// set given, side by side; `vmm test --semantics all` under all five.
     #[arg(long, default_value = "proposed", value_parser = parse_semantics)]
@@ -324,6 +327,31 @@ fn paging_note(cfg: &MachineConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many guests of module `path` (`wasm`, its binary) `vmm run` starts: `--copies` if given,
+/// else as many as the module is written for, else 1. When `--copies` disagrees with the
+/// module, it wins and a warning names both numbers (a module written for two guests, run
+/// alone, fails at its first barrier or check with no other word why).
+fn instances(path: &std::path::Path, wasm: &[u8], copies: Option<u32>) -> anyhow::Result<u32> {
+    let wanted = vmm::runtime::testing::guests_wanted(path, wasm)?;
+    let max = vmm::vm::pmap::MAX_VIEWS as i32;
+    match (copies, wanted) {
+        (Some(c), Some((w, how))) if i64::from(c) != i64::from(w) => {
+            eprintln!(
+                "vmm: warning: {} is written for {w} guests ({how}); running {c}, as --copies says",
+                path.display()
+            );
+            Ok(c)
+        }
+        (Some(c), _) => Ok(c),
+        (None, Some((w, how))) if !(1..=max).contains(&w) => bail!(
+            "{}: {how} asks for {w} guests; it must be 1 to {max}",
+            path.display()
+        ),
+        (None, Some((w, _))) => Ok(w as u32),
+        (None, None) => Ok(1),
+    }
+}
+
 /// What every guest of `vmm run` gets from the command line besides its module.
 struct GuestArgs {
     creds: (Cred, Vec<(usize, Cred)>),
@@ -334,7 +362,7 @@ struct GuestArgs {
 
 fn run(
     machine: MachineArgs,
-    copies: u32,
+    copies: Option<u32>,
     dump: DumpArgs,
     ga: GuestArgs,
     modules: Vec<PathBuf>,
@@ -352,21 +380,27 @@ fn run(
         if !p.is_file() {
             bail!("{}: no such file", p.display());
         }
-        let m = if p.extension().is_some_and(|x| x == "c") {
-            let wasm = vmm::runtime::testing::build_c(p, work.path())?.context(
+        let wasm = if p.extension().is_some_and(|x| x == "c") {
+            vmm::runtime::testing::build_c(p, work.path())?.context(
                 "building a C guest needs clang and lld, and a standard C program also \
                      wasi-libc (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)",
-            )?;
-            rt.load(&wasm)?
+            )?
         } else {
-            rt.load(p)?
+            p.clone()
         };
+        let bytes = std::fs::read(&wasm)
+            .with_context(|| format!("reading guest module {}", wasm.display()))?;
+        let m = rt
+            .compile(&bytes)
+            .with_context(|| format!("loading guest module {}", p.display()))?;
+        let binary = wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let n = instances(p, &binary, copies)?;
         let program = p
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("guest")
             .to_string();
-        specs.extend((0..copies).map(|_| {
+        specs.extend((0..n).map(|_| {
             let mut s = GuestSpec::new(m.clone());
             s.wasi = vmm::runtime::wasi::WasiConfig {
                 program: program.clone(),
@@ -384,7 +418,7 @@ fn run(
     }
     if specs.len() > vmm::vm::pmap::MAX_VIEWS {
         bail!(
-            "{} guests asked for ({} modules, {copies} copies each); at most {} can run at once",
+            "{} guests asked for ({} modules); at most {} can run at once",
             specs.len(),
             modules.len(),
             vmm::vm::pmap::MAX_VIEWS

@@ -327,6 +327,76 @@ fn a_portable_program_gets_its_arguments_environment_and_exit_status() {
     assert!(out.lines().all(|l| l.starts_with("[guest ")), "{out}");
 }
 
+/// A module written for two guests runs two without being told: an exported `vmm_guests` (WAT)
+/// or a `// vmm-guests: 2` line (C). `--copies` that disagrees wins, with a warning naming both
+/// numbers, so that a lone guest failing at its first check is not left unexplained.
+#[test]
+fn run_starts_as_many_guests_as_the_module_is_written_for() {
+    // Its guest 1 traps by design, so the run fails; what matters is that two guests ran.
+    let (_, _, err) = vmm(&["run", "../guests/wat/dying_guest_releases_everything.wat"]);
+    assert!(err.contains("vmm: 2 guests;"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    if !clang_available() {
+        return skip(
+            "run_starts_as_many_guests_as_the_module_is_written_for",
+            "clang for wasm32",
+        );
+    }
+    let t = "../guests/c/shared_store_after_eviction.c";
+    let (code, _, err) = vmm(&["run", t]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("vmm: 2 guests;"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let (code, _, err) = vmm(&["run", "--copies", "2", t]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let (code, _, err) = vmm(&["run", "--copies", "1", t]);
+    assert_ne!(code, 0, "one guest of a two-guest test should fail: {err}");
+    assert!(
+        err.contains(&format!(
+            "vmm: warning: {t} is written for 2 guests (its `vmm-guests:` line); running 1, as --copies says"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("vmm: 1 guests;"), "{err}");
+}
+
+/// A standard C program that includes `<vmm.h>` (the freestanding ABI) is told, in one line, to
+/// include `<vmm_test.h>`, and one that does gets vmm's helpers beside the libc's headers.
+#[test]
+fn a_standard_program_finds_the_helpers_in_vmm_test_h() {
+    if !wasi_libc_available() {
+        return skip(
+            "a_standard_program_finds_the_helpers_in_vmm_test_h",
+            "wasi-libc for wasm32",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.c");
+    std::fs::write(
+        &wrong,
+        "#include <stdio.h>\n#include <vmm.h>\nint main(void) { return 0; }\n",
+    )
+    .unwrap();
+    let (code, _, err) = vmm(&["run", wrong.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("includes <vmm_test.h>"), "{err}");
+    let right = dir.path().join("right.c");
+    std::fs::write(
+        &right,
+        "#include <stdio.h>\n#include <sys/mman.h>\n#include <vmm_test.h>\n\
+         int main(void) {\n\
+             printf(\"guest %d of %d\\n\", vmm_guest_index(), vmm_guest_count());\n\
+             return vmm_barrier() == 0 && vmm_reclaim(16) >= 0 ? 0 : 1;\n\
+         }\n",
+    )
+    .unwrap();
+    let (code, out, err) = vmm(&["run", "--copies", "2", right.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[guest 1] guest 1 of 2"), "{out}");
+}
+
 /// Bad guests get one clear line each, never a panic: no entry point, C that does not compile,
 /// a `--dir` that does not exist, a malformed `--env`.
 #[test]

@@ -9,6 +9,10 @@
 //! its output is each process's lines in turn, process 0 first, however they interleaved in
 //! time. Its status is the first non-zero status in the same order.
 //!
+//! A program may use vmm's test helpers (`#include <vmm_test.h>`): natively they stand for one
+//! process on a kernel that pages on its own (`vmm_reclaim` reclaims nothing), so such a program
+//! prints only what holds both ways.
+//!
 //! A program may say what the host must allow, `// vmm-needs: root` (privilege, for `SHM_LOCK`
 //! or `mlockall` without a limit) or `// vmm-needs: linux`; where the host does not, the
 //! comparison is skipped and says why.
@@ -117,9 +121,15 @@ pub fn native(
         .and_then(|s| s.to_str())
         .unwrap_or("program");
     let exe = work.join(format!("{stem}.native"));
+    // `<vmm_test.h>` builds natively too, its helpers standing for one process.
+    let inc = work.join("native-include");
+    std::fs::create_dir_all(&inc)?;
+    std::fs::write(inc.join("vmm_test.h"), guest_abi::posix::TEST_HEADER)?;
     let built = match Command::new("cc")
         .args(["-Wall", "-O1", "-o"])
         .arg(&exe)
+        .arg("-I")
+        .arg(&inc)
         .arg(src)
         .output()
     {

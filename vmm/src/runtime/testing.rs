@@ -41,7 +41,7 @@ pub enum TestResult {
 }
 
 impl TestResult {
-    /// Whether the test did what it must (passed, or broke as expected under the old rules).
+    /// Whether the test did what it must (passed, or broke as its `// <rule set>:` line says).
     pub fn is_ok(&self) -> bool {
         matches!(self, TestResult::Passed(_) | TestResult::BrokeAsExpected(_))
     }
@@ -344,6 +344,20 @@ pub fn can_build_c(src: &Path) -> bool {
         && (std::fs::read_to_string(src).is_ok_and(|t| uses_raw_abi(&t)) || wasi_libc_available())
 }
 
+/// How many guests a module is written for, and where it says so: `// vmm-guests: N` in a C
+/// source or a Rust guest's `src/lib.rs` (`;; vmm-guests: N` in WAT), else an exported `i32`
+/// global `vmm_guests` in the module (`wasm`, its binary); `None` when it says nothing (one).
+/// `vmm test` runs that many instances, and so does `vmm run` unless `--copies` says otherwise.
+pub fn guests_wanted(path: &Path, wasm: &[u8]) -> anyhow::Result<Option<(i32, &'static str)>> {
+    if let Some(v) = text_directive(path, "vmm-guests")? {
+        let n = v
+            .parse()
+            .with_context(|| format!("`// vmm-guests:` needs a number, not `{v}`"))?;
+        return Ok(Some((n, "its `vmm-guests:` line")));
+    }
+    Ok(exported_global(wasm, "vmm_guests")?.map(|n| (n, "its exported `vmm_guests`")))
+}
+
 /// The `i32` value of an exported global defined by the module (constant initialiser only).
 pub fn exported_global(wasm: &[u8], name: &str) -> anyhow::Result<Option<i32>> {
     use wasmparser::{ExternalKind, Operator, Parser, Payload};
@@ -529,9 +543,7 @@ fn run_test_inner(
     let bytes = wat::parse_bytes(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         .into_owned();
-    let copies = directive("vmm-guests")?
-        .or(exported_global(&bytes, "vmm_guests")?)
-        .unwrap_or(1);
+    let copies = guests_wanted(path, &bytes)?.map_or(1, |(n, _)| n);
     if !(1..=64).contains(&copies) {
         bail!("vmm_guests must be between 1 and 64, not {copies}");
     }
@@ -633,7 +645,10 @@ fn run_test_inner(
         OldRules::Pass => {}
         OldRules::Corrupt(inv) => {
             let Some(c) = machine.corruption() else {
-                bail!("the old rules should have corrupted the state ({inv}), but nothing broke");
+                bail!(
+                    "the {} rules should have corrupted the state ({inv}), but nothing broke",
+                    cfg.semantics
+                );
             };
             if c.violation.invariant.name() != inv {
                 bail!("expected `{inv}` to break, but {}", c.violation);
