@@ -13,11 +13,11 @@ test:
 # The main job: every guest test module, each in a fresh machine.
 guests *ARGS:
     ./setup
-    cargo run --release -p vmm -- test {{ARGS}} guests
+    cargo run --release -p vmm-cli -- test {{ARGS}} guests
 
 # The WebAssembly spec scripts under constant paging.
 wast:
-    cargo run --release -p vmm -- wast --phys-mem 32K --evict-each guests/spec/*.wast
+    cargo run --release -p vmm-cli -- wast --phys-mem 32K --evict-each guests/spec/*.wast
 
 # The model-based property test with many cases (CASES=100000 by default, about 40 s).
 proptest CASES="100000":
@@ -26,11 +26,11 @@ proptest CASES="100000":
 # Formatting and lints, as CI would want them.
 # Every portable program built natively and as guests, outputs compared (the host kernel as oracle).
 diff *ARGS:
-    cargo run --release -q -p vmm -- diff {{ARGS}} guests/posix/*.c
+    cargo run --release -q -p vmm-cli -- diff {{ARGS}} guests/posix/*.c
 
 # The report screenshot of docs/seeing-inside.md: one wiring interaction under the fix and the old rules.
 report-screenshot:
-    cargo run --release -q -p vmm -- test -q --semantics netbsd-2019 --report target/report guests/wiring-interactions/one_locks_other_unlocks.c
+    cargo run --release -q -p vmm-cli -- test -q --semantics netbsd-2019 --report target/report guests/wiring-interactions/one_locks_other_unlocks.c
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 --screenshot=docs/report.png "file://$PWD/target/report/guests_wiring-interactions_one_locks_other_unlocks.c.html"
 
 # The VM core's import graph: fails on a cycle and prints the layers.
@@ -53,7 +53,7 @@ bench-quick *ARGS:
 
 # The original bug replayed: every wiring-interactions scenario under the old and the new rules.
 replay:
-    cargo run --release -p vmm -- test -q --semantics netbsd-2019 guests/wiring-interactions
+    cargo run --release -p vmm-cli -- test -q --semantics netbsd-2019 guests/wiring-interactions
 
 # Fuzz one target with libFuzzer (calls or guest_args) for SECS seconds; new inputs join the corpus.
 fuzz TARGET="calls" SECS="300":

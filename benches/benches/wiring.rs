@@ -414,7 +414,8 @@ fn guest_start(c: &mut Criterion) {
 /// 10. Reports: what recording the run's events costs 100,000 calls, and writing a report of
 ///     a full event buffer (gathering it from the machine and rendering the page).
 fn report(c: &mut Criterion) {
-    use vmm::runtime::report::{render, Collector, RunReport, EVENTS};
+    use vmm::runtime::snapshots::Collector;
+    use vmm_cli::report::{render, RunReport, EVENTS};
     let mut grp = c.benchmark_group("report");
     grp.sample_size(10);
     for recording in [false, true] {

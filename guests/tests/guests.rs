@@ -4,13 +4,13 @@
 //! error (and fail under `VMM_REQUIRE_TOOLS=1`, as on CI).
 
 use std::path::PathBuf;
-use vmm::runtime::testing::{
-    can_build_c, clang_available, find_tests, run_test, rust_target_available, skip,
-    skip_for_privilege, TestResult,
-};
 use vmm::runtime::Runtime;
 use vmm::vm::pmap::PagingMode;
 use vmm::{MachineConfig, Semantics, SwapBacking};
+use vmm_cli::testing::{
+    can_build_c, clang_available, find_tests, run_test, rust_target_available, skip,
+    skip_for_privilege, TestResult,
+};
 
 /// Whether the tests run as root, where the host kernel can run every portable program.
 fn is_root() -> bool {
@@ -107,8 +107,7 @@ fn spec_scripts_pass_with_every_page_evicted_after_each_directive() {
         )
         .unwrap();
         let text = std::fs::read_to_string(s).unwrap();
-        let r =
-            vmm::runtime::wast::run_script(&rt, &m, &s.display().to_string(), &text, true).unwrap();
+        let r = vmm_cli::wast::run_script(&rt, &m, &s.display().to_string(), &text, true).unwrap();
         assert!(r.failures.is_empty(), "{}", r.failures.join("\n"));
         m.audit().unwrap();
         page_ins += m.stats().page_ins;
@@ -212,7 +211,7 @@ fn run_guest(
     use std::sync::Arc;
     use vmm::runtime::{run_guests_io, wasi, DumpConfig, GuestSpec, Run};
     let rt = Runtime::new().unwrap();
-    let wasm = vmm::runtime::testing::build_c(src, out).unwrap().unwrap();
+    let wasm = vmm_cli::testing::build_c(src, out).unwrap().unwrap();
     let module = rt.load(&wasm).unwrap();
     let m = vmm::Machine::new(
         MachineConfig::default()
@@ -257,7 +256,7 @@ fn run_guest(
 #[test]
 fn portable_programs_behave_as_guests_as_they_do_natively() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("posix");
-    if !vmm::runtime::testing::wasi_libc_available() {
+    if !vmm_cli::testing::wasi_libc_available() {
         return skip(
             "portable_programs_behave_as_guests_as_they_do_natively",
             "wasi-libc for wasm32",
@@ -305,8 +304,8 @@ fn portable_programs_behave_as_guests_as_they_do_natively() {
 /// run a program (not Linux, not privileged) it is skipped with the reason.
 #[test]
 fn every_portable_program_prints_what_the_host_kernel_prints() {
-    use vmm::runtime::diff::{compare, host_semantics, Outcome};
-    if !vmm::runtime::testing::wasi_libc_available() {
+    use vmm_cli::diff::{compare, host_semantics, Outcome};
+    if !vmm_cli::testing::wasi_libc_available() {
         return skip(
             "every_portable_program_prints_what_the_host_kernel_prints",
             "wasi-libc for wasm32",
@@ -334,7 +333,7 @@ fn every_portable_program_prints_what_the_host_kernel_prints() {
         .iter()
         .filter(|p| {
             let text = std::fs::read_to_string(p).unwrap();
-            vmm::runtime::diff::processes(&text).unwrap() > 1
+            vmm_cli::diff::processes(&text).unwrap() > 1
         })
         .count();
     assert!(multi >= 3, "only {multi} programs run several processes");
@@ -395,9 +394,9 @@ fn every_portable_program_prints_what_the_host_kernel_prints() {
 /// SHM_LOCKed segment in at once, Linux does not, and `vmm diff` shows it.
 #[test]
 fn a_rule_set_that_is_not_the_hosts_shows_its_difference() {
-    use vmm::runtime::diff::{compare, host_semantics, Outcome};
+    use vmm_cli::diff::{compare, host_semantics, Outcome};
     const TEST: &str = "a_rule_set_that_is_not_the_hosts_shows_its_difference";
-    if !vmm::runtime::testing::wasi_libc_available() {
+    if !vmm_cli::testing::wasi_libc_available() {
         return skip(TEST, "wasi-libc for wasm32");
     }
     if host_semantics() != Some(Semantics::Linux) {

@@ -56,7 +56,7 @@ const FOLDERS: &[(&str, &[&str], &str)] = &[
     (
         "runtime",
         &["base", "vm", "rules", "calls", "diag", "machine", "callseq"],
-        "the wasm edge: guest memories, host functions, running guests, and the CLI's tools",
+        "the wasm edge: guest memories, host functions, guest threads, running guests",
     ),
 ];
 

@@ -21,14 +21,10 @@
 //! ```
 
 pub mod abi;
-pub mod diff;
-pub mod hostile;
 pub mod memory;
-pub mod report;
-pub mod testing;
+pub mod snapshots;
 pub mod thread;
 pub mod wasi;
-pub mod wast;
 
 use crate::base::errno::Errno;
 use crate::machine::{GuestConfig, Machine};
@@ -160,7 +156,7 @@ pub struct DumpConfig {
     /// Receives each finished dump.
     pub sink: Arc<dyn Fn(&str) + Send + Sync>,
     /// Takes a page map of every guest at each `vmm_dump` and each exit, for a report.
-    pub report: Option<Arc<report::Collector>>,
+    pub report: Option<Arc<snapshots::Collector>>,
 }
 
 impl Default for DumpConfig {

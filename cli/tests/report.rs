@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vmm::runtime::testing::skip;
+use vmm_cli::testing::skip;
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -41,7 +41,7 @@ fn a_report_of_two_guests_renders_in_a_browser() {
             "headless Chromium",
         );
     };
-    if !vmm::runtime::testing::clang_available() {
+    if !vmm_cli::testing::clang_available() {
         return skip(
             "a_report_of_two_guests_renders_in_a_browser",
             "clang for wasm32",

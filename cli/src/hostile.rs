@@ -6,12 +6,12 @@
 //! calls: one byte picks the function, then each argument is one byte picking from
 //! [`VALUES`] (below `0x80`) or, from `0x80` up, the four little-endian bytes after it.
 
-use super::{abi, memory, DumpConfig, GuestCtx, Run, Runtime};
-use crate::base::errno::Errno;
-use crate::machine::{GuestConfig, Machine, MachineConfig};
-use crate::vm::swap::SwapBacking;
-use crate::GuestId;
 use std::sync::Arc;
+use vmm::base::errno::Errno;
+use vmm::machine::{GuestConfig, Machine, MachineConfig};
+use vmm::runtime::{abi, memory, DumpConfig, GuestCtx, Run, Runtime};
+use vmm::vm::swap::SwapBacking;
+use vmm::GuestId;
 use wasmtime::{Linker, Store, TypedFunc};
 
 /// Hostile values every argument may take: unaligned, at and past the end of memory, the top of
@@ -170,8 +170,8 @@ pub fn run(bytes: &[u8]) -> Result<Outcome, String> {
     let rt = Runtime::new().map_err(|e| format!("{e:#}"))?;
     let machine = Machine::new(
         MachineConfig::default()
-            .phys_mem(64 * crate::PAGE_SIZE)
-            .swap(256 * crate::PAGE_SIZE)
+            .phys_mem(64 * vmm::PAGE_SIZE)
+            .swap(256 * vmm::PAGE_SIZE)
             .swap_backing(SwapBacking::Memory),
     )
     .map_err(|e| format!("building the machine: {e}"))?;

@@ -5,10 +5,10 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use vmm::runtime::testing::{find_tests, run_test_reported, TestResult};
 use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
 use vmm::vm::pmap::PagingMode;
 use vmm::{Cred, FaultAhead, Machine, MachineConfig, Semantics, Stats, SwapBacking};
+use vmm_cli::testing::{find_tests, run_test_reported, TestResult};
 
 #[derive(Parser)]
 #[command(
@@ -187,7 +187,7 @@ impl DumpArgs {
             report: self
                 .report
                 .as_ref()
-                .map(|_| vmm::runtime::report::Collector::new()),
+                .map(|_| vmm::runtime::snapshots::Collector::new()),
         })
     }
 }
@@ -332,7 +332,7 @@ fn paging_note(cfg: &MachineConfig) -> anyhow::Result<()> {
 /// module, it wins and a warning names both numbers (a module written for two guests, run
 /// alone, fails at its first barrier or check with no other word why).
 fn instances(path: &std::path::Path, wasm: &[u8], copies: Option<u32>) -> anyhow::Result<u32> {
-    let wanted = vmm::runtime::testing::guests_wanted(path, wasm)?;
+    let wanted = vmm_cli::testing::guests_wanted(path, wasm)?;
     let max = vmm::vm::pmap::MAX_VIEWS as i32;
     match (copies, wanted) {
         (Some(c), Some((w, how))) if i64::from(c) != i64::from(w) => {
@@ -381,7 +381,7 @@ fn run(
             bail!("{}: no such file", p.display());
         }
         let wasm = if p.extension().is_some_and(|x| x == "c") {
-            vmm::runtime::testing::build_c(p, work.path())?.context(
+            vmm_cli::testing::build_c(p, work.path())?.context(
                 "building a C guest needs clang and lld, and a standard C program also \
                      wasi-libc (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)",
             )?
@@ -439,7 +439,7 @@ fn run(
     let semantics = cfg.semantics;
     let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
     if report_file.is_some() {
-        m.record_events(vmm::runtime::report::EVENTS);
+        m.record_events(vmm_cli::report::EVENTS);
     }
     let guests = specs.len() as u32;
     let _pagedaemon = m
@@ -510,8 +510,8 @@ fn run(
             )
             .collect();
         let t = std::time::Instant::now();
-        let r = vmm::runtime::report::RunReport::gather(&title, semantics, guests, &m, c, lines);
-        let html = vmm::runtime::report::render(std::slice::from_ref(&r));
+        let r = vmm_cli::report::RunReport::gather(&title, semantics, guests, &m, c, lines);
+        let html = vmm_cli::report::render(std::slice::from_ref(&r));
         std::fs::write(file, &html)
             .with_context(|| format!("writing the report {}", file.display()))?;
         eprintln!(
@@ -543,7 +543,7 @@ fn test(
     }
     // Each test's runs (one per rule set), written as one file when the test is done.
     let write_report =
-        |t: &std::path::Path, runs: Vec<vmm::runtime::report::RunReport>| -> anyhow::Result<()> {
+        |t: &std::path::Path, runs: Vec<vmm_cli::report::RunReport>| -> anyhow::Result<()> {
             let (Some(dir), false) = (&report, runs.is_empty()) else {
                 return Ok(());
             };
@@ -552,7 +552,7 @@ fn test(
                 .trim_start_matches("./")
                 .replace(['/', '\\'], "_");
             let file = dir.join(format!("{name}.html"));
-            std::fs::write(&file, vmm::runtime::report::render(&runs))
+            std::fs::write(&file, vmm_cli::report::render(&runs))
                 .with_context(|| format!("writing {}", file.display()))
         };
     paging_note(&cfg)?;
@@ -675,7 +675,7 @@ fn short(r: &TestResult, mode: Semantics) -> String {
 }
 
 fn diff(semantics: Option<Semantics>, programs: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
-    use vmm::runtime::diff::{compare, host_semantics, Outcome};
+    use vmm_cli::diff::{compare, host_semantics, Outcome};
     let semantics = match semantics.or_else(host_semantics) {
         Some(s) => s,
         None => bail!(
@@ -743,7 +743,7 @@ fn wast(machine: MachineArgs, evict_each: bool, files: Vec<PathBuf>) -> anyhow::
             .start_pagedaemon(PDAEMON_PERIOD)
             .context("starting the pagedaemon")?;
         let report =
-            vmm::runtime::wast::run_script(&rt, &m, &f.display().to_string(), &text, evict_each)?;
+            vmm_cli::wast::run_script(&rt, &m, &f.display().to_string(), &text, evict_each)?;
         let audit = m.audit();
         let st = m.stats();
         for fl in &report.failures {

@@ -17,16 +17,16 @@
 //! or `mlockall` without a limit) or `// vmm-needs: linux`; where the host does not, the
 //! comparison is skipped and says why.
 
-use super::testing::build_c;
-use super::{run_guests_io, wasi, DumpConfig, GuestSpec, Run, Runtime};
-use crate::machine::{Machine, MachineConfig};
-use crate::rules::Semantics;
-use crate::vm::swap::SwapBacking;
+use crate::testing::build_c;
 use anyhow::{bail, Context as _};
 use parking_lot::Mutex;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use vmm::machine::{Machine, MachineConfig};
+use vmm::rules::Semantics;
+use vmm::runtime::{run_guests_io, wasi, DumpConfig, GuestSpec, Run, Runtime};
+use vmm::vm::swap::SwapBacking;
 
 /// What one run of a program printed on its standard output, and its exit status.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -72,11 +72,11 @@ fn guest_argument_corpus_keeps_the_promise() {
     let seeds = corpus("guest_args");
     assert!(seeds.len() >= 4);
     for (name, data) in &seeds {
-        vmm::runtime::hostile::run(data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        vmm_cli::hostile::run(data).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let mut calls = 0;
     for i in 0..40 {
-        let out = vmm::runtime::hostile::run(&bytes(i + 1000, 600))
+        let out = vmm_cli::hostile::run(&bytes(i + 1000, 600))
             .unwrap_or_else(|e| panic!("random input {i}: {e}"));
         calls += out.calls;
     }

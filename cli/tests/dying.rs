@@ -2,9 +2,9 @@
 //! in the middle of what it holds (mlocked memory, a SHM_LOCKed segment marked for removal) is
 //! exited like any other; either way everything it held comes back and the machine goes on.
 
-use vmm::runtime::testing::leak;
 use vmm::runtime::{run_guests, stop_guest, GuestSpec, Runtime};
 use vmm::{Machine, MachineConfig, SwapBacking, PAGE_SIZE};
+use vmm_cli::testing::leak;
 
 const IMPORTS: &str = r#"
   (import "vmm" "mmap" (func $mmap (param i32 i32 i32 i32) (result i32)))

@@ -17,10 +17,10 @@
 //! runner reports every directive. It would also bring the engine's `threads` feature and a
 //! second version of the `wast` parser into the build.
 
-use super::memory::{with_target, MemoryTarget};
-use super::Runtime;
-use crate::machine::{GuestConfig, Machine};
 use std::collections::HashMap;
+use vmm::machine::{GuestConfig, Machine};
+use vmm::runtime::memory::{with_target, MemoryTarget};
+use vmm::runtime::Runtime;
 use wasmtime::Extern;
 use wasmtime::{
     ExternRef, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, Mutability, Ref,

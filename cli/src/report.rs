@@ -2,8 +2,8 @@
 //! `vmm test --report DIR`), with a page map per guest at each `vmm_dump` and at each exit, and a
 //! timeline of the machine's calls and events.
 //!
-//! Built from what the machine already keeps: its event log ([`crate::base::events`], switched on
-//! with [`crate::Machine::record_events`]) and its dumps ([`crate::diag::dump`]). Two bounds keep a
+//! Built from what the machine already keeps: its event log ([`vmm::base::events`], switched on
+//! with [`vmm::Machine::record_events`]) and its dumps ([`vmm::diag::dump`]). Two bounds keep a
 //! report small whatever the run: the machine keeps the last [`EVENTS`] events (the report says
 //! how many came before them), and a run keeps the first [`SNAPSHOTS`] page maps (and counts
 //! the rest). An event is written as a short JSON array of numbers (about 40 bytes; the page
@@ -14,69 +14,16 @@
 //! `data-ok="1"` once the script ran to its end (`data-error` if a script error happened),
 //! `data-guests` and `data-segments` of the first run.
 
-use crate::base::events::{Event, EventKind};
-use crate::base::types::Owner;
-use crate::diag::dump::{MachineDump, MapDump};
-use crate::machine::Machine;
-use crate::rules::Semantics;
-use crate::GuestId;
-use parking_lot::Mutex;
 use serde::Serialize;
-use std::sync::Arc;
+use vmm::base::events::{Event, EventKind};
+use vmm::base::types::Owner;
+use vmm::machine::Machine;
+use vmm::rules::Semantics;
+use vmm::runtime::snapshots::{Collector, Snapshot};
+use vmm::GuestId;
 
 /// How many events a reporting machine keeps (the last ones).
 pub const EVENTS: usize = 10_000;
-/// How many page maps a run keeps (the first ones).
-pub const SNAPSHOTS: usize = 64;
-
-/// The page maps of every guest and the machine's view at one moment.
-#[derive(Clone, Debug, Serialize)]
-pub struct Snapshot {
-    /// The event it follows (its `seq`; 0 before any).
-    pub after: u64,
-    /// Why it was taken (`vmm_dump by guest 1`, `guest 0 exits`).
-    pub why: String,
-    /// One map per living guest, with runs of like pages.
-    pub maps: Vec<MapDump>,
-    /// Frames, queues, swap, segments.
-    pub machine: MachineDump,
-}
-
-/// Gathers a run's page maps while it goes (shared with the runtime's dump hooks).
-#[derive(Debug, Default)]
-pub struct Collector {
-    snapshots: Mutex<Vec<Snapshot>>,
-    skipped: Mutex<u64>,
-}
-
-impl Collector {
-    /// A collector for one run.
-    pub fn new() -> Arc<Collector> {
-        Arc::new(Collector::default())
-    }
-
-    /// Takes every living guest's page map and the machine's view now.
-    pub fn snapshot(&self, machine: &Machine, why: &str) {
-        let mut snaps = self.snapshots.lock();
-        if snaps.len() >= SNAPSHOTS {
-            *self.skipped.lock() += 1;
-            return;
-        }
-        let after = machine.events_recorded();
-        let maps = machine
-            .guests()
-            .into_iter()
-            .filter_map(|g| machine.dump_map(g, true).ok())
-            .collect();
-        snaps.push(Snapshot {
-            after,
-            why: why.to_string(),
-            maps,
-            machine: machine.dump_machine(),
-        });
-    }
-}
-
 /// Names the page draws events with: a row holds an index into these.
 const NAMES: &[&str] = &[
     "mmap",
@@ -120,7 +67,7 @@ fn name_index(n: &str) -> i64 {
 /// (`addr, how`), 3 page-out (`0 guest page | 1 segment page`, `id, page`), 4 segment
 /// (`shmid, what`); the lane is a guest, or -1 for the pagedaemon.
 fn write_event(out: &mut String, e: &Event) {
-    use crate::base::calllog::Arg;
+    use vmm::base::calllog::Arg;
     let mut b = itoa::Buffer::new();
     let mut num = |out: &mut String, v: i64| {
         out.push_str(b.format(v));
@@ -252,6 +199,7 @@ impl RunReport {
         outcome: Vec<String>,
     ) -> RunReport {
         let (events, dropped) = machine.events();
+        let (snapshots, skipped_snapshots) = collector.taken();
         RunReport {
             title: title.to_string(),
             semantics: semantics.to_string(),
@@ -259,9 +207,9 @@ impl RunReport {
             frames: machine.stats().frames,
             outcome,
             dropped,
-            skipped_snapshots: *collector.skipped.lock(),
+            skipped_snapshots,
             events,
-            snapshots: collector.snapshots.lock().clone(),
+            snapshots,
         }
     }
 
@@ -328,7 +276,7 @@ const TEMPLATE: &str = include_str!("report.html");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{GuestConfig, MachineConfig, MapFlags, Prot, ShmCmd, Vaddr};
+    use vmm::{GuestConfig, MachineConfig, MapFlags, Prot, ShmCmd, Vaddr};
 
     #[test]
     fn a_report_holds_the_events_and_page_maps_of_a_run() {

@@ -4,9 +4,9 @@
 //! errno the ABI defines, never traps the guest or panics the host, and leaves the audit clean
 //! after every call. At the end the guest exits and every frame, wiring and swap slot is back.
 
-use vmm::runtime::hostile::{Hostile, VALUES};
 use vmm::runtime::Runtime;
 use vmm::{GuestConfig, Machine, MachineConfig, ShmCmd, ShmId, SwapBacking};
+use vmm_cli::hostile::{Hostile, VALUES};
 
 #[test]
 fn every_host_function_survives_every_hostile_argument() {

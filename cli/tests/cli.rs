@@ -1,7 +1,7 @@
 //! The `vmm` command as a person meets it: clear one-line errors, exit codes, closing lines.
 
 use std::process::Command;
-use vmm::runtime::testing::{clang_available, skip, skip_for_privilege, wasi_libc_available};
+use vmm_cli::testing::{clang_available, skip, skip_for_privilege, wasi_libc_available};
 
 fn vmm(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vmm"))

@@ -18,13 +18,13 @@
 //! that rule set only when it breaks exactly so; with no line it must pass there too. Under the
 //! proposed rules the lines are ignored and the test must pass.
 
-use super::report::RunReport;
-use super::{run_guests_io, DumpConfig, GuestSpec, Runtime};
-use crate::machine::{Machine, MachineConfig, Stats};
-use crate::rules::Semantics;
+use crate::report::RunReport;
 use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use vmm::machine::{Machine, MachineConfig, Stats};
+use vmm::rules::Semantics;
+use vmm::runtime::{run_guests_io, DumpConfig, GuestSpec, Runtime};
 
 /// One test module's result.
 #[derive(Clone, Debug)]
@@ -424,11 +424,11 @@ pub fn leak(machine: &Machine) -> Option<String> {
 }
 
 /// A `uid:gid` pair.
-fn parse_cred(s: &str) -> anyhow::Result<crate::machine::Cred> {
+fn parse_cred(s: &str) -> anyhow::Result<vmm::machine::Cred> {
     let (u, g) = s
         .split_once(':')
         .with_context(|| format!("`{s}` is not uid:gid"))?;
-    Ok(crate::machine::Cred {
+    Ok(vmm::machine::Cred {
         uid: u.parse().with_context(|| format!("bad uid in `{s}`"))?,
         gid: g.parse().with_context(|| format!("bad gid in `{s}`"))?,
     })
@@ -462,7 +462,7 @@ pub fn run_test(
 }
 
 /// [`run_test`], and when `report` is set, the run's report (events and page maps, see
-/// [`super::report`]; `None` if the test could not run at all).
+/// [`crate::report`]; `None` if the test could not run at all).
 pub fn run_test_reported(
     rt: &Runtime,
     cfg: &MachineConfig,
@@ -560,8 +560,8 @@ fn run_test_inner(
     let module = rt.compile(&bytes).context("compiling")?;
     let machine = Machine::new(cfg.clone()).context("building the machine")?;
     let collector = report.is_some().then(|| {
-        machine.record_events(super::report::EVENTS);
-        super::report::Collector::new()
+        machine.record_events(crate::report::EVENTS);
+        vmm::runtime::snapshots::Collector::new()
     });
     let pagedaemon = if cfg.free_target > 0 {
         Some(
@@ -594,7 +594,7 @@ fn run_test_inner(
         ..DumpConfig::default()
     };
     let print = emit.clone();
-    let run = super::Run::with_io(
+    let run = vmm::runtime::Run::with_io(
         copies as u32,
         move |i, b| print(i, b),
         std::sync::Arc::new(move |i, _, b| emit(i, b)),
@@ -611,11 +611,11 @@ fn run_test_inner(
         (0..copies as usize)
             .map(|i| GuestSpec {
                 module: module.clone(),
-                config: crate::machine::GuestConfig {
-                    cred: creds.get(i).copied().unwrap_or(crate::machine::Cred::ROOT),
+                config: vmm::machine::GuestConfig {
+                    cred: creds.get(i).copied().unwrap_or(vmm::machine::Cred::ROOT),
                     memlock_limit: None,
                 },
-                wasi: super::wasi::WasiConfig {
+                wasi: vmm::runtime::wasi::WasiConfig {
                     program: program.clone(),
                     ..Default::default()
                 },
