@@ -193,7 +193,7 @@ pub(crate) fn shmat(
     let now = s.tick();
     let seg = s.shm.get_mut(id).expect("checked above");
     seg.attached(g.0, now);
-    tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, at = start.addr().0, nattch = seg.nattch, "attach");
+    tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, at = start.addr().0, nattch = seg.nattch(), "attach");
     Ok(start.addr())
 }
 
@@ -273,7 +273,7 @@ pub(crate) fn shmctl(
             let now = s.tick();
             let seg = s.shm.get_mut(id).expect("checked above");
             seg.mark_removed(now);
-            let attached = seg.nattch > 0;
+            let attached = seg.nattch() > 0;
             tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, "marked for removal");
             s.record(EventKind::Segment {
                 guest: Some(g),

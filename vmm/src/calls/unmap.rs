@@ -64,8 +64,8 @@ pub(crate) fn end_attachment(s: &mut State, g: GuestId, aid: AttachId) -> Result
     let now = s.tick();
     let seg = s.shm.get_mut(a.shm).expect("an attached segment exists");
     seg.detached(g.0, now);
-    tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch, "detach");
-    if seg.nattch == 0 && seg.removed {
+    tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch(), "detach");
+    if seg.nattch() == 0 && seg.removed {
         destroy_segment(s, a.shm)?;
     }
     Ok(())
@@ -82,7 +82,7 @@ pub(crate) fn destroy_segment(s: &mut State, id: ShmId) -> Result<(), Errno> {
     });
     // The mark decides, as NetBSD's segment deallocation did (the two agree under the
     // proposed rules; the old ones can leave a mark over an object no longer wired).
-    if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+    if s.shm.get(id).ok_or(Errno::EINVAL)?.locked() {
         wiring::unwire_object(s, id)?;
     }
     let seg = s.shm.take(id).expect("checked above");

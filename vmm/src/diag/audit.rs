@@ -175,18 +175,18 @@ fn check_segment(
     expected: &mut [u32],
 ) -> Result<(), Violation> {
     if check_counts(s)
-        && (seg.locked != seg.object_wired
-            || (seg.lock_count > 0 && !seg.locked)
-            || (!s.policy.shm_lock_counted && seg.lock_count != 0))
+        && (seg.locked() != seg.object_wired()
+            || (seg.lock_count() > 0 && !seg.locked())
+            || (!s.policy.shm_lock_counted && seg.lock_count() != 0))
     {
         return fail(
             Invariant::ShmLockMark,
             format!(
                 "{:?} is marked {} (lock count {}) but its object is {}",
                 seg.id,
-                if seg.locked { "locked" } else { "unlocked" },
-                seg.lock_count,
-                if seg.object_wired {
+                if seg.locked() { "locked" } else { "unlocked" },
+                seg.lock_count(),
+                if seg.object_wired() {
                     "wired"
                 } else {
                     "not wired"
@@ -194,16 +194,17 @@ fn check_segment(
             ),
         );
     }
-    if check_counts(s) && own != seg.entry_wired_pages {
+    if check_counts(s) && own != seg.entry_wired_pages() {
         return fail(
             Invariant::ShmEntryWiring,
             format!(
                 "{:?} counts {} pages wired by their entries, its entries have {own}",
-                seg.id, seg.entry_wired_pages
+                seg.id,
+                seg.entry_wired_pages()
             ),
         );
     }
-    if seg.object_wired {
+    if seg.object_wired() {
         for pgoff in 0..seg.pages() {
             let o = Owner::Object { shm: seg.id, pgoff };
             if s.policy.lazy_shm_lock && !matches!(s.slot(o), PageSlot::Resident(_)) {
@@ -219,12 +220,13 @@ fn check_segment(
         .values()
         .map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count())
         .sum();
-    if attached != seg.nattch as usize {
+    if attached != seg.nattch() as usize {
         return fail(
             Invariant::ShmNattch,
             format!(
                 "{:?} counts {} attachments, guests hold {attached}",
-                seg.id, seg.nattch
+                seg.id,
+                seg.nattch()
             ),
         );
     }

@@ -24,7 +24,10 @@ type Plant = (Invariant, fn() -> Machine);
 const PLANTS: &[Plant] = &[
     (Invariant::ShmNattch, || {
         let (m, _, id) = attached();
-        m.with(|s| s.shm.get_mut(id).unwrap().nattch += 1);
+        m.with(|s| {
+            let seg = s.shm.get_mut(id).unwrap();
+            seg.corrupt_nattch(seg.nattch() + 1)
+        });
         m
     }),
     (Invariant::ShmAttachEntry, || {
@@ -65,12 +68,12 @@ const PLANTS: &[Plant] = &[
     // Marked SHM_LOCKed while its object holds no wiring.
     (Invariant::ShmLockMark, || {
         let (m, _, id) = attached();
-        m.with(|s| s.shm.get_mut(id).unwrap().locked = true);
+        m.with(|s| s.shm.get_mut(id).unwrap().set_locked(true));
         m
     }),
     (Invariant::ShmEntryWiring, || {
         let (m, _, id) = attached();
-        m.with(|s| s.shm.get_mut(id).unwrap().entry_wired_pages += 1);
+        m.with(|s| s.shm.get_mut(id).unwrap().count_entry_wired_pages(1, true));
         m
     }),
 ];

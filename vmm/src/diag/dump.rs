@@ -358,9 +358,9 @@ pub(crate) fn dump_machine(s: &State) -> MachineDump {
                 key: seg.key,
                 size: seg.size,
                 pages: seg.pages(),
-                nattch: seg.nattch,
-                locked: seg.locked,
-                object_wired: seg.object_wired,
+                nattch: seg.nattch(),
+                locked: seg.locked(),
+                object_wired: seg.object_wired(),
                 removed: seg.removed,
                 uid: seg.perm.uid,
                 gid: seg.perm.gid,
@@ -439,7 +439,7 @@ impl State {
             let (shm_lock, other) = match owner {
                 Owner::Anon { .. } => (0, 0),
                 Owner::Object { shm, pgoff } => {
-                    let obj = self.shm.get(shm).is_some_and(|s| s.object_wired);
+                    let obj = self.shm.get(shm).is_some_and(|s| s.object_wired());
                     let all = shared.get(&(shm, pgoff)).copied().unwrap_or(0);
                     (u32::from(obj), all.saturating_sub(wired))
                 }

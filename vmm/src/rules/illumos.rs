@@ -33,24 +33,24 @@ impl Rules for Illumos {
     /// 0`) runs `shmem_lock`, which faults every page in and locks it, and a failure takes the
     /// count back.
     fn shm_lock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
-        let count = s.seg(id)?.lock_count;
+        let count = s.seg(id)?.lock_count();
         if count >= u32::from(u16::MAX) {
             return Err(Errno::ENOMEM);
         }
         if count == 0 {
             lock_object(s, id).map_err(|e| if e == Errno::EIO { e } else { Errno::ENOMEM })?;
         }
-        s.shm.get_mut(id).expect("checked above").lock_count = count + 1;
+        s.shm.get_mut(id).expect("checked above").set_lock_count(count + 1);
         Ok(())
     }
 
     /// `shmctl`'s `SHM_UNLOCK`: `if (sp->shm_lkcnt && (--sp->shm_lkcnt == 0)) shmem_unlock`.
     fn shm_unlock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
-        let count = s.seg(id)?.lock_count;
+        let count = s.seg(id)?.lock_count();
         if count == 0 {
             return Ok(());
         }
-        s.shm.get_mut(id).expect("checked above").lock_count = count - 1;
+        s.shm.get_mut(id).expect("checked above").set_lock_count(count - 1);
         if count == 1 {
             unlock_object(s, id)?;
         }

@@ -46,14 +46,14 @@ impl Rules for Linux {
         if lock && vm.memlock_limit == 0 {
             return Err(Errno::EPERM);
         }
-        if lock && !seg.locked && !Limits::memlock_allows(0, seg.pages(), vm.memlock_limit) {
+        if lock && !seg.locked() && !Limits::memlock_allows(0, seg.pages(), vm.memlock_limit) {
             return Err(Errno::ENOMEM);
         }
         Ok(())
     }
 
     fn shm_lock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
-        if s.seg(id)?.locked {
+        if s.seg(id)?.locked() {
             return Ok(());
         }
         // Lazy: the object wires what is resident now and each page as it comes in
@@ -62,7 +62,7 @@ impl Rules for Linux {
     }
 
     fn shm_unlock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
-        if !s.seg(id)?.locked {
+        if !s.seg(id)?.locked() {
             return Ok(());
         }
         unlock_object(s, id)

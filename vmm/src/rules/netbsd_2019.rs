@@ -54,7 +54,7 @@ impl Rules for Netbsd2019 {
         let Some(r) = newest_attachment(s, g, id) else {
             return Ok(());
         };
-        if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+        if s.shm.get(id).ok_or(Errno::EINVAL)?.locked() {
             return Ok(());
         }
         lock_segment(s, id, |s| {
@@ -66,7 +66,7 @@ impl Rules for Netbsd2019 {
         let Some(r) = newest_attachment(s, g, id) else {
             return Ok(());
         };
-        if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+        if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked() {
             return Ok(());
         }
         wiring::unwire_object(s, id)?;

@@ -27,7 +27,7 @@ impl Rules for Proposed {
     /// ([`Policy::lock_covers_attachers`]); the entries `mlock`ed on their own hand their
     /// page wiring over to the lock. No other attacher's entry is touched.
     fn shm_lock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
-        if s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+        if s.shm.get(id).ok_or(Errno::EINVAL)?.locked() {
             return Ok(());
         }
         lock_object(s, id)?;
@@ -39,7 +39,7 @@ impl Rules for Proposed {
     /// The reverse, in reverse order: the `mlock`ed entries take their page wiring back while
     /// the object still holds every page, then the mark goes and the object's wiring with it.
     fn shm_unlock(&self, s: &mut State, _g: GuestId, id: ShmId) -> Result<(), Errno> {
-        if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked {
+        if !s.shm.get(id).ok_or(Errno::EINVAL)?.locked() {
             return Ok(());
         }
         wiring::hand_over_entry_wirings(s, id, false)?;

@@ -286,7 +286,7 @@ impl State {
     /// Whether page `o` must be wired as it comes in (a segment under a lazy `SHM_LOCK`).
     fn comes_in_wired(&self, o: Owner) -> bool {
         matches!(o, Owner::Object { shm, .. }
-            if self.shm.get(shm).is_some_and(|s| s.object_wired))
+            if self.shm.get(shm).is_some_and(|s| s.object_wired()))
     }
 
     /// Brings in `run` (consecutive pages of one entry, in consecutive swap slots) for
@@ -351,7 +351,7 @@ impl State {
         // under a lazy `SHM_LOCK` (Linux), where the lock did not bring every page in. Past the
         // wired maximum the fault fails, as a wiring would.
         let wire = matches!(o, Owner::Object { shm, .. }
-            if self.shm.get(shm).is_some_and(|s| s.object_wired));
+            if self.shm.get(shm).is_some_and(|s| s.object_wired()));
         if wire && !self.phys.wired_allows(&self.cfg.limits, 1) {
             return Err(Errno::ENOMEM);
         }

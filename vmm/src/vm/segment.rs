@@ -27,23 +27,23 @@ pub struct Segment {
     /// The pages.
     pub object: VmObject,
     /// Attachments across all guests.
-    pub nattch: u32,
+    nattch: u32,
     /// SHM_LOCK state (the mark `IPC_STAT` shows).
-    pub locked: bool,
+    locked: bool,
     /// `SHM_LOCK`s not yet undone, where the rules count them (illumos' `shm_lkcnt`); 0
     /// under every other rule set.
-    pub lock_count: u32,
+    lock_count: u32,
     /// Whether the object holds its own wiring on each of its resident pages (every page is
     /// resident then, except under a lazy `SHM_LOCK`, [`crate::base::types::Policy::lazy_shm_lock`]).
     /// Equal to `locked` except under `netbsd-2019`, which can leave the mark set after
     /// unwiring the object.
-    pub object_wired: bool,
+    object_wired: bool,
     /// Marked by IPC_RMID.
     pub removed: bool,
     /// Pages of entries mapping the segment, in every guest, that are wired on their own
     /// account (the POSIX flag or a count): kept by every wiring transition, so that `SHM_LOCK`
     /// and `SHM_UNLOCK` look for such entries only when there are some. The audit recomputes it.
-    pub entry_wired_pages: u64,
+    entry_wired_pages: u64,
     cpid: u32,
     lpid: u32,
     atime: u32,
@@ -69,6 +69,63 @@ pub struct NewSegment {
 }
 
 impl Segment {
+    /// Attachments across all guests.
+    pub fn nattch(&self) -> u32 {
+        self.nattch
+    }
+
+    /// The `SHM_LOCK` mark (what `IPC_STAT` shows as `SHM_LOCKED`).
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// `SHM_LOCK`s not yet undone, where the rule set counts them.
+    pub fn lock_count(&self) -> u32 {
+        self.lock_count
+    }
+
+    /// Whether the object holds its own wiring on its resident pages.
+    pub fn object_wired(&self) -> bool {
+        self.object_wired
+    }
+
+    /// Pages of entries mapping the segment that are wired on their own account.
+    pub fn entry_wired_pages(&self) -> u64 {
+        self.entry_wired_pages
+    }
+
+    /// Sets the `SHM_LOCK` mark; says whether it changed.
+    pub fn set_locked(&mut self, locked: bool) -> bool {
+        std::mem::replace(&mut self.locked, locked) != locked
+    }
+
+    /// Sets the count of `SHM_LOCK`s not yet undone.
+    pub fn set_lock_count(&mut self, count: u32) {
+        self.lock_count = count;
+    }
+
+    /// Records whether the object holds its own wiring.
+    pub fn set_object_wired(&mut self, wired: bool) {
+        self.object_wired = wired;
+    }
+
+    /// Keeps [`Segment::entry_wired_pages`] through `pages` pages of its entries becoming wired
+    /// on their own account (`wired`) or ceasing to be.
+    pub fn count_entry_wired_pages(&mut self, pages: u64, wired: bool) {
+        if wired {
+            self.entry_wired_pages += pages;
+        } else {
+            self.entry_wired_pages = self.entry_wired_pages.saturating_sub(pages);
+        }
+    }
+
+    /// Sets the attach count directly, bypassing every rule: for tests that plant an
+    /// inconsistency for the audit to find.
+    #[cfg(test)]
+    pub(crate) fn corrupt_nattch(&mut self, nattch: u32) {
+        self.nattch = nattch;
+    }
+
     /// Its size in pages.
     pub fn pages(&self) -> u64 {
         self.object.pages()

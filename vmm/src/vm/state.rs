@@ -654,7 +654,7 @@ impl State {
     pub fn lock_covers(&self, backing: Backing) -> bool {
         match backing {
             Backing::Shm { id, .. } => {
-                self.policy.lock_covers_attachers && self.shm.get(id).is_some_and(|s| s.locked)
+                self.policy.lock_covers_attachers && self.shm.get(id).is_some_and(|s| s.locked())
             }
             Backing::Anon => false,
         }

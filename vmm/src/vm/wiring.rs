@@ -354,7 +354,7 @@ pub(crate) fn check_lock_limits(
 /// the pages wired so far are unwired again. Under a lazy `SHM_LOCK` (Linux) only the
 /// resident pages are wired; the others take the wiring when a fault brings them in.
 pub(crate) fn wire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
-    if s.seg(id)?.object_wired {
+    if s.seg(id)?.object_wired() {
         return Err(s.corrupted(
             Invariant::ObjectWiredTwice,
             format!("{id:?} took its object wiring while holding it"),
@@ -368,7 +368,10 @@ pub(crate) fn wire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
                 s.phys.pool.wire(f);
             }
         }
-        s.shm.get_mut(id).expect("checked above").object_wired = true;
+        s.shm
+            .get_mut(id)
+            .expect("checked above")
+            .set_object_wired(true);
         return Ok(());
     }
     if let Err((done, e)) = s.wire_object_run(id, 0, pages) {
@@ -377,14 +380,17 @@ pub(crate) fn wire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
         }
         return Err(e);
     }
-    s.shm.get_mut(id).expect("checked above").object_wired = true;
+    s.shm
+        .get_mut(id)
+        .expect("checked above")
+        .set_object_wired(true);
     Ok(())
 }
 
 /// Drops the object's own wiring from every page of the segment. Dropping a wiring the
 /// object does not hold is a double unwire: corrupt state.
 pub(crate) fn unwire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
-    if !s.seg(id)?.object_wired {
+    if !s.seg(id)?.object_wired() {
         return Err(s.corrupted(
             Invariant::ObjectUnwiredTwice,
             format!("{id:?} dropped an object wiring it no longer held"),
@@ -399,7 +405,10 @@ pub(crate) fn unwire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
                 format!("{id:?} page {k} lost its SHM_LOCK wiring"),
             ));
         }
-        s.shm.get_mut(id).expect("checked above").object_wired = false;
+        s.shm
+            .get_mut(id)
+            .expect("checked above")
+            .set_object_wired(false);
         return Ok(());
     }
     // Lazy: only the resident pages took the object's wiring.
@@ -412,7 +421,10 @@ pub(crate) fn unwire_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
             s.unwire_object_page(id, pgoff)?;
         }
     }
-    s.shm.get_mut(id).expect("checked above").object_wired = false;
+    s.shm
+        .get_mut(id)
+        .expect("checked above")
+        .set_object_wired(false);
     Ok(())
 }
 
@@ -428,7 +440,7 @@ pub(crate) fn hand_over_entry_wirings(
     id: ShmId,
     to_lock: bool,
 ) -> Result<(), Errno> {
-    if s.seg(id)?.entry_wired_pages == 0 {
+    if s.seg(id)?.entry_wired_pages() == 0 {
         return Ok(());
     }
     let held: Vec<(GuestId, PageRange, Backing)> = s
@@ -473,8 +485,7 @@ pub(crate) fn check_object_wiring(s: &State, id: ShmId) -> Result<(), Errno> {
 /// Sets the segment's SHM_LOCK mark.
 pub(crate) fn set_locked(s: &mut State, id: ShmId, locked: bool) {
     if let Some(seg) = s.shm.get_mut(id) {
-        if seg.locked != locked {
-            seg.locked = locked;
+        if seg.set_locked(locked) {
             let guest = s.diag.caller;
             let what = if locked { "locked" } else { "unlocked" };
             s.record(EventKind::Segment {
@@ -495,10 +506,8 @@ impl State {
         };
         if let Some(seg) = self.shm.get_mut(id) {
             match t {
-                Transition::Wire => seg.entry_wired_pages += pages,
-                Transition::Unwire => {
-                    seg.entry_wired_pages = seg.entry_wired_pages.saturating_sub(pages)
-                }
+                Transition::Wire => seg.count_entry_wired_pages(pages, true),
+                Transition::Unwire => seg.count_entry_wired_pages(pages, false),
                 Transition::Unchanged => {}
             }
         }
