@@ -5,6 +5,10 @@
 //! (`vmm_guests`, default 1) and which must trap instead (`vmm_expect_trap`, a bit mask: bit i
 //! for instance i): a WAT module exports `i32` globals of those names; a C file, which cannot
 //! export a constant global, says `// vmm-guests: 2` and `// vmm-expect-trap: 1` in its text.
+//! A test whose guests must trap says which kind of trap ([`TrapKind`]) in its text, as
+//! `// vmm-expect-trap-kind: write-to-read-only` (`;;` in WAT): one kind for every guest that
+//! must trap, or one each in index order. A guest that traps with another kind fails the test,
+//! and a test that expects a trap but names no kind is an error.
 //! A C test may give its instances identities, `// vmm-creds: 0:0 1000:100` (uid:gid per
 //! instance, root for the rest). After the run the audit must hold and nothing may be left but
 //! the segments nobody removed ([`leak`]).
@@ -14,7 +18,9 @@
 //! `passes`, `corrupt <invariant>` (only for a rule set that replays a bug: a call finds that
 //! invariant broken, a guest traps with "machine state corrupt", the machine stops) or
 //! `check-fails <condition>` (a guest's `VMM_CHECK(<condition>)` fails: a wrong answer, or
-//! this kernel's different answer, with the state still consistent). Such a test passes under
+//! this kernel's different answer, with the state still consistent; every other guest must end
+//! as it would under the proposed rules, or stop short because a barrier failed once that guest
+//! had gone, and the audit and leak checks must hold). Such a test passes under
 //! that rule set only when it breaks exactly so; with no line it must pass there too. Under the
 //! proposed rules the lines are ignored and the test must pass.
 
@@ -24,7 +30,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use vmm::machine::{Machine, MachineConfig, Stats};
 use vmm::rules::Semantics;
-use vmm::runtime::{run_guests_io, DumpConfig, GuestSpec, Runtime};
+use vmm::runtime::trap::TrapKind;
+use vmm::runtime::{run_guests_io, DumpConfig, GuestOutcome, GuestSpec, Runtime};
 
 /// One test module's result.
 #[derive(Clone, Debug)]
@@ -404,11 +411,13 @@ pub fn leak(machine: &Machine) -> Option<String> {
     let d = machine.dump_machine();
     let seg_resident: u64 = d.segments.iter().map(|s| s.resident).sum();
     let seg_swapped: u64 = d.segments.iter().map(|s| s.swapped).sum();
+    // A segment whose object holds a wiring wires the pages it has resident: all of them after
+    // an eager `SHM_LOCK`, those touched since under a lazy one (Linux).
     let seg_wired: u64 = d
         .segments
         .iter()
         .filter(|s| s.object_wired)
-        .map(|s| s.pages)
+        .map(|s| s.resident)
         .sum();
     let in_use = (d.frames - d.free_frames) as u64;
     if in_use != seg_resident
@@ -550,6 +559,11 @@ fn run_test_inner(
     let expect_trap = directive("vmm-expect-trap")?
         .or(exported_global(&bytes, "vmm_expect_trap")?)
         .unwrap_or(0) as u32;
+    let expect = expected_traps(
+        expect_trap,
+        copies as u32,
+        text_directive(path, "vmm-expect-trap-kind")?,
+    )?;
     let creds = match text_directive(path, "vmm-creds")? {
         None => Vec::new(),
         Some(v) => v
@@ -573,16 +587,21 @@ fn run_test_inner(
         None
     };
     let name = path.display().to_string();
-    let output = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
-    // `vmm_print` and WASI standard output and error alike: shown unless quiet, and kept for the
-    // `check-fails` directive.
+    let output = std::sync::Arc::new(parking_lot::Mutex::new(vec![
+        String::new();
+        copies as usize
+    ]));
+    // `vmm_print` and WASI standard output and error alike: shown unless quiet, and kept, each
+    // guest's apart, for the `check-fails` directive.
     let out = output.clone();
     let emit = std::sync::Arc::new(move |i: u32, b: &[u8]| {
         let text = String::from_utf8_lossy(b);
         if !quiet {
             eprint!("[{name} #{i}] {text}");
         }
-        out.lock().push_str(&text);
+        if let Some(o) = out.lock().get_mut(i as usize) {
+            o.push_str(&text);
+        }
     });
     let dump = DumpConfig {
         sink: std::sync::Arc::new(move |d: &str| {
@@ -600,6 +619,7 @@ fn run_test_inner(
         std::sync::Arc::new(move |i, _, b| emit(i, b)),
         dump,
     );
+    let barriers = run.clone();
     let program = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -641,8 +661,8 @@ fn run_test_inner(
             lines,
         ));
     }
-    match expect_old {
-        OldRules::Pass => {}
+    let failed_check = match expect_old {
+        OldRules::Pass => None,
         OldRules::Corrupt(inv) => {
             let Some(c) = machine.corruption() else {
                 bail!(
@@ -653,10 +673,7 @@ fn run_test_inner(
             if c.violation.invariant.name() != inv {
                 bail!("expected `{inv}` to break, but {}", c.violation);
             }
-            let trapped = outcomes.iter().any(|o| {
-                o.trapped && matches!(&o.result, Err(e) if e.contains("machine state corrupt"))
-            });
-            if !trapped {
+            if !outcomes.iter().any(|o| o.trap == Some(TrapKind::Corrupt)) {
                 bail!(
                     "the state broke ({}) but no guest trapped for it",
                     c.violation
@@ -665,32 +682,35 @@ fn run_test_inner(
             return Ok(TestResult::BrokeAsExpected(c.to_string()));
         }
         OldRules::CheckFails(cond) => {
-            let want = format!("check failed: {cond}");
             if let Some(c) = machine.corruption() {
                 bail!("expected `{cond}` to fail, but the state broke: {c}");
             }
-            if let Err(v) = machine.audit() {
-                bail!("audit after the run: {v}");
-            }
-            if !output.lock().lines().any(|l| l == want) {
-                bail!("expected the check `{cond}` to fail, but it did not");
-            }
-            return Ok(TestResult::BrokeAsExpected(want));
+            Some(cond)
         }
-    }
+    };
+    let want_line = failed_check.as_ref().map(|c| format!("check failed: {c}"));
+    let output = output.lock();
     let mut problems = Vec::new();
+    let mut check_failed = false;
     for o in &outcomes {
-        let must_trap = expect_trap & (1 << o.index) != 0;
-        match (&o.result, must_trap) {
-            (Ok(0), false) => {}
-            (Ok(_), false) => problems.extend(o.failure()),
-            (Err(_), true) if o.trapped => {}
-            (r, true) => problems.push(format!("guest {} should have trapped, got {r:?}", o.index)),
-            (Err(e), false) => problems.push(format!(
-                "guest {}: {}",
-                o.index,
-                e.lines().next().unwrap_or(e)
-            )),
+        let failed_here = want_line.as_ref().is_some_and(|w| {
+            matches!(o.result, Ok(s) if s != 0)
+                && output
+                    .get(o.index as usize)
+                    .is_some_and(|t| t.lines().any(|l| l == w))
+        });
+        let must_trap = expect[o.index as usize].is_some();
+        if failed_here && !must_trap {
+            check_failed = true;
+        } else if want_line.is_some()
+            && !must_trap
+            && o.result.is_ok()
+            && barriers.abandoned(o.index)
+        {
+            // It stopped short when a barrier failed for it, because the guest whose check
+            // failed had gone: a consequence of that failure, not one of its own.
+        } else if let Some(p) = outcome_problem(o, expect[o.index as usize]) {
+            problems.push(p);
         }
     }
     if let Err(v) = machine.audit() {
@@ -698,9 +718,247 @@ fn run_test_inner(
     } else if let Some(leak) = leak(&machine) {
         problems.push(leak);
     }
-    if problems.is_empty() {
-        Ok(TestResult::Passed(machine.stats()))
-    } else {
-        Ok(TestResult::Failed(problems.join("; ")))
+    if let Some(cond) = failed_check.as_ref().filter(|_| !check_failed) {
+        problems.push(format!(
+            "expected the check `{cond}` to fail, but it did not"
+        ));
+    }
+    match (problems.is_empty(), want_line) {
+        (true, None) => Ok(TestResult::Passed(machine.stats())),
+        (true, Some(line)) => Ok(TestResult::BrokeAsExpected(line)),
+        (false, _) => Ok(TestResult::Failed(problems.join("; "))),
+    }
+}
+
+/// What each of `copies` guests must end in: `Some(kind)` for a guest whose bit is set in
+/// `mask` (`vmm_expect_trap`), from `kinds` (the `vmm-expect-trap-kind:` directive: one kind for
+/// every such guest, or one each in index order), `None` for a guest that must return 0.
+fn expected_traps(
+    mask: u32,
+    copies: u32,
+    kinds: Option<String>,
+) -> anyhow::Result<Vec<Option<TrapKind>>> {
+    let trapping: Vec<u32> = (0..copies.min(32)).filter(|i| mask >> i & 1 == 1).collect();
+    let all = || {
+        TrapKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let named = match (kinds, trapping.is_empty()) {
+        (None, true) => return Ok(vec![None; copies as usize]),
+        (None, false) => bail!(
+            "guests {trapping:?} must trap (vmm_expect_trap {mask}), but the test names no kind of \
+             trap: say which with `vmm-expect-trap-kind: <kind>` (one of {})",
+            all()
+        ),
+        (Some(_), true) => bail!(
+            "`vmm-expect-trap-kind:` names a trap, but no guest must trap (vmm_expect_trap is {mask})"
+        ),
+        (Some(v), false) => v
+            .split_whitespace()
+            .map(|n| {
+                TrapKind::from_name(n)
+                    .with_context(|| format!("`{n}` is no kind of trap (one of {})", all()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    if named.len() != 1 && named.len() != trapping.len() {
+        bail!(
+            "`vmm-expect-trap-kind:` names {} kinds for the {} guests that must trap: give one for \
+             all, or one for each in index order",
+            named.len(),
+            trapping.len()
+        );
+    }
+    let mut out = vec![None; copies as usize];
+    for (n, &i) in trapping.iter().enumerate() {
+        out[i as usize] = Some(named[n.min(named.len() - 1)]);
+    }
+    Ok(out)
+}
+
+/// What is wrong with how guest `o` ended, given the kind of trap it must end in (`None`: it
+/// must return 0).
+fn outcome_problem(o: &GuestOutcome, want: Option<TrapKind>) -> Option<String> {
+    let first = |e: &str| e.lines().next().unwrap_or(e).to_string();
+    match (&o.result, want, o.trap) {
+        (Ok(0), None, _) => None,
+        (Ok(_), None, _) => o.failure(),
+        (Err(e), None, _) => Some(format!("guest {}: {}", o.index, first(e))),
+        (Err(_), Some(k), Some(got)) if got == k => None,
+        (Err(e), Some(k), Some(got)) => Some(format!(
+            "guest {} should have trapped with {k}, but trapped with {got}: {}",
+            o.index,
+            first(e)
+        )),
+        (Err(e), Some(k), None) => Some(format!(
+            "guest {} should have trapped with {k}, but did not run to a trap: {}",
+            o.index,
+            first(e)
+        )),
+        (Ok(s), Some(k), _) => Some(format!(
+            "guest {} should have trapped with {k}, but returned {s}",
+            o.index
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmm::SwapBacking;
+    use vmm::PAGE_SIZE;
+
+    const IMPORTS: &str = r#"
+  (import "vmm" "mmap" (func $mmap (param i32 i32 i32 i32) (result i32)))
+  (import "vmm" "munmap" (func $munmap (param i32 i32) (result i32)))
+  (import "vmm" "shmget" (func $shmget (param i32 i32 i32) (result i32)))
+  (import "vmm" "shmat" (func $shmat (param i32 i32 i32) (result i32)))
+  (import "vmm" "vmm_guest_index" (func $me (result i32)))
+  (import "vmm" "vmm_print" (func $print (param i32 i32) (result i32)))
+  (memory (export "memory") 1)"#;
+
+    /// A store through a `SHM_RDONLY` attachment.
+    const WRITE_TO_READ_ONLY: &str = r#"
+    (local.set $a (call $shmat (call $shmget (i32.const 0) (i32.const 4096) (i32.const 0x180))
+                               (i32.const 0) (i32.const 4096)))
+    (if (i32.lt_s (local.get $a) (i32.const 0)) (then (return (i32.const 1))))
+    (i32.store (local.get $a) (i32.const 1))"#;
+
+    /// A load from a page the guest unmapped.
+    const OUT_OF_BOUNDS: &str = r#"
+    (if (call $munmap (i32.const 4096) (i32.const 4096)) (then (return (i32.const 1))))
+    (drop (i32.load (i32.const 4100)))"#;
+
+    /// Maps 64 KiB at a time and touches every page, until no frame or swap slot is left.
+    const OUT_OF_MEMORY: &str = r#"
+    (loop $more
+      (local.set $a (call $mmap (i32.const 0) (i32.const 65536) (i32.const 3) (i32.const 0x1002)))
+      (if (i32.lt_s (local.get $a) (i32.const 0)) (then (return (i32.const 1))))
+      (local.set $i (i32.const 0))
+      (loop $touch
+        (i32.store (i32.add (local.get $a) (local.get $i)) (local.get $i))
+        (local.set $i (i32.add (local.get $i) (i32.const 4096)))
+        (br_if $touch (i32.lt_u (local.get $i) (i32.const 65536))))
+      (br $more))"#;
+
+    /// A one-guest test module that must trap, saying so with `header` (directive lines), whose
+    /// `main` runs `body`.
+    fn trapping(header: &str, body: &str) -> String {
+        format!(
+            r#"{header}
+(module {IMPORTS}
+  (global (export "vmm_expect_trap") i32 (i32.const 1))
+  (func (export "main") (result i32) (local $a i32) (local $i i32)
+    {body}
+    (i32.const 0)))"#
+        )
+    }
+
+    /// Runs the test module `wat` in a machine of 64 frames and 64 swap slots under `semantics`.
+    fn run_wat(wat: &str, semantics: Semantics) -> TestResult {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wat");
+        std::fs::write(&path, wat).unwrap();
+        let cfg = MachineConfig::default()
+            .phys_mem(64 * PAGE_SIZE)
+            .swap(64 * PAGE_SIZE)
+            .swap_backing(SwapBacking::Memory)
+            .semantics(semantics);
+        run_test(&Runtime::new().unwrap(), &cfg, &path, dir.path(), true)
+    }
+
+    fn failure(r: TestResult) -> String {
+        match r {
+            TestResult::Failed(why) => why,
+            other => panic!("the test should have failed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trap_of_the_kind_the_test_names_passes() {
+        for (kind, body) in [
+            ("write-to-read-only", WRITE_TO_READ_ONLY),
+            ("out-of-bounds", OUT_OF_BOUNDS),
+            ("out-of-memory", OUT_OF_MEMORY),
+        ] {
+            let header = format!(";; vmm-expect-trap-kind: {kind}");
+            let r = run_wat(&trapping(&header, body), Semantics::Proposed);
+            assert!(matches!(r, TestResult::Passed(_)), "{kind}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_test_expecting_a_write_to_read_only_memory_fails_when_the_guest_traps_out_of_bounds() {
+        let header = ";; vmm-expect-trap-kind: write-to-read-only";
+        let why = failure(run_wat(
+            &trapping(header, OUT_OF_BOUNDS),
+            Semantics::Proposed,
+        ));
+        assert!(
+            why.contains("guest 0 should have trapped with write-to-read-only, but trapped with out-of-bounds: wasm trap: out of bounds memory access"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_test_expecting_a_write_to_read_only_memory_fails_when_the_guest_runs_out_of_memory() {
+        let header = ";; vmm-expect-trap-kind: write-to-read-only";
+        let why = failure(run_wat(
+            &trapping(header, OUT_OF_MEMORY),
+            Semantics::Proposed,
+        ));
+        assert!(
+            why.contains("guest 0 should have trapped with write-to-read-only, but trapped with out-of-memory: guest trapped: out of memory"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_test_that_expects_a_trap_but_names_no_kind_is_an_error() {
+        let why = failure(run_wat(&trapping("", OUT_OF_BOUNDS), Semantics::Proposed));
+        assert!(
+            why.contains("must trap (vmm_expect_trap 1), but the test names no kind of trap"),
+            "{why}"
+        );
+        let header = ";; vmm-expect-trap-kind: segfault";
+        let why = failure(run_wat(
+            &trapping(header, OUT_OF_BOUNDS),
+            Semantics::Proposed,
+        ));
+        assert!(why.contains("`segfault` is no kind of trap"), "{why}");
+    }
+
+    /// Two guests under the Linux rules, which say guest 0's check `x == 1` fails: guest 0 prints
+    /// that and returns 7, guest 1 returns `other`.
+    fn check_fails_with_other_guest_returning(other: i32) -> TestResult {
+        let wat = format!(
+            r#";; vmm-guests: 2
+;; linux: check-fails x == 1
+(module {IMPORTS}
+  (data (i32.const 16) "check failed: x == 1\n")
+  (func (export "main") (result i32)
+    (if (call $me) (then (return (i32.const {other}))))
+    (drop (call $print (i32.const 16) (i32.const 21)))
+    (i32.const 7)))"#
+        );
+        run_wat(&wat, Semantics::Linux)
+    }
+
+    #[test]
+    fn check_fails_holds_when_the_named_check_fails_and_every_other_guest_passes() {
+        let r = check_fails_with_other_guest_returning(0);
+        assert!(
+            matches!(&r, TestResult::BrokeAsExpected(how) if how == "check failed: x == 1"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn check_fails_fails_when_another_guest_fails_on_its_own() {
+        let why = failure(check_fails_with_other_guest_returning(3));
+        assert!(why.contains("guest 1 returned 3"), "{why}");
     }
 }

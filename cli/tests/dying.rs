@@ -2,6 +2,7 @@
 //! in the middle of what it holds (mlocked memory, a SHM_LOCKed segment marked for removal) is
 //! exited like any other; either way everything it held comes back and the machine goes on.
 
+use vmm::runtime::trap::TrapKind;
 use vmm::runtime::{run_guests, stop_guest, GuestSpec, Runtime};
 use vmm::{Machine, MachineConfig, SwapBacking, PAGE_SIZE};
 use vmm_cli::testing::leak;
@@ -46,7 +47,12 @@ fn a_guest_out_of_memory_and_swap_traps_saying_so_and_gives_everything_back() {
     );
     let module = rt.compile(wat.as_bytes()).unwrap();
     let out = run_guests(&rt, &m, vec![GuestSpec::new(module)], |_, _| {});
-    assert!(out[0].trapped, "{:?}", out[0].result);
+    assert_eq!(
+        out[0].trap,
+        Some(TrapKind::OutOfMemory),
+        "{:?}",
+        out[0].result
+    );
     let why = out[0].result.as_ref().unwrap_err();
     assert!(why.starts_with("guest trapped: out of memory"), "{why}");
     m.audit().unwrap();
@@ -89,7 +95,7 @@ fn a_guest_stopped_midway_releases_its_wirings_and_its_removed_segment() {
     let g = m.guests()[0];
     stop_guest(&m, g, "stopped by the host").unwrap();
     let out = runner.join().unwrap();
-    assert!(out[0].trapped, "{:?}", out[0].result);
+    assert_eq!(out[0].trap, Some(TrapKind::Stopped), "{:?}", out[0].result);
     assert!(out[0]
         .result
         .as_ref()

@@ -1,6 +1,7 @@
 ;; Two guests. Guest 0 memory.copies out of a page it unmapped and spins: it traps at its next
 ;; loop check. Guest 1 memory.fills a SHM_RDONLY attachment: it traps too. Neither takes the host
 ;; down, and the machine's audit holds afterwards.
+;; vmm-expect-trap-kind: out-of-bounds write-to-read-only
 (module
   (import "vmm" "vmm_guest_index" (func $me (result i32)))
   (import "vmm" "munmap" (func $munmap (param i32 i32) (result i32)))

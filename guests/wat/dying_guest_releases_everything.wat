@@ -1,6 +1,7 @@
 ;; Guest 1 wires private memory, attaches and SHM_LOCKs a segment, then traps. Its wirings,
 ;; attachment and frames are released (the run's audit checks), guest 0 carries on: the barrier
 ;; fails rather than hangs, and the segment outlives guest 1 with no attachment.
+;; vmm-expect-trap-kind: unreachable
 (module
   (import "vmm" "vmm_guest_index" (func $me (result i32)))
   (import "vmm" "vmm_barrier" (func $barrier (result i32)))

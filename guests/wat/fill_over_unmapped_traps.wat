@@ -1,5 +1,6 @@
 ;; memory.fill (a wasmtime libcall, not guest code) over a page the guest unmapped: the guest
 ;; traps; the host does not die.
+;; vmm-expect-trap-kind: out-of-bounds
 (module
   (import "vmm" "munmap" (func $munmap (param i32 i32) (result i32)))
   (memory (export "memory") 1)

@@ -1,4 +1,5 @@
 ;; A store through a SHM_RDONLY attachment traps; loads through it work.
+;; vmm-expect-trap-kind: write-to-read-only
 (module
   (import "vmm" "shmget" (func $shmget (param i32 i32 i32) (result i32)))
   (import "vmm" "shmat" (func $shmat (param i32 i32 i32) (result i32)))

@@ -1,4 +1,5 @@
 ;; A load from a page the guest unmapped inside its own linear memory traps, like SIGSEGV.
+;; vmm-expect-trap-kind: out-of-bounds
 (module
   (import "vmm" "munmap" (func $munmap (param i32 i32) (result i32)))
   (memory (export "memory") 1)

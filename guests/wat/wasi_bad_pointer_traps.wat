@@ -2,6 +2,7 @@
 ;; requires ("if an out-of-bounds pointer is passed to a function and the function needs to
 ;; dereference it, the function shall trap"); the host goes on, and the guest's exit releases
 ;; everything. A bad descriptor, by contrast, is an errno (WASI's EBADF, 8).
+;; vmm-expect-trap-kind: out-of-bounds
 (module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))

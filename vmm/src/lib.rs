@@ -59,7 +59,7 @@ pub use base::addr::{
 };
 pub use base::errno::Errno;
 pub use base::limits::Limits;
-pub use base::types::{Invariant, Violation};
+pub use base::types::{Access, FaultError, Invariant, RefusedFault, Violation};
 pub use calls::mmap::{MapFlags, MlockallFlags};
 pub use calls::shm::{IpcPerm, ShmCmd, ShmidDs};
 pub use machine::{
@@ -67,7 +67,6 @@ pub use machine::{
     Residency, Stats,
 };
 pub use rules::Semantics;
-pub use vm::fault::{Access, FaultError};
 pub use vm::map::{Backing, Entry, Prot};
 pub use vm::swap::SwapBacking;
 pub use vm::wire::{EntryFlags, WireState};

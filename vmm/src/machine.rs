@@ -25,7 +25,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use crate::base::types::{Attachment, Cred, PageInfo, Residency, Semantics, Stats, Violation};
+pub use crate::base::types::{
+    Attachment, Cred, PageInfo, RefusedFault, Residency, Semantics, Stats, Violation,
+};
 pub use crate::vm::state::{FaultAhead, GuestConfig, MachineConfig};
 
 /// Why a machine stopped: the invariant a call found broken, and the calls before it.
@@ -426,6 +428,12 @@ impl Machine {
     /// The memory fault guest `g` must trap for, if host code hit one on its behalf.
     pub fn pending_fault(&self, g: GuestId) -> Option<String> {
         self.with(|s| s.guests.get(&g).and_then(|vm| vm.fault.clone()))
+    }
+
+    /// The first fault in guest `g`'s view that the machine refused, if any: why the guest
+    /// traps when its own memory access does (see [`RefusedFault`]).
+    pub fn refused_fault(&self, g: GuestId) -> Option<RefusedFault> {
+        self.with(|s| s.guests.get(&g).and_then(|vm| vm.refused))
     }
 
     /// Marks guest `g` to stop: it traps with `why` at its next check (wasm code checks at loop

@@ -1,10 +1,10 @@
-//! Plain types shared by every layer: identities, attachments, residency, counters, the rule
-//! set's name, and broken invariants.
+//! Plain types shared by every layer: identities, attachments, residency, counters, faults the
+//! machine refused, the rule set's name, and broken invariants.
 //!
 //! This module imports nothing of the crate but [`crate::base::addr`] and [`crate::base::errno`]: a type that two parts need
 //! lives here, below both, so neither has to import the other.
 
-use crate::base::addr::{AttachId, GuestId, PageRange, ShmId, Vpn};
+use crate::base::addr::{AttachId, GuestId, PageRange, ShmId, Vaddr, Vpn};
 use crate::base::errno::Errno;
 use std::fmt;
 use std::str::FromStr;
@@ -26,6 +26,44 @@ impl Cred {
     pub fn is_privileged(&self) -> bool {
         self.uid == 0
     }
+}
+
+/// The kind of access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+}
+
+/// Why a fault could not be resolved; the runtime turns each into a guest trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No entry maps the address (SIGSEGV, SEGV_MAPERR).
+    Unmapped,
+    /// The entry's protection forbids the access (SIGSEGV, SEGV_ACCERR).
+    Protection,
+    /// No frame could be had: physical memory is wired full or swap is full.
+    OutOfMemory,
+    /// The machine's state is corrupt, and it resolves no more faults in guest views.
+    Corrupt,
+}
+
+/// A fault in a guest's view that the machine would not resolve, so the guest traps. The machine
+/// keeps the first one of each guest: for a guest that runs to its end, that one is its trap's
+/// cause (guest code traps at the access; host code acting for it, such as `memory.fill`, at its
+/// next check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefusedFault {
+    /// The guest address.
+    pub addr: Vaddr,
+    /// A load or a store.
+    pub access: Access,
+    /// Whether the mapping at the address lets the guest read (false where nothing is mapped).
+    pub readable: bool,
+    /// Why the machine refused it.
+    pub error: FaultError,
 }
 
 /// A segment attached by a guest: one `shmat`, whose map entries carry its id.

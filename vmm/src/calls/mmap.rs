@@ -346,9 +346,10 @@ pub(crate) fn munlockall(s: &mut State, g: GuestId) -> Result<(), Errno> {
 mod tests {
     use super::*;
     use crate::base::addr::PAGE_SIZE;
+    use crate::base::types::Access;
     use crate::base::types::Semantics;
     use crate::diag::audit::audit;
-    use crate::vm::fault::{self, Access};
+    use crate::vm::fault;
 
     const P: u64 = PAGE_SIZE;
     const ANON: MapFlags = MapFlags::ANON.union(MapFlags::PRIVATE);
@@ -521,7 +522,7 @@ mod tests {
         assert_eq!(s.guest(g).unwrap().map.len(), 3);
         assert_eq!(
             fault::fault(&mut s, g, Vaddr(a.0 + P).vpn(), Access::Write).unwrap_err(),
-            crate::vm::fault::FaultError::Protection
+            crate::base::types::FaultError::Protection
         );
         mprotect(&mut s, g, Vaddr(a.0 + P), P, Prot::RW).unwrap();
         assert_eq!(s.guest(g).unwrap().map.len(), 1);

@@ -10,6 +10,7 @@ use crate::base::addr::{pages_for, Vaddr, PAGE_SIZE};
 use crate::base::errno::Errno;
 use crate::calls::mmap::{MapFlags, MlockallFlags};
 use crate::calls::shm::{ShmCmd, ShmidDs};
+use crate::machine::Violation;
 use crate::vm::map::Prot;
 use crate::ShmId;
 use guest_abi::{ipc, shmid_ds as ds, IMPORT_MODULE};
@@ -273,7 +274,7 @@ pub fn add_to_linker<T: 'static>(
             "getpagesize" => host!("getpagesize", |x| PAGE_SIZE as i32),
             "vmm_guest_index" => host!("vmm_guest_index", |x| x.index as i32),
             "vmm_guest_count" => host!("vmm_guest_count", |x| x.run.count() as i32),
-            "vmm_barrier" => host!("vmm_barrier", |x| ret(x.run.barrier().map(|()| 0))),
+            "vmm_barrier" => host!("vmm_barrier", |x| ret(x.run.barrier(x.index).map(|()| 0))),
             "vmm_reclaim" => host!("vmm_reclaim", |x, n| ret(if n < 0 {
                 Err(Errno::EINVAL)
             } else {
@@ -289,12 +290,24 @@ pub fn add_to_linker<T: 'static>(
     Ok(())
 }
 
+/// What a guest traps with when a call finds the machine's state corrupt: the broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptStop(pub Violation);
+
+impl std::fmt::Display for CorruptStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "machine state corrupt: {}", self.0)
+    }
+}
+
+impl std::error::Error for CorruptStop {}
+
 /// A call that failed with `EIO` because the machine's state is corrupt traps the guest with the
 /// broken invariant instead of returning: nothing a guest does next can be trusted.
 fn stop_if_corrupt(ctx: &GuestCtx, v: i32) -> wasmtime::Result<i32> {
     if v == -Errno::EIO.code() {
         if let Some(c) = ctx.machine.corruption() {
-            wasmtime::bail!("machine state corrupt: {}", c.violation);
+            return Err(wasmtime::Error::new(CorruptStop(c.violation)));
         }
     }
     Ok(v)

@@ -24,6 +24,7 @@ pub mod abi;
 pub mod memory;
 pub mod snapshots;
 pub mod thread;
+pub mod trap;
 pub mod wasi;
 
 use crate::base::errno::Errno;
@@ -241,6 +242,8 @@ struct BarrierState {
     arrived: u32,
     generation: u64,
     gone: u32,
+    /// The guests a barrier failed for, by index.
+    abandoned: std::collections::BTreeSet<u32>,
 }
 
 impl Run {
@@ -280,11 +283,12 @@ impl Run {
         self.count
     }
 
-    /// Waits until every guest arrives. Fails (`ESRCH`) once any guest has finished or died,
-    /// since the meeting can then never happen.
-    pub fn barrier(&self) -> Result<(), Errno> {
+    /// Guest `guest` waits until every guest arrives. Fails (`ESRCH`) once any guest has
+    /// finished or died, since the meeting can then never happen.
+    pub fn barrier(&self, guest: u32) -> Result<(), Errno> {
         let mut b = self.barrier.lock();
         if b.gone > 0 {
+            b.abandoned.insert(guest);
             return Err(Errno::ESRCH);
         }
         b.arrived += 1;
@@ -299,9 +303,15 @@ impl Run {
             self.cv.wait(&mut b);
         }
         if b.generation == gen {
+            b.abandoned.insert(guest);
             return Err(Errno::ESRCH);
         }
         Ok(())
+    }
+
+    /// Whether a barrier failed for guest `guest` because another guest had finished or died.
+    pub fn abandoned(&self, guest: u32) -> bool {
+        self.barrier.lock().abandoned.contains(&guest)
     }
 
     /// Records that a guest has finished or died, releasing everyone waiting at the barrier.
@@ -376,8 +386,8 @@ pub struct GuestOutcome {
     /// Its status (what `main` returned, what it passed to `proc_exit`, or 0 for a command
     /// whose `_start` returned), or why it has none (a trap, no entry point, an exit error).
     pub result: Result<i32, String>,
-    /// Whether it ended in a trap (rather than returning, or failing to start).
-    pub trapped: bool,
+    /// What kind of trap it ended in, if it did (rather than returning, or failing to start).
+    pub trap: Option<trap::TrapKind>,
     /// Whether the status came from WASI `proc_exit`.
     pub exited: bool,
 }
@@ -442,7 +452,7 @@ pub fn run_guests_io(
             .map(|index| GuestOutcome {
                 index,
                 result: Err(e.clone()),
-                trapped: false,
+                trap: None,
                 exited: false,
             })
             .collect();
@@ -454,12 +464,12 @@ pub fn run_guests_io(
             let (rt, machine, run2) = (rt.clone(), machine.clone(), run.clone());
             // A lean thread: with thousands of guests, the process's mappings are the limit.
             let t = thread::GuestThread::spawn(move || {
-                let (result, trapped, exited) = run_one(&rt, &machine, &run2, i as u32, spec);
+                let (result, trap, exited) = run_one(&rt, &machine, &run2, i as u32, spec);
                 run2.leave();
                 GuestOutcome {
                     index: i as u32,
                     result,
-                    trapped,
+                    trap,
                     exited,
                 }
             });
@@ -477,13 +487,13 @@ pub fn run_guests_io(
             Ok(h) => h.join().unwrap_or_else(|_| GuestOutcome {
                 index: i as u32,
                 result: Err("guest thread panicked".into()),
-                trapped: false,
+                trap: None,
                 exited: false,
             }),
             Err(e) => GuestOutcome {
                 index: i as u32,
                 result: Err(format!("could not start a thread: {e}")),
-                trapped: false,
+                trap: None,
                 exited: false,
             },
         })
@@ -523,19 +533,27 @@ fn entry(store: &mut Store<GuestState>, instance: &wasmtime::Instance) -> Result
     )
 }
 
-/// Runs one guest to its end; (status or why none, trapped, exited through `proc_exit`).
+/// Runs one guest to its end; (status or why none, the kind of trap it ended in, exited through
+/// `proc_exit`).
 fn run_one(
     rt: &Runtime,
     machine: &Machine,
     run: &Arc<Run>,
     index: u32,
     spec: GuestSpec,
-) -> (Result<i32, String>, bool, bool) {
+) -> (Result<i32, String>, Option<trap::TrapKind>, bool) {
     let guest = match machine.add_guest(spec.config) {
         Ok(g) => g,
-        Err(e) => return (Err(format!("adding the guest: {e}")), false, false),
+        Err(e) => return (Err(format!("adding the guest: {e}")), None, false),
     };
-    let (mut trapped, mut exited) = (false, false);
+    let (mut trap_kind, mut exited) = (None, false);
+    let kind = |e: Option<&wasmtime::Error>| {
+        trap::classify(
+            e,
+            machine.refused_fault(guest),
+            machine.pending_fault(guest).is_some(),
+        )
+    };
     let ctx = GuestCtx {
         machine: machine.clone(),
         guest,
@@ -548,7 +566,7 @@ fn run_one(
             Err(e) => {
                 // Nothing ran; the guest's exit releases nothing a report needs.
                 let _ = machine.exit_guest(guest);
-                return (Err(format!("{e:#}")), false, false);
+                return (Err(format!("{e:#}")), None, false);
             }
         };
         let (out, err) = (w.out.clone(), w.err.clone());
@@ -578,7 +596,7 @@ fn run_one(
                             x.0
                         }
                         None => {
-                            trapped = true;
+                            trap_kind = Some(kind(Some(&e)));
                             // The cause first (the machine's reason when it has one), then the
                             // context.
                             return Err(match machine.pending_fault(guest) {
@@ -592,7 +610,7 @@ fn run_one(
                 };
                 // A fault host code hit for the guest after its last epoch check.
                 if let Some(why) = machine.pending_fault(guest) {
-                    trapped = true;
+                    trap_kind = Some(kind(None));
                     return Err(format!("guest trapped: {why}"));
                 }
                 Ok(status)
@@ -612,5 +630,5 @@ fn run_one(
         // A guest's own failure says more than an exit refused because of it.
         r.and_then(|v| exit.map(|()| v).map_err(|e| format!("exiting: {e}")))
     };
-    (result, trapped, exited)
+    (result, trap_kind, exited)
 }

@@ -11,7 +11,7 @@ use crate::base::addr::{FrameId, GuestId, PageRange, SwapSlot, Vaddr, Vpn, PAGE_
 use crate::base::errno::Errno;
 use crate::base::events::EventKind;
 use crate::base::types::Invariant;
-use crate::base::types::Owner;
+use crate::base::types::{Access, FaultError, Owner, RefusedFault};
 use crate::vm::host::{HostStore, View};
 use crate::vm::map::Prot;
 use crate::vm::page::PageSlot;
@@ -20,26 +20,6 @@ use crate::vm::state::{FaultAhead, State};
 use smallvec::SmallVec;
 
 static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
-
-/// The kind of access that faulted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// A load.
-    Read,
-    /// A store.
-    Write,
-}
-
-/// Why a fault could not be resolved; the runtime turns each into a guest trap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultError {
-    /// No entry maps the address (SIGSEGV, SEGV_MAPERR).
-    Unmapped,
-    /// The entry's protection forbids the access (SIGSEGV, SEGV_ACCERR).
-    Protection,
-    /// No frame could be had: physical memory is wired full or swap is full.
-    OutOfMemory,
-}
 
 /// Makes the page `o` resident and returns its frame.
 pub(crate) fn page_in(s: &mut State, o: Owner) -> Result<FrameId, Errno> {
@@ -71,7 +51,8 @@ pub(crate) fn fault(
 }
 
 /// Resolves a fault raised in guest `g`'s view at guest address `addr`: brings the page in
-/// and enters it in the view. False if the guest may not make this access (it traps).
+/// and enters it in the view. False if the guest may not make this access (it traps); the
+/// guest's first such refusal is kept as its [`RefusedFault`].
 pub(crate) fn resolve_view_fault(
     s: &mut State,
     g: GuestId,
@@ -79,18 +60,24 @@ pub(crate) fn resolve_view_fault(
     write: bool,
     protection_fault: bool,
 ) -> bool {
-    if s.diag.corrupt.is_some() {
-        return false;
-    }
     let vpn = addr.vpn();
-    let Some(e) = s.guests.get(&g).and_then(|vm| vm.map.lookup(vpn)) else {
-        return false;
-    };
+    let found = s
+        .guests
+        .get(&g)
+        .and_then(|vm| vm.map.lookup(vpn))
+        .map(|e| (e.owner_at(g, vpn), e.prot));
+    let readable = found.is_some_and(|(_, p)| p.contains(Prot::READ));
     let need = if write { Prot::WRITE } else { Prot::READ };
-    if !e.prot.contains(need) {
-        return false;
-    }
-    let (owner, prot) = (e.owner_at(g, vpn), e.prot);
+    let (owner, prot) = match found {
+        _ if s.diag.corrupt.is_some() => {
+            return refuse(s, g, addr, write, readable, FaultError::Corrupt)
+        }
+        None => return refuse(s, g, addr, write, readable, FaultError::Unmapped),
+        Some((_, p)) if !p.contains(need) => {
+            return refuse(s, g, addr, write, readable, FaultError::Protection)
+        }
+        Some(found) => found,
+    };
     let Some(view) = s.views.get(&g).cloned() else {
         return false;
     };
@@ -111,7 +98,7 @@ pub(crate) fn resolve_view_fault(
                 addr
             ));
         }
-        return false;
+        return refuse(s, g, addr, write, readable, FaultError::OutOfMemory);
     }
     // A protection fault (protect mode, or a page-out that raced the access) needs the
     // page entered; a userfault needs nothing more.
@@ -119,6 +106,28 @@ pub(crate) fn resolve_view_fault(
         || view
             .protect(PageRange::new(vpn, vpn.plus(1)), prot, true)
             .is_ok()
+}
+
+/// Keeps the first fault in guest `g`'s view that the machine refused, for the guest's trap
+/// (see [`RefusedFault`]); false, the answer to the fault. Signal-handler context: it writes a
+/// plain value and allocates nothing.
+fn refuse(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    write: bool,
+    readable: bool,
+    error: FaultError,
+) -> bool {
+    if let Some(vm) = s.guests.get_mut(&g) {
+        vm.refused.get_or_insert(RefusedFault {
+            addr,
+            access: if write { Access::Write } else { Access::Read },
+            readable,
+            error,
+        });
+    }
+    false
 }
 
 /// A fault in guest `g`'s view that cannot be resolved, raised by host code acting for the
@@ -129,9 +138,18 @@ pub(crate) fn defer_view_fault(s: &mut State, g: GuestId, addr: Vaddr, write: bo
         "memory fault: {} at {:?} {}",
         if write { "write" } else { "read" },
         addr,
-        match s.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
-            None => "(not mapped)",
-            Some(_) => "(not permitted, or no memory)",
+        // The front handler refused this access just before: its record says why.
+        match s.guests.get(&g).and_then(|vm| vm.refused) {
+            Some(r) if r.addr == addr => match r.error {
+                FaultError::Unmapped => "(not mapped)",
+                FaultError::Protection => "(not permitted)",
+                FaultError::OutOfMemory => "(no frame or swap slot)",
+                FaultError::Corrupt => "(machine state corrupt)",
+            },
+            _ => match s.guests.get(&g).and_then(|vm| vm.map.lookup(addr.vpn())) {
+                None => "(not mapped)",
+                Some(_) => "(not permitted, or no memory)",
+            },
         }
     );
     let Some(v) = s.views.get(&g) else {

@@ -21,8 +21,8 @@ use crate::base::events::{EventKind, EventLog};
 use crate::base::limits::Limits;
 use crate::base::types::Owner;
 use crate::base::types::{
-    Attachment, AttachmentLife, Cred, Invariant, PageInfo, Policy, Residency, Semantics, Stats,
-    Violation,
+    Attachment, AttachmentLife, Cred, Invariant, PageInfo, Policy, RefusedFault, Residency,
+    Semantics, Stats, Violation,
 };
 use crate::vm::amap::Amap;
 use crate::vm::host::{HostStore, PagingMode, View};
@@ -201,6 +201,8 @@ pub(crate) struct GuestVm {
     pub next_attach: u64,
     /// A fault host code hit for the guest, which the guest must trap for.
     pub fault: Option<String>,
+    /// The first fault in the guest's view that the machine refused.
+    pub refused: Option<RefusedFault>,
     /// Where the last fault-ahead ended and how far it reached: a fault there is sequential
     /// access, and the next window doubles.
     pub ahead: (Vpn, u32),
@@ -218,6 +220,7 @@ impl GuestVm {
             attachments: Vec::new(),
             next_attach: 0,
             fault: None,
+            refused: None,
             ahead: (Vpn(u64::MAX), 0),
         })
     }
