@@ -507,20 +507,24 @@ fn run_test_inner(
     quiet: bool,
     report: Option<&mut Option<RunReport>>,
 ) -> anyhow::Result<TestResult> {
-    let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
     let expect_old = if cfg.semantics == Semantics::Proposed {
         OldRules::Pass
     } else {
         old_rules(cfg.semantics, text_directive(path, cfg.semantics.name())?)?
     };
-    let directive = |name: &str| -> anyhow::Result<Option<i32>> {
-        text_directive(path, name)?
-            .map(|v| {
-                v.parse()
-                    .with_context(|| format!("`// {name}:` needs a number"))
-            })
-            .transpose()
+    let bytes = match module_bytes(path, work)? {
+        Ok(b) => b,
+        Err(why) => return Ok(TestResult::Skipped(why)),
     };
+    let spec = TestSpec::read(path, &bytes)?;
+    let ran = run_module(rt, cfg, path, &bytes, &spec, quiet, report)?;
+    judge(cfg, &spec, expect_old, &ran)
+}
+
+/// The test module at `path` as wasm bytes: a Rust guest's crate or a C file built in `work`,
+/// WAT or wasm as it is; `Err` with the reason when the tool that builds it is missing.
+fn module_bytes(path: &Path, work: &Path) -> anyhow::Result<Result<Vec<u8>, String>> {
+    let is_c = path.extension().and_then(|x| x.to_str()) == Some("c");
     let wasm_path = if path.is_dir() {
         // One target directory per process, shared by every Rust guest, so each builds once.
         static TARGET: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -528,7 +532,7 @@ fn run_test_inner(
         match build_rust(path, target)? {
             Some(p) => p,
             None => {
-                return Ok(TestResult::Skipped(format!(
+                return Ok(Err(format!(
                     "the {RUST_GUEST_TARGET} target is not installed (rustup target add {RUST_GUEST_TARGET})"
                 )))
             }
@@ -537,7 +541,7 @@ fn run_test_inner(
         match build_c(path, work)? {
             Some(p) => p,
             None => {
-                return Ok(TestResult::Skipped(if clang_available() {
+                return Ok(Err(if clang_available() {
                     "wasi-libc not found (apt-get install wasi-libc libclang-rt-<clang version>-dev-wasm32)".into()
                 } else {
                     "clang not found".into()
@@ -549,29 +553,79 @@ fn run_test_inner(
     };
     let bytes =
         std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
-    let bytes = wat::parse_bytes(&bytes)
+    Ok(Ok(wat::parse_bytes(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        .into_owned();
-    let copies = guests_wanted(path, &bytes)?.map_or(1, |(n, _)| n);
-    if !(1..=64).contains(&copies) {
-        bail!("vmm_guests must be between 1 and 64, not {copies}");
+        .into_owned()))
+}
+
+/// What a test module says of itself: how many guests, which must trap and how, and who they
+/// are.
+struct TestSpec {
+    copies: u32,
+    /// Per guest: the trap it must end in, or `None` for returning 0.
+    expect: Vec<Option<TrapKind>>,
+    creds: Vec<vmm::machine::Cred>,
+}
+
+impl TestSpec {
+    /// Reads the directives of the module at `path` (its source lines and exported globals).
+    fn read(path: &Path, bytes: &[u8]) -> anyhow::Result<TestSpec> {
+        let directive = |name: &str| -> anyhow::Result<Option<i32>> {
+            text_directive(path, name)?
+                .map(|v| {
+                    v.parse()
+                        .with_context(|| format!("`// {name}:` needs a number"))
+                })
+                .transpose()
+        };
+        let copies = guests_wanted(path, bytes)?.map_or(1, |(n, _)| n);
+        if !(1..=64).contains(&copies) {
+            bail!("vmm_guests must be between 1 and 64, not {copies}");
+        }
+        let expect_trap = directive("vmm-expect-trap")?
+            .or(exported_global(bytes, "vmm_expect_trap")?)
+            .unwrap_or(0) as u32;
+        let expect = expected_traps(
+            expect_trap,
+            copies as u32,
+            text_directive(path, "vmm-expect-trap-kind")?,
+        )?;
+        let creds = match text_directive(path, "vmm-creds")? {
+            None => Vec::new(),
+            Some(v) => v
+                .split_whitespace()
+                .map(parse_cred)
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        };
+        Ok(TestSpec {
+            copies: copies as u32,
+            expect,
+            creds,
+        })
     }
-    let expect_trap = directive("vmm-expect-trap")?
-        .or(exported_global(&bytes, "vmm_expect_trap")?)
-        .unwrap_or(0) as u32;
-    let expect = expected_traps(
-        expect_trap,
-        copies as u32,
-        text_directive(path, "vmm-expect-trap-kind")?,
-    )?;
-    let creds = match text_directive(path, "vmm-creds")? {
-        None => Vec::new(),
-        Some(v) => v
-            .split_whitespace()
-            .map(parse_cred)
-            .collect::<anyhow::Result<Vec<_>>>()?,
-    };
-    let module = rt.compile(&bytes).context("compiling")?;
+}
+
+/// What a run of a test module left: the machine, each guest's outcome and output, and the
+/// run's barriers (which say which guests stopped short).
+struct Ran {
+    machine: Machine,
+    outcomes: Vec<GuestOutcome>,
+    output: Vec<String>,
+    barriers: std::sync::Arc<vmm::runtime::Run>,
+}
+
+/// Runs `spec.copies` guests of the module on a machine built from `cfg`, filling `report` if
+/// asked.
+fn run_module(
+    rt: &Runtime,
+    cfg: &MachineConfig,
+    path: &Path,
+    bytes: &[u8],
+    spec: &TestSpec,
+    quiet: bool,
+    report: Option<&mut Option<RunReport>>,
+) -> anyhow::Result<Ran> {
+    let module = rt.compile(bytes).context("compiling")?;
     let machine = Machine::new(cfg.clone()).context("building the machine")?;
     let collector = report.is_some().then(|| {
         machine.record_events(crate::report::EVENTS);
@@ -589,7 +643,7 @@ fn run_test_inner(
     let name = path.display().to_string();
     let output = std::sync::Arc::new(parking_lot::Mutex::new(vec![
         String::new();
-        copies as usize
+        spec.copies as usize
     ]));
     // `vmm_print` and WASI standard output and error alike: shown unless quiet, and kept, each
     // guest's apart, for the `check-fails` directive.
@@ -614,7 +668,7 @@ fn run_test_inner(
     };
     let print = emit.clone();
     let run = vmm::runtime::Run::with_io(
-        copies as u32,
+        spec.copies,
         move |i, b| print(i, b),
         std::sync::Arc::new(move |i, _, b| emit(i, b)),
         dump,
@@ -628,11 +682,15 @@ fn run_test_inner(
     let outcomes = run_guests_io(
         rt,
         &machine,
-        (0..copies as usize)
+        (0..spec.copies as usize)
             .map(|i| GuestSpec {
                 module: module.clone(),
                 config: vmm::machine::GuestConfig {
-                    cred: creds.get(i).copied().unwrap_or(vmm::machine::Cred::ROOT),
+                    cred: spec
+                        .creds
+                        .get(i)
+                        .copied()
+                        .unwrap_or(vmm::machine::Cred::ROOT),
                     memlock_limit: None,
                 },
                 wasi: vmm::runtime::wasi::WasiConfig {
@@ -655,16 +713,34 @@ fn run_test_inner(
         *out = Some(RunReport::gather(
             &path.display().to_string(),
             cfg.semantics,
-            copies as u32,
+            spec.copies,
             &machine,
             c,
             lines,
         ));
     }
+    let output = std::mem::take(&mut *output.lock());
+    Ok(Ran {
+        machine,
+        outcomes,
+        output,
+        barriers,
+    })
+}
+
+/// Whether a run ended as its test says: every guest as expected (returned 0, failed the named
+/// check, or trapped with its kind), the state as the rule set's line says, the audit and the
+/// leak check clean.
+fn judge(
+    cfg: &MachineConfig,
+    spec: &TestSpec,
+    expect_old: OldRules,
+    ran: &Ran,
+) -> anyhow::Result<TestResult> {
     let failed_check = match expect_old {
         OldRules::Pass => None,
         OldRules::Corrupt(inv) => {
-            let Some(c) = machine.corruption() else {
+            let Some(c) = ran.machine.corruption() else {
                 bail!(
                     "the {} rules should have corrupted the state ({inv}), but nothing broke",
                     cfg.semantics
@@ -673,7 +749,11 @@ fn run_test_inner(
             if c.violation.invariant.name() != inv {
                 bail!("expected `{inv}` to break, but {}", c.violation);
             }
-            if !outcomes.iter().any(|o| o.trap == Some(TrapKind::Corrupt)) {
+            if !ran
+                .outcomes
+                .iter()
+                .any(|o| o.trap == Some(TrapKind::Corrupt))
+            {
                 bail!(
                     "the state broke ({}) but no guest trapped for it",
                     c.violation
@@ -682,40 +762,40 @@ fn run_test_inner(
             return Ok(TestResult::BrokeAsExpected(c.to_string()));
         }
         OldRules::CheckFails(cond) => {
-            if let Some(c) = machine.corruption() {
+            if let Some(c) = ran.machine.corruption() {
                 bail!("expected `{cond}` to fail, but the state broke: {c}");
             }
             Some(cond)
         }
     };
     let want_line = failed_check.as_ref().map(|c| format!("check failed: {c}"));
-    let output = output.lock();
     let mut problems = Vec::new();
     let mut check_failed = false;
-    for o in &outcomes {
+    for o in &ran.outcomes {
         let failed_here = want_line.as_ref().is_some_and(|w| {
             matches!(o.result, Ok(s) if s != 0)
-                && output
+                && ran
+                    .output
                     .get(o.index as usize)
                     .is_some_and(|t| t.lines().any(|l| l == w))
         });
-        let must_trap = expect[o.index as usize].is_some();
+        let must_trap = spec.expect[o.index as usize].is_some();
         if failed_here && !must_trap {
             check_failed = true;
         } else if want_line.is_some()
             && !must_trap
             && o.result.is_ok()
-            && barriers.abandoned(o.index)
+            && ran.barriers.abandoned(o.index)
         {
             // It stopped short when a barrier failed for it, because the guest whose check
             // failed had gone: a consequence of that failure, not one of its own.
-        } else if let Some(p) = outcome_problem(o, expect[o.index as usize]) {
+        } else if let Some(p) = outcome_problem(o, spec.expect[o.index as usize]) {
             problems.push(p);
         }
     }
-    if let Err(v) = machine.audit() {
+    if let Err(v) = ran.machine.audit() {
         problems.push(format!("audit after the run: {v}"));
-    } else if let Some(leak) = leak(&machine) {
+    } else if let Some(leak) = leak(&ran.machine) {
         problems.push(leak);
     }
     if let Some(cond) = failed_check.as_ref().filter(|_| !check_failed) {
@@ -724,7 +804,7 @@ fn run_test_inner(
         ));
     }
     match (problems.is_empty(), want_line) {
-        (true, None) => Ok(TestResult::Passed(machine.stats())),
+        (true, None) => Ok(TestResult::Passed(ran.machine.stats())),
         (true, Some(line)) => Ok(TestResult::BrokeAsExpected(line)),
         (false, _) => Ok(TestResult::Failed(problems.join("; "))),
     }
