@@ -3,7 +3,7 @@
 //! that invariant. `PLANTS` holds them; the invariants without one are listed, and a test checks
 //! that every invariant is in exactly one place.
 
-use crate::base::addr::{ShmId, Vaddr, Vpn, PAGE_SIZE};
+use crate::base::addr::{ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
 use crate::base::types::Invariant;
 use crate::base::types::Owner;
 use crate::calls::mmap::MapFlags;
@@ -106,6 +106,97 @@ const PLANTS: &[Plant] = &[
         m.with(|s| s.shm.take(id).unwrap());
         m
     }),
+    // An entry stored under another key than its start.
+    (Invariant::MapKey, || {
+        let (m, g, a) = mapped();
+        m.with(|s| {
+            let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
+            e.start = e.start.plus(1);
+        });
+        m
+    }),
+    (Invariant::MapBounds, || {
+        let (m, g, a) = mapped();
+        m.with(|s| {
+            let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
+            e.end = e.start;
+        });
+        m
+    }),
+    (Invariant::MapProt, || {
+        let (m, g, a) = mapped();
+        m.with(|s| {
+            let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
+            e.max_prot = Prot::READ;
+        });
+        m
+    }),
+    // A resident page forgets its frame, which still names it.
+    (Invariant::FrameOwner, || {
+        let (m, g, a) = mapped();
+        m.write(g, a, b"x").unwrap();
+        m.audit().unwrap();
+        m.with(|s| s.set_slot(anon(g, a), PageSlot::Untouched));
+        m
+    }),
+    // An untouched page claims a free frame.
+    (Invariant::PageFrame, || {
+        let (m, g, a) = mapped();
+        m.with(|s| {
+            let (f, _) = s
+                .phys
+                .pool
+                .iter()
+                .find(|(_, fr)| fr.owner.is_none())
+                .unwrap();
+            s.set_slot(anon(g, a), PageSlot::Resident(f));
+        });
+        m
+    }),
+    // An untouched page claims a swap slot nobody allocated.
+    (Invariant::SwapFreeSlot, || {
+        let (m, g, a) = mapped();
+        m.with(|s| s.set_slot(anon(g, a), PageSlot::Swapped(SwapSlot(3))));
+        m
+    }),
+    // Two pages claim one slot.
+    (Invariant::SwapDouble, || {
+        let (m, g, a) = mapped();
+        m.with(|s| {
+            let slot = s.phys.swap.alloc().unwrap();
+            s.set_slot(anon(g, a), PageSlot::Swapped(slot));
+            s.set_slot(anon(g, Vaddr(a.0 + P)), PageSlot::Swapped(slot));
+        });
+        m
+    }),
+    // The attachment's only entry leaves the map behind its back.
+    (Invariant::ShmAttachUnmapped, || {
+        let (m, g, _) = attached();
+        m.with(|s| {
+            let map = &mut s.guests.get_mut(&g).unwrap().map;
+            let start = map.iter().next().unwrap().start;
+            map.remove(start).unwrap();
+        });
+        m
+    }),
+    (Invariant::ShmPages, || {
+        let (m, _, _) = attached();
+        m.with(|s| s.shm.corrupt_pages(99));
+        m
+    }),
+    // A wired frame loses its wiring behind the entry's back; the munlock that drops the
+    // entry's wiring then finds nothing to drop, and the machine stops.
+    (Invariant::WireUnderflow, || {
+        let (m, g, a) = locked();
+        m.with(|s| {
+            let PageSlot::Resident(f) = s.slot(anon(g, a)) else {
+                panic!("a locked page is resident")
+            };
+            s.phys.pool.corrupt_wire_count(f, 0);
+        });
+        assert!(m.munlock(g, a, 2 * P).is_err());
+        m
+    }),
 ];
 
 /// Planted by a test elsewhere, with where.
@@ -133,23 +224,13 @@ const PLANTED_ELSEWHERE: &[(Invariant, &str)] = &[
 ];
 
 /// Not planted yet: each can be, none is known to be unplantable. The audit checks come first;
-/// the last seven are raised by operations that find the state broken (see
+/// the last six are raised by operations that find the state broken (see
 /// `Machine::corruption`), so their plants corrupt the state and then call the operation.
 const NOT_YET_PLANTED: &[Invariant] = &[
-    Invariant::MapKey,
-    Invariant::MapBounds,
-    Invariant::MapProt,
-    Invariant::FrameOwner,
-    Invariant::PageFrame,
     Invariant::QueueFree,
     Invariant::QueueWiredCount,
     Invariant::QueuePageout,
-    Invariant::SwapFreeSlot,
-    Invariant::SwapDouble,
-    Invariant::ShmPages,
-    Invariant::ShmAttachUnmapped,
     Invariant::WireResident,
-    Invariant::WireUnderflow,
     Invariant::EntryCountUnderflow,
     Invariant::FreeWired,
     Invariant::ObjectWiredTwice,
@@ -161,6 +242,22 @@ fn machine() -> (Machine, GuestId) {
     let m = Machine::new(MachineConfig::default().phys_mem(16 * P).swap(16 * P)).unwrap();
     let g = m.add_guest(GuestConfig::default()).unwrap();
     (m, g)
+}
+
+/// A healthy machine with one guest mapping two anonymous pages it has not touched.
+fn mapped() -> (Machine, GuestId, Vaddr) {
+    let (m, g) = machine();
+    let a = m.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+    m.audit().unwrap();
+    (m, g, a)
+}
+
+/// The anonymous page of guest `g` at `a`.
+fn anon(g: GuestId, a: Vaddr) -> Owner {
+    Owner::Anon {
+        guest: g,
+        vpn: a.vpn(),
+    }
 }
 
 /// A healthy machine with one guest attached to a two-page segment.

@@ -206,6 +206,13 @@ impl std::fmt::Debug for ShmTable {
 const IDX_BITS: u32 = 16;
 
 impl ShmTable {
+    /// Sets the table's page total directly, bypassing every rule: for tests that plant an
+    /// inconsistency for the audit to find.
+    #[cfg(test)]
+    pub(crate) fn corrupt_pages(&mut self, pages: u64) {
+        self.pages = pages;
+    }
+
     /// A table of at most `max` segments.
     pub fn new(max: u32) -> ShmTable {
         ShmTable {
