@@ -3,13 +3,15 @@
 //! that invariant. `PLANTS` holds them; the invariants without one are listed, and a test checks
 //! that every invariant is in exactly one place.
 
-use crate::base::addr::{ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
+use crate::base::addr::{PageRange, ShmId, SwapSlot, Vaddr, Vpn, PAGE_SIZE};
 use crate::base::types::Invariant;
 use crate::base::types::Owner;
 use crate::calls::mmap::MapFlags;
+use crate::calls::shm::ShmCmd;
 use crate::vm::map::Prot;
 use crate::vm::page::PageSlot;
 use crate::vm::wire::WireOp;
+use crate::vm::wiring;
 use crate::{GuestConfig, GuestId, Machine, MachineConfig};
 use guest_abi::ipc::IPC_CREAT;
 
@@ -197,6 +199,44 @@ const PLANTS: &[Plant] = &[
         assert!(m.munlock(g, a, 2 * P).is_err());
         m
     }),
+    // The entry's POSIX flag is cleared behind its pages' back: munmap, seeing an unwired
+    // entry, frees pages that are still wired, and the machine stops.
+    (Invariant::FreeWired, || {
+        let (m, g, a) = locked();
+        m.with(|s| {
+            let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
+            e.apply(WireOp::Munlock).unwrap();
+        });
+        assert!(m.munmap(g, a, 2 * P).is_err());
+        m
+    }),
+    // The entry's POSIX flag is set behind its pages' back (they were never brought in): the
+    // munlock that unwires them finds them not resident.
+    (Invariant::WireResident, || {
+        let (m, g, a) = mapped();
+        m.with(|s| {
+            let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
+            e.apply(WireOp::Mlock).unwrap();
+        });
+        assert!(m.munlock(g, a, 2 * P).is_err());
+        m
+    }),
+    // No caller drops a count that is not there; one that did would find the entry's count at
+    // 0, and the machine stops.
+    (Invariant::EntryCountUnderflow, || {
+        let (m, g, a) = mapped();
+        let range = PageRange::new(a.vpn(), a.vpn().plus(2));
+        let r = m.with(|s| wiring::wire_entries(s, g, range, WireOp::Release, |_| true));
+        assert!(r.is_err());
+        m
+    }),
+    // The object claims its wiring without the lock: SHM_LOCK then takes it a second time.
+    (Invariant::ObjectWiredTwice, || {
+        let (m, g, id) = attached();
+        m.with(|s| s.shm.get_mut(id).unwrap().set_object_wired(true));
+        assert!(m.shmctl(g, id, ShmCmd::Lock).is_err());
+        m
+    }),
 ];
 
 /// Planted by a test elsewhere, with where.
@@ -208,6 +248,18 @@ const PLANTED_ELSEWHERE: &[(Invariant, &str)] = &[
     (
         Invariant::QueueState,
         "vm/page.rs, check_finds_a_wire_count_changed_behind_the_queues (the frame pool's check, which the audit runs)",
+    ),
+    (
+        Invariant::QueueFree,
+        "vm/page.rs, check_finds_a_free_frame_with_wirings (the frame pool's check, which the audit runs)",
+    ),
+    (
+        Invariant::QueueWiredCount,
+        "vm/page.rs, check_finds_the_wired_counter_out_of_step (the frame pool's check, which the audit runs)",
+    ),
+    (
+        Invariant::QueuePageout,
+        "vm/page.rs, check_finds_the_pageout_counter_out_of_step (the frame pool's check, which the audit runs)",
     ),
     (
         Invariant::MapOverlap,
@@ -223,20 +275,11 @@ const PLANTED_ELSEWHERE: &[(Invariant, &str)] = &[
     ),
 ];
 
-/// Not planted yet: each can be, none is known to be unplantable. The audit checks come first;
-/// the last six are raised by operations that find the state broken (see
-/// `Machine::corruption`), so their plants corrupt the state and then call the operation.
-const NOT_YET_PLANTED: &[Invariant] = &[
-    Invariant::QueueFree,
-    Invariant::QueueWiredCount,
-    Invariant::QueuePageout,
-    Invariant::WireResident,
-    Invariant::EntryCountUnderflow,
-    Invariant::FreeWired,
-    Invariant::ObjectWiredTwice,
-    Invariant::SwapLost,
-    Invariant::PmapRemove,
-];
+/// Not planted yet. Both are raised by an operation that finds the host failing it, not the
+/// state: `swap-lost` when a page-in that got no frame cannot write its page back to swap, and
+/// `pmap-remove` when a guest's host view refuses both unmapping and protecting a range. Their
+/// plants need a swap and a view that can be made to fail.
+const NOT_YET_PLANTED: &[Invariant] = &[Invariant::SwapLost, Invariant::PmapRemove];
 
 fn machine() -> (Machine, GuestId) {
     let m = Machine::new(MachineConfig::default().phys_mem(16 * P).swap(16 * P)).unwrap();

@@ -412,6 +412,35 @@ mod tests {
     }
 
     #[test]
+    fn check_finds_a_free_frame_with_wirings() {
+        let mut p = PagePool::new(2);
+        p.alloc(owner(0)).unwrap();
+        p.check().unwrap();
+        let free = p.free[0];
+        p.frames[free.index()].wire_count = 1;
+        assert_eq!(p.check().unwrap_err().invariant, Invariant::QueueFree);
+    }
+
+    #[test]
+    fn check_finds_the_wired_counter_out_of_step() {
+        let mut p = PagePool::new(2);
+        let a = p.alloc(owner(0)).unwrap();
+        p.wire(a);
+        p.check().unwrap();
+        p.wired += 1;
+        assert_eq!(p.check().unwrap_err().invariant, Invariant::QueueWiredCount);
+    }
+
+    #[test]
+    fn check_finds_the_pageout_counter_out_of_step() {
+        let mut p = PagePool::new(2);
+        p.alloc(owner(0)).unwrap();
+        p.check().unwrap();
+        p.pageout_len += 1;
+        assert_eq!(p.check().unwrap_err().invariant, Invariant::QueuePageout);
+    }
+
+    #[test]
     fn clock_finds_nothing_when_everything_is_wired() {
         let mut p = PagePool::new(2);
         let a = p.alloc(owner(0)).unwrap();
