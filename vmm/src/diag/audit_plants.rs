@@ -271,7 +271,7 @@ const PLANTED_ELSEWHERE: &[(Invariant, &str)] = &[
     ),
     (
         Invariant::ObjectUnwiredTwice,
-        "tests/semantics.rs, lock_munlock_unlock_twice_breaks_netbsd_2019_and_stops_the_machine (raised by SHM_UNLOCK under netbsd-2019)",
+        "tests/rules/netbsd_2019.rs, lock_munlock_unlock_twice_breaks_netbsd_2019_and_stops_the_machine (raised by SHM_UNLOCK under netbsd-2019)",
     ),
 ];
 
