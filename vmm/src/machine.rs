@@ -523,7 +523,7 @@ impl Machine {
 
 /// Guest exit: detach every segment, remove every mapping, forget the guest.
 fn exit(s: &mut State, g: GuestId) -> Result<(), Errno> {
-    while let Some(a) = s.guest(g)?.attachments.first().copied() {
+    while let Some(a) = s.guest(g)?.attachments().first().copied() {
         shm::shmdt(s, g, a.va.addr())?;
     }
     unmap::remove_range(s, g, s.whole_space())?;

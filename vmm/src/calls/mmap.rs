@@ -435,7 +435,7 @@ mod tests {
         assert_eq!(s.phys.pool.wired(), 4);
         mmap(&mut s, g, a, 4 * P, Prot::RW, ANON | MapFlags::FIXED).unwrap();
         assert_eq!(s.phys.pool.wired(), 0);
-        assert_eq!(s.guest(g).unwrap().locked_pages, 0);
+        assert_eq!(s.guest(g).unwrap().locked_pages(), 0);
         assert_eq!(resident(&s, g, a, 4), 0, "the old pages are gone");
         audit(&s).unwrap();
     }
@@ -492,7 +492,7 @@ mod tests {
             "over RLIMIT_MEMLOCK"
         );
         assert_eq!(s.phys.pool.wired(), 0);
-        assert_eq!(s.guest(g).unwrap().locked_pages, 0);
+        assert_eq!(s.guest(g).unwrap().locked_pages(), 0);
         audit(&s).unwrap();
     }
 

@@ -184,7 +184,7 @@ pub(crate) fn shmat(
     // The record is pushed once the entry is in place: removing the entry on a failure
     // below finds no record to end.
     mmap::insert_entry(s, g, entry)?;
-    s.guest_mut(g)?.attachments.push(Attachment {
+    s.guest_mut(g)?.add_attachment(Attachment {
         id: aid,
         va: start,
         pages,
@@ -226,7 +226,7 @@ pub(crate) fn shmdt(s: &mut State, g: GuestId, addr: Vaddr) -> Result<(), Errno>
         }
         AttachmentLife::Record => unmap::remove_range(s, g, a.range())?,
     }
-    if s.guest(g)?.attachments.iter().any(|x| x.id == a.id) {
+    if s.guest(g)?.attachments().iter().any(|x| x.id == a.id) {
         unmap::end_attachment(s, g, a.id)?;
     }
     Ok(())

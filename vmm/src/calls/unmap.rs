@@ -55,12 +55,9 @@ pub(crate) fn remove_range(s: &mut State, g: GuestId, range: PageRange) -> Resul
 /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
 pub(crate) fn end_attachment(s: &mut State, g: GuestId, aid: AttachId) -> Result<(), Errno> {
     let vm = s.guest_mut(g)?;
-    let i = vm
-        .attachments
-        .iter()
-        .position(|a| a.id == aid)
+    let a = vm
+        .take_attachment(aid)
         .expect("ending a recorded attachment");
-    let a = vm.attachments.remove(i);
     let now = s.tick();
     let seg = s.shm.get_mut(a.shm).expect("an attached segment exists");
     seg.detached(g.0, now);
@@ -129,7 +126,7 @@ impl State {
         }
         for &aid in ids {
             let vm = self.guest(g)?;
-            let Some(a) = vm.attachments.iter().find(|a| a.id == aid) else {
+            let Some(a) = vm.attachments().iter().find(|a| a.id == aid) else {
                 continue;
             };
             if !vm.attachment_maps_a_page(a) {

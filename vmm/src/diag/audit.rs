@@ -90,7 +90,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         check_segment(s, seg, own, &mut expected)?;
     }
     for (g, vm) in &s.guests {
-        if let Some(a) = vm.attachments.iter().find(|a| s.shm.get(a.shm).is_none()) {
+        if let Some(a) = vm.attachments().iter().find(|a| s.shm.get(a.shm).is_none()) {
             return fail(
                 Invariant::ShmDangling,
                 format!("{g:?} is attached to dead {:?}", a.shm),
@@ -218,7 +218,7 @@ fn check_segment(
     let attached: usize = s
         .guests
         .values()
-        .map(|vm| vm.attachments.iter().filter(|a| a.shm == seg.id).count())
+        .map(|vm| vm.attachments().iter().filter(|a| a.shm == seg.id).count())
         .sum();
     if attached != seg.nattch() as usize {
         return fail(

@@ -36,8 +36,9 @@ const PLANTS: &[Plant] = &[
     (Invariant::ShmAttachEntry, || {
         let (m, g, _) = attached();
         m.with(|s| {
-            let a = &mut s.guests.get_mut(&g).unwrap().attachments[0];
-            a.va = Vpn(a.va.0 + 1);
+            let vm = s.guests.get_mut(&g).unwrap();
+            let va = vm.attachments()[0].va;
+            vm.corrupt(vm.locked_pages(), Some(Vpn(va.0 + 1)));
         });
         m
     }),
@@ -54,7 +55,10 @@ const PLANTS: &[Plant] = &[
     }),
     (Invariant::LockedPages, || {
         let (m, g, _) = locked();
-        m.with(|s| s.guests.get_mut(&g).unwrap().locked_pages += 1);
+        m.with(|s| {
+            let vm = s.guests.get_mut(&g).unwrap();
+            vm.corrupt(vm.locked_pages() + 1, None);
+        });
         m
     }),
     // A slot marked used (and counted) that no page holds.

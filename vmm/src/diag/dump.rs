@@ -335,7 +335,7 @@ pub(crate) fn dump_map(s: &State, g: GuestId, pages: bool) -> Result<MapDump, cr
         guest: g.0,
         semantics: s.cfg.semantics.to_string(),
         wire_future: vm.map.wire_future,
-        locked_pages: vm.locked_pages,
+        locked_pages: vm.locked_pages(),
         entries,
     })
 }
@@ -383,7 +383,7 @@ pub(crate) fn dump_machine(s: &State) -> MachineDump {
                 resident: 0,
                 wired: 0,
                 swapped: 0,
-                locked_pages: vm.locked_pages,
+                locked_pages: vm.locked_pages(),
             };
             for e in vm.map.iter() {
                 row.mapped += e.range().pages();

@@ -36,7 +36,7 @@ pub(crate) fn mappings_of(s: &State, o: Owner) -> Vec<(GuestId, Vpn, Prot)> {
                     continue;
                 };
                 for a in vm
-                    .attachments
+                    .attachments()
                     .iter()
                     .filter(|a| a.shm == shm && pgoff < a.pages)
                 {

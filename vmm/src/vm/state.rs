@@ -193,10 +193,10 @@ pub(crate) struct GuestVm {
     pub map: VmMap,
     pub amap: Amap,
     /// Pages in entries carrying the POSIX lock flag (counted against `memlock_limit`).
-    pub locked_pages: u64,
+    locked_pages: u64,
     pub memlock_limit: u64,
     /// Oldest first.
-    pub attachments: Vec<Attachment>,
+    attachments: Vec<Attachment>,
     /// The id the next attachment gets.
     pub next_attach: u64,
     /// A fault host code hit for the guest, which the guest must trap for.
@@ -223,6 +223,36 @@ impl GuestVm {
             refused: None,
             ahead: (Vpn(u64::MAX), 0),
         })
+    }
+
+    /// Pages in entries carrying the POSIX lock flag.
+    pub fn locked_pages(&self) -> u64 {
+        self.locked_pages
+    }
+
+    /// The guest's attachments, oldest first.
+    pub fn attachments(&self) -> &[Attachment] {
+        &self.attachments
+    }
+
+    /// Records a new attachment (the newest).
+    pub fn add_attachment(&mut self, a: Attachment) {
+        self.attachments.push(a);
+    }
+
+    /// Takes attachment `aid` off the record.
+    pub fn take_attachment(&mut self, aid: AttachId) -> Option<Attachment> {
+        let i = self.attachments.iter().position(|a| a.id == aid)?;
+        Some(self.attachments.remove(i))
+    }
+
+    /// Plants an inconsistency for the audit to find: for tests.
+    #[cfg(test)]
+    pub(crate) fn corrupt(&mut self, locked_pages: u64, attachment_va: Option<Vpn>) {
+        self.locked_pages = locked_pages;
+        if let Some(va) = attachment_va {
+            self.attachments[0].va = va;
+        }
     }
 
     /// Counts a change of the POSIX flag on `pages` pages.

@@ -323,7 +323,7 @@ pub(crate) fn lock_limits(
 ) -> Result<(), LimitHit> {
     let vm = &s.guests[&g];
     let exempt = vm.cred.is_privileged() && s.policy.privilege_lifts_memlock;
-    if !exempt && !Limits::memlock_allows(vm.locked_pages, more_locked, vm.memlock_limit) {
+    if !exempt && !Limits::memlock_allows(vm.locked_pages(), more_locked, vm.memlock_limit) {
         return Err(LimitHit::Memlock);
     }
     if !s.phys.wired_allows(&s.cfg.limits, more_wired) {
