@@ -23,6 +23,15 @@ const WIRED_MAX: u64 = 8;
 const GUESTS: usize = 3;
 const KEYS: [i32; 3] = [0, 101, 102];
 
+/// Compares a call's result on the machine with the model's.
+fn expect_eq(what: &str, real: Result<(), Errno>, model: Result<(), Errno>) -> Result<(), String> {
+    if real == model {
+        Ok(())
+    } else {
+        Err(format!("{what}: machine {real:?}, model {model:?}"))
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Mmap {
@@ -283,13 +292,33 @@ impl World {
 
     /// Runs one call on the machine and on the model; returns a description of any disagreement.
     fn step(&mut self, op: &Op) -> Result<(), String> {
-        let expect_eq = |what: &str, real: Result<(), Errno>, model: Result<(), Errno>| {
-            if real == model {
-                Ok(())
-            } else {
-                Err(format!("{what}: machine {real:?}, model {model:?}"))
+        match op {
+            Op::Mmap { .. } | Op::Munmap { .. } | Op::Mprotect { .. } => self.mmap_family(op)?,
+            Op::Mlock { .. } | Op::Munlock { .. } | Op::Mlockall { .. } | Op::Munlockall { .. } => {
+                self.locks(op)?
             }
-        };
+            Op::Shmget { .. } | Op::Shmat { .. } | Op::Shmdt { .. } => self.shm_get_at_dt(op)?,
+            Op::Shmctl { .. } => self.shm_ctl(op)?,
+            Op::Write { .. } | Op::Read { .. } | Op::Reclaim { .. } | Op::Exit { .. } => {
+                self.memory_and_life(op)?
+            }
+        }
+        // Whatever unmapped pages (munmap, MAP_FIXED over them) may have ended attachments.
+        self.end_unmapped_attachments();
+        // Wired pages are resident whatever happened.
+        let wired = self.wired_set(&self.guests, &self.segs);
+        if self.m.stats().wired_frames != wired.len() {
+            return Err(format!(
+                "{} frames wired, model {}",
+                self.m.stats().wired_frames,
+                wired.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// `mmap`, `munmap`, `mprotect`.
+    fn mmap_family(&mut self, op: &Op) -> Result<(), String> {
         match *op {
             Op::Mmap {
                 g,
@@ -384,6 +413,14 @@ impl World {
                 };
                 expect_eq("mprotect", real, model)?;
             }
+            _ => unreachable!("not a call of this family"),
+        }
+        Ok(())
+    }
+
+    /// `mlock`, `munlock`, `mlockall`, `munlockall`.
+    fn locks(&mut self, op: &Op) -> Result<(), String> {
+        match *op {
             Op::Mlock { g, page, len } => {
                 let real = self.m.mlock(self.ids[g], Vaddr(page * P), len * P);
                 let model = if page + len > SPACE || !self.fully_mapped(g, page, len) {
@@ -448,6 +485,14 @@ impl World {
                 self.guests[g].future = false;
                 expect_eq("munlockall", real, Ok(()))?;
             }
+            _ => unreachable!("not a call of this family"),
+        }
+        Ok(())
+    }
+
+    /// `shmget`, `shmat`, `shmdt`.
+    fn shm_get_at_dt(&mut self, op: &Op) -> Result<(), String> {
+        match *op {
             Op::Shmget { g, key, pages } => {
                 let key = KEYS[key];
                 let real = self.m.shmget(
@@ -559,6 +604,14 @@ impl World {
                 };
                 expect_eq("shmdt", real, model)?;
             }
+            _ => unreachable!("not a call of this family"),
+        }
+        Ok(())
+    }
+
+    /// `shmctl`.
+    fn shm_ctl(&mut self, op: &Op) -> Result<(), String> {
+        match *op {
             Op::Shmctl { g, seg, cmd } => {
                 let Some(s) = self.segs.get(seg).cloned() else {
                     return Ok(());
@@ -614,6 +667,14 @@ impl World {
                 };
                 expect_eq("shmctl", real.map(|_| ()), model)?;
             }
+            _ => unreachable!("not a call of this family"),
+        }
+        Ok(())
+    }
+
+    /// Host copies (`write`, `read`), the pagedaemon and guest exit.
+    fn memory_and_life(&mut self, op: &Op) -> Result<(), String> {
+        match *op {
             Op::Write { g, page, byte } => {
                 let real = self.m.write(self.ids[g], Vaddr(page * P + 17), &[byte]);
                 let model = match self.guests[g].pages.get(&page) {
@@ -684,17 +745,7 @@ impl World {
                 self.guests[g] = MGuest::default();
                 self.ids[g] = self.m.add_guest(GuestConfig::default()).unwrap();
             }
-        }
-        // Whatever unmapped pages (munmap, MAP_FIXED over them) may have ended attachments.
-        self.end_unmapped_attachments();
-        // Wired pages are resident whatever happened.
-        let wired = self.wired_set(&self.guests, &self.segs);
-        if self.m.stats().wired_frames != wired.len() {
-            return Err(format!(
-                "{} frames wired, model {}",
-                self.m.stats().wired_frames,
-                wired.len()
-            ));
+            _ => unreachable!("not a call of this family"),
         }
         Ok(())
     }
