@@ -106,6 +106,13 @@ enum Op {
         len: u64,
         prot: u8,
     },
+    /// `mprotect` of the range of the guest's attachment with this index (oldest first), if
+    /// there is one: a `SHM_RDONLY` attachment made writable, or a record whose pages went.
+    ProtectAttached {
+        g: usize,
+        which: usize,
+        prot: u8,
+    },
     Mlock {
         g: usize,
         page: u64,
@@ -204,13 +211,14 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (g.clone(), page.clone(), 1..8u64, any::<bool>(), 0..3u8).prop_map(|(g, page, len, fixed, prot)| Op::Mmap { g, page, len, fixed, prot }),
         1 => (g.clone(), page.clone(), len.clone()).prop_map(|(g, page, len)| Op::Munmap { g, page, len }),
         2 => (g.clone(), page.clone(), len.clone(), 0..3u8).prop_map(|(g, page, len, prot)| Op::Mprotect { g, page, len, prot }),
+        3 => (g.clone(), 0..2usize, 1..3u8).prop_map(|(g, which, prot)| Op::ProtectAttached { g, which, prot }),
         3 => (g.clone(), page.clone(), len.clone()).prop_map(|(g, page, len)| Op::Mlock { g, page, len }),
         3 => (g.clone(), page.clone(), len.clone()).prop_map(|(g, page, len)| Op::Munlock { g, page, len }),
         1 => (g.clone(), 0..5i32).prop_map(|(g, flags)| Op::Mlockall { g, flags }),
         1 => g.clone().prop_map(|g| Op::Munlockall { g }),
         3 => (g.clone(), 0..KEYS.len(), 1..5u64, prop::bool::weighted(0.85), prop::bool::weighted(0.2), prop_oneof![3 => Just(0usize), 2 => 0..MODES.len()])
             .prop_map(|(g, key, pages, create, excl, mode)| Op::Shmget { g, key, pages, create, excl, mode }),
-        3 => (g.clone(), 0..6usize, proptest::option::of(page.clone()), prop::bool::weighted(0.2), prop_oneof![3 => Just(0u8), 1 => 0..4u8])
+        3 => (g.clone(), 0..6usize, proptest::option::of(page.clone()), prop::bool::weighted(0.2), prop_oneof![2 => Just(0u8), 1 => 0..4u8])
             .prop_map(|(g, seg, page, off, flags)| Op::Shmat { g, seg, page, off, flags }),
         3 => (g.clone(), dt).prop_map(|(g, target)| Op::Shmdt { g, target }),
         4 => (g.clone(), 0..6usize, 0..5u8).prop_map(|(g, seg, cmd)| Op::Shmctl { g, seg, cmd }),
@@ -803,7 +811,10 @@ impl World {
     /// Runs one call on the machine and on the model; returns a description of any disagreement.
     fn step(&mut self, op: &Op) -> Result<(), String> {
         match op {
-            Op::Mmap { .. } | Op::Munmap { .. } | Op::Mprotect { .. } => self.mmap_family(op)?,
+            Op::Mmap { .. }
+            | Op::Munmap { .. }
+            | Op::Mprotect { .. }
+            | Op::ProtectAttached { .. } => self.mmap_family(op)?,
             Op::Mlock { .. } | Op::Munlock { .. } | Op::Mlockall { .. } | Op::Munlockall { .. } => {
                 self.locks(op)?
             }
@@ -830,6 +841,17 @@ impl World {
 
     /// `mmap`, `munmap`, `mprotect`.
     fn mmap_family(&mut self, op: &Op) -> Result<(), String> {
+        if let Op::ProtectAttached { g, which, prot } = *op {
+            let Some(a) = self.guests[g].attachments.get(which).copied() else {
+                return Ok(());
+            };
+            return self.mmap_family(&Op::Mprotect {
+                g,
+                page: a.va,
+                len: a.pages,
+                prot,
+            });
+        }
         match *op {
             Op::Mmap {
                 g,
