@@ -16,7 +16,8 @@
 //!
 //! Kernel behaviour the model does not reach, or follows the project in: Linux's `mlock` of
 //! `PROT_NONE`, its `mlockall(MCL_CURRENT)` and its `MCL_FUTURE` mappings set `VM_LOCKED` on
-//! `PROT_NONE` vmas too (here a `PROT_NONE` mapping is never locked), and its `mlockall`
+//! `PROT_NONE` vmas too (here a `PROT_NONE` mapping is never locked; only the `EAGAIN` of an
+//! `MCL_FUTURE` `PROT_NONE` mapping past the limit is modelled), and its `mlockall`
 //! ignores populate failures; Linux charges `SHM_LOCK` to the user's other locked segments and
 //! counts vmas in `shm_nattch` (both documented in `vmm::rules`); Linux's `SHM_RND` rounding
 //! to 0 lets the kernel choose (never generated); illumos' `shmget` mode check
@@ -297,6 +298,10 @@ struct Kernel {
     /// Linux `do_mmap` → `mlock_future_ok`: `EAGAIN` (`shmat` too, through `do_mmap`);
     /// FreeBSD `vm_mmap_object`: `ENOMEM`; illumos: as proposed.
     future_over_memlock: Errno,
+    /// Linux: `MCL_FUTURE` puts `VM_LOCKED` in `mm->def_flags`, so a `PROT_NONE` mapping is
+    /// locked and charged too (`do_mmap` → `mlock_future_ok`, whatever the protection);
+    /// NetBSD's `uvm_mmap` (and here) leave a `PROT_NONE` mapping unlocked.
+    future_locks_prot_none: bool,
     shm_lock: ShmLock,
     /// `shmat` of a segment marked by `IPC_RMID` that is still attached: proposed `EIDRM`
     /// (the issue); Linux `do_shmat` allows it (only `ipc_valid_object` fails, after the last
@@ -342,6 +347,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlock_counts_whole_range: false,
             mlockall_counts_mapped: false,
             future_over_memlock: Errno::ENOMEM,
+            future_locks_prot_none: false,
             shm_lock: ShmLock::State,
             attach_removed: Some(Errno::EIDRM),
             rmid_hides_id: false,
@@ -362,6 +368,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlock_counts_whole_range: false,
             mlockall_counts_mapped: true,
             future_over_memlock: Errno::EAGAIN,
+            future_locks_prot_none: true,
             shm_lock: ShmLock::Lazy,
             attach_removed: None,
             rmid_hides_id: false,
@@ -382,6 +389,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlock_counts_whole_range: true,
             mlockall_counts_mapped: true,
             future_over_memlock: Errno::ENOMEM,
+            future_locks_prot_none: false,
             shm_lock: ShmLock::Absent,
             attach_removed: None,
             rmid_hides_id: false,
@@ -402,6 +410,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlock_counts_whole_range: false,
             mlockall_counts_mapped: false,
             future_over_memlock: Errno::ENOMEM,
+            future_locks_prot_none: false,
             shm_lock: ShmLock::Counted,
             attach_removed: Some(Errno::EINVAL),
             rmid_hides_id: true,
@@ -428,6 +437,10 @@ const KNOWN: &[(&str, &str)] = &[
     (
         "linux-future-eagain",
         "linux: a mapping under MCL_FUTURE past the lock limit is EAGAIN (mm/mmap.c, do_mmap → mlock_future_ok; shmat through do_mmap); the machine says ENOMEM",
+    ),
+    (
+        "linux-future-prot-none",
+        "linux: under MCL_FUTURE a PROT_NONE mapping is VM_LOCKED and charged to the lock limit too (mm->def_flags; do_mmap → mlock_future_ok), EAGAIN past it; the machine maps it unlocked and unchecked (only the answer is modelled, not Linux's locked PROT_NONE vma)",
     ),
     (
         "mlockall-counts-mapped",
@@ -888,6 +901,20 @@ impl World {
                 };
                 let model = match placed {
                     Err(e) => Err(e),
+                    Ok(_)
+                        if self.k.future_locks_prot_none
+                            && self.guests[g].future
+                            && prot.is_empty()
+                            && !self.memlock_ok(g, len)
+                            && self.choose(
+                                "linux-future-prot-none",
+                                true,
+                                false,
+                                real.is_err(),
+                            ) =>
+                    {
+                        Err(self.k.future_over_memlock)
+                    }
                     // The lock limit, counting the new pages in full, before anything changes.
                     Ok(_) if future && !self.memlock_ok(g, len) => self.choose(
                         "linux-future-eagain",
@@ -1905,6 +1932,21 @@ mod regressions {
                 ],
             ),
             (
+                "linux-future-prot-none",
+                Semantics::Linux,
+                user_limit_1,
+                vec![
+                    Op::Mlockall { g: 0, flags: 2 },
+                    Op::Mmap {
+                        g: 0,
+                        page: 1,
+                        len: 2,
+                        fixed: false,
+                        prot: 0,
+                    },
+                ],
+            ),
+            (
                 "mlockall-counts-mapped",
                 Semantics::Linux,
                 user_limit_1,
@@ -2050,6 +2092,12 @@ mod regressions {
     #[ignore = "implementation bug: linux mmap under MCL_FUTURE past the lock limit should be EAGAIN (mm/mmap.c mlock_future_ok)"]
     fn linux_mmap_under_mcl_future_past_the_lock_limit_is_eagain() {
         strict_case("linux-future-eagain", Semantics::Linux);
+    }
+
+    #[test]
+    #[ignore = "implementation bug: linux MCL_FUTURE locks and charges PROT_NONE mappings too (mm/mmap.c do_mmap, mlock_future_ok)"]
+    fn linux_a_prot_none_mapping_under_mcl_future_is_charged_to_the_lock_limit() {
+        strict_case("linux-future-prot-none", Semantics::Linux);
     }
 
     #[test]
