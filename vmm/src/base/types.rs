@@ -181,8 +181,11 @@ pub struct Answers {
     pub mlock_over_memlock: Errno,
     /// `mlock` past the machine's wired maximum, or with no frame to be had.
     pub mlock_over_wired: Errno,
-    /// `mlock` by an unprivileged guest whose limit is 0 (`None`: the limit decides).
+    /// `mlock` or `mlockall` by an unprivileged guest whose limit is 0, before anything else
+    /// is looked at (`None`: the limit decides).
     pub mlock_limit_zero: Option<Errno>,
+    /// A mapping made under `mlockall(MCL_FUTURE)` past the locked-memory limit.
+    pub future_over_memlock: Errno,
     /// `shmat` of a segment marked by `IPC_RMID` that is still attached (`None`: allowed).
     pub attach_removed: Option<Errno>,
     /// Whether `IPC_RMID` takes the id out of the id space at once, so that every later call

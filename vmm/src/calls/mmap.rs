@@ -92,19 +92,39 @@ pub(crate) fn insert_entry(s: &mut State, g: GuestId, entry: Entry) -> Result<()
     if !s.guests[&g].map.wire_future || prot.is_empty() {
         return Ok(());
     }
-    let r = if wiring::check_lock_limits(s, g, range, |_| true) {
-        let op = rules::of(s).lock_op();
-        wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
-            wiring::wire_entries(s, g, range, op, |_| true)
-        })
-        .map_err(|_| Errno::ENOMEM)
-    } else {
-        Err(Errno::ENOMEM)
+    let r = match wiring::check_lock_limits(s, g, range, |_| true) {
+        Ok(()) => {
+            let op = rules::of(s).lock_op();
+            wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
+                wiring::wire_entries(s, g, range, op, |_| true)
+            })
+            .map_err(|_| Errno::ENOMEM)
+        }
+        Err(hit) => Err(future_refused(s, hit)),
     };
     if r.is_err() {
         unmap::remove_range(s, g, range)?;
     }
     r
+}
+
+/// The errno of a mapping under `MCL_FUTURE` that the limits refuse: the rule set's past the
+/// locked-memory limit, `ENOMEM` past the wired maximum.
+fn future_refused(s: &State, hit: LimitHit) -> Errno {
+    match hit {
+        LimitHit::Memlock => s.policy.answers.future_over_memlock,
+        LimitHit::Wired => Errno::ENOMEM,
+    }
+}
+
+/// Whether guest `g` may lock at all where the rule set refuses an unprivileged guest whose
+/// locked-memory limit is 0 before anything else is looked at (Linux's `can_do_mlock`).
+fn may_lock(s: &State, g: GuestId) -> Result<(), Errno> {
+    let vm = s.guest(g)?;
+    match s.policy.answers.mlock_limit_zero {
+        Some(e) if vm.memlock_limit == 0 && !vm.cred.is_privileged() => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// `mmap` of anonymous memory (`MAP_ANON` required, `MAP_SHARED` or `MAP_PRIVATE`, not
@@ -136,13 +156,11 @@ pub(crate) fn mmap(
     let limit = s.limit_bytes();
     let range = if flags.contains(MapFlags::FIXED) {
         let r = PageRange::aligned(addr, len, limit)?;
-        if s.guests[&g].map.wire_future
-            && !prot.is_empty()
-            && wiring::lock_limits(s, g, r.pages(), r.pages()).is_err()
-        {
+        if s.guests[&g].map.wire_future && !prot.is_empty() {
             // Checked before the old mappings go (counting the new range in full, whatever
             // it replaces), so a refused call changes nothing.
-            return Err(Errno::ENOMEM);
+            wiring::lock_limits(s, g, r.pages(), r.pages())
+                .map_err(|hit| future_refused(s, hit))?;
         }
         unmap::remove_range(s, g, r)?;
         r
@@ -243,13 +261,9 @@ pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Resul
 /// kernel's errno ([`crate::rules`]). Undone on failure: every entry and page wired.
 pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
     let answers = s.policy.answers;
+    may_lock(s, g)?;
     let range = PageRange::rounded(addr, len, s.limit_bytes())?;
     let vm = s.guest(g)?;
-    if let Some(e) = answers.mlock_limit_zero {
-        if vm.memlock_limit == 0 && !vm.cred.is_privileged() {
-            return Err(e);
-        }
-    }
     // One walk of the range answers every check: holes, PROT_NONE, the pages that would
     // newly carry the flag, and the frames that would newly be wired.
     let (mut next, mut prot_none, mut more_locked, mut more_wired) = (range.start, false, 0, 0);
@@ -315,9 +329,10 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     if flags.is_empty() {
         return Err(Errno::EINVAL);
     }
+    may_lock(s, g)?;
     if flags.contains(MlockallFlags::CURRENT) {
         let accessible = |e: &Entry| !e.prot.is_empty();
-        if !wiring::check_lock_limits(s, g, all, accessible) {
+        if wiring::check_lock_limits(s, g, all, accessible).is_err() {
             return Err(Errno::ENOMEM);
         }
         let op = rules::of(s).lock_op();

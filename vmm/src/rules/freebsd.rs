@@ -23,8 +23,11 @@ impl Rules for Freebsd {
             answers: Answers {
                 mlock_prot_none: Errno::ENOMEM,
                 mlock_over_memlock: Errno::ENOMEM,
-                mlock_over_wired: Errno::EAGAIN,
+                // `vm_map_wire_locked` fails past `vm.max_user_wired`
+                // (`vm_map_wire_user_count_add`), which `kern_mlock` reports as `ENOMEM`.
+                mlock_over_wired: Errno::ENOMEM,
                 mlock_limit_zero: None,
+                future_over_memlock: Errno::ENOMEM,
                 attach_removed: None,
                 rmid_hides_id: false,
             },

@@ -23,6 +23,7 @@ impl Rules for Illumos {
                 mlock_over_memlock: Errno::EAGAIN,
                 mlock_over_wired: Errno::EAGAIN,
                 mlock_limit_zero: None,
+                future_over_memlock: Errno::ENOMEM,
                 attach_removed: Some(Errno::EINVAL),
                 rmid_hides_id: true,
             },

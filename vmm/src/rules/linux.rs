@@ -25,6 +25,8 @@ impl Rules for Linux {
                 mlock_over_memlock: Errno::ENOMEM,
                 mlock_over_wired: Errno::ENOMEM,
                 mlock_limit_zero: Some(Errno::EPERM),
+                // `do_mmap` → `mlock_future_ok`.
+                future_over_memlock: Errno::EAGAIN,
                 attach_removed: None,
                 rmid_hides_id: false,
             },

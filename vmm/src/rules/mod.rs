@@ -37,7 +37,7 @@
 //! | POSIX lock | a flag, not counted: `VM_LOCKED` on the vma (`mm/mlock.c`, `mlock_fixup`) | a flag, `MAP_ENTRY_USER_WIRED`, worth one of the entry's `wired_count` (`sys/vm/vm_map.c`, `vm_map_wire` with `VM_MAP_WIRE_USER`) | a per-page flag in the segment's `vpage` (`uts/common/vm/seg_vn.c`, `segvn_lockop`) |
 //! | `munlock` of memory not locked | succeeds | `ENOMEM`, nothing changed: `vm_map_unwire` requires every entry user-wired (`KERN_INVALID_ARGUMENT`), which `kern_munlock` reports as `ENOMEM` | succeeds |
 //! | `mlock` of `PROT_NONE` | `ENOMEM` (`__mm_populate` cannot fault it; measured on this host) | `ENOMEM` (`kern_mlock` reports every `vm_map_wire` failure so) | not found in the source: `EINVAL`, as proposed |
-//! | `mlock` past the lock limit | `ENOMEM`; `EPERM` when the limit is 0 and the caller unprivileged; a privileged caller (`CAP_IPC_LOCK`) has no limit (`mm/mlock.c`, `do_mlock`, `can_do_mlock`) | `ENOMEM` past `RLIMIT_MEMLOCK`, `EAGAIN` past the wired maximum (`vm.max_user_wired`, `kern_mlock`) | `EAGAIN` (the project's locked-memory resource control) |
+//! | `mlock` past the lock limit | `ENOMEM`; `EPERM` from `mlock` and `mlockall` when the limit is 0 and the caller unprivileged, before the range is looked at; a privileged caller (`CAP_IPC_LOCK`) has no limit (`mm/mlock.c`, `do_mlock`, `sys_mlockall`, `can_do_mlock`); a mapping under `MCL_FUTURE` past the limit is `EAGAIN` (`mm/mmap.c`, `do_mmap` → `mlock_future_ok`) | `ENOMEM` past `RLIMIT_MEMLOCK` and past the wired maximum (`vm.max_user_wired`: `vm_map_wire_locked` → `vm_map_wire_user_count_add` fails, which `kern_mlock` reports as `ENOMEM`) | `EAGAIN` (the project's locked-memory resource control) |
 //! | `SHM_LOCK` | a flag on the segment; pages are not brought in, each becomes unevictable as it is touched (`ipc/shm.c`, `shmctl_do_lock` → `mm/shmem.c`, `shmem_lock`); repeats are harmless; `SHM_UNLOCK` clears it | not implemented: `EINVAL` (`sys/kern/sysv_shm.c`, `kern_shmctl_locked`: the cases are under `#if 0`) | a balanced count, `shm_lkcnt`: the first lock brings every page in and locks it, each further lock needs its own `SHM_UNLOCK`, an unlock at 0 does nothing (`uts/common/os/shm.c`, `shmctl`) |
 //! | who may `SHM_LOCK` | `CAP_IPC_LOCK`, or the owner or creator when its lock limit is not 0 (else `EPERM`); the segment is charged to the caller's lock limit (`ENOMEM`) | nobody | privileged only, `secpolicy_lock_memory` (`EPERM`) |
 //! | attachments | end with their mapping (the vma close hook, `shm_close`), as `proposed` | a `shmmap_state` record until `shmdt`, which removes `[va, va + size)` (`shm_delete_mapping`) | a `segacct` record until `shmdt`, which unmaps `[addr, addr + len)` (`shm_detach`) |
@@ -193,6 +193,7 @@ pub(crate) const PROPOSED_ANSWERS: Answers = Answers {
     mlock_over_memlock: Errno::EAGAIN,
     mlock_over_wired: Errno::EAGAIN,
     mlock_limit_zero: None,
+    future_over_memlock: Errno::ENOMEM,
     attach_removed: Some(Errno::EIDRM),
     rmid_hides_id: false,
 };

@@ -339,7 +339,7 @@ pub(crate) fn check_lock_limits(
     g: GuestId,
     range: PageRange,
     pick: impl Fn(&Entry) -> bool + Copy,
-) -> bool {
+) -> Result<(), LimitHit> {
     let more_locked: u64 = s.guests[&g]
         .map
         .overlapping(range)
@@ -347,7 +347,7 @@ pub(crate) fn check_lock_limits(
         .filter_map(|e| e.range().intersect(&range))
         .map(|r| r.pages())
         .sum();
-    lock_limits(s, g, more_locked, frames_to_wire(s, g, range, pick)).is_ok()
+    lock_limits(s, g, more_locked, frames_to_wire(s, g, range, pick))
 }
 
 /// Takes the object's own wiring on every page of the segment, bringing pages in. On failure
