@@ -4,8 +4,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    for mode in vmm::diag::callseq::checked_modes() {
-        if let Err(e) = vmm::diag::callseq::run_under(data, mode) {
+    for mode in vmm::callseq::checked_modes() {
+        if let Err(e) = vmm::callseq::run_under(data, mode) {
             panic!("{mode}: {e}");
         }
     }
