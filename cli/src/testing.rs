@@ -130,11 +130,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// skip is a failure instead: it panics naming what is missing.
 pub fn skip(test: &str, what: &str) {
     if std::env::var_os("VMM_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
-        panic!("{test} needs {what}, which is missing, and VMM_REQUIRE_TOOLS=1 says every tool must be here");
+        panic!("{test} needs {what}, not found here, and VMM_REQUIRE_TOOLS=1 says every tool must be here");
     }
     skip_for_privilege(
         test,
-        &format!("{what} is missing here (./setup installs the toolchains)"),
+        &format!("needs {what}, not found here (./setup installs the toolchains)"),
     );
 }
 
