@@ -126,12 +126,9 @@ pub(crate) fn wire_entries(
     let starts = s.guest(g)?.map.starts_in(range);
     let mut done: SmallVec<[Applied; 4]> = SmallVec::new();
     for start in starts {
-        let e = s.guests[&g].map.lookup(start).expect("entry listed above");
-        if !pick(e) {
-            continue;
-        }
-        match wire_entry(s, g, start, op) {
-            Ok(applied) => done.push(applied),
+        match wire_entry(s, g, start, op, &pick) {
+            Ok(Some(applied)) => done.push(applied),
+            Ok(None) => {}
             Err(e) => {
                 undo_entries(s, g, done)?;
                 return Err(e);
@@ -150,16 +147,20 @@ struct Applied {
     covered: bool,
 }
 
-/// Applies `op` to guest `g`'s entry at `start` and does the page-level work its transition
-/// asks for. On failure the entry is as it was.
-fn wire_entry(s: &mut State, g: GuestId, start: Vpn, op: WireOp) -> Result<Applied, Errno> {
-    let e = s
-        .guests
-        .get_mut(&g)
-        .expect("guest checked")
-        .map
-        .get_mut(start);
-    let e = e.expect("entry listed");
+/// Applies `op` to guest `g`'s entry at `start`, if `pick` takes it, and does the page-level
+/// work its transition asks for. On failure the entry is as it was.
+fn wire_entry(
+    s: &mut State,
+    g: GuestId,
+    start: Vpn,
+    op: WireOp,
+    pick: &impl Fn(&Entry) -> bool,
+) -> Result<Option<Applied>, Errno> {
+    let vm = s.guests.get_mut(&g).expect("guest checked");
+    let e = vm.map.get_mut(start).expect("entry listed");
+    if !pick(e) {
+        return Ok(None);
+    }
     let was_locked = e.is_mlocked();
     let Ok((t, saved)) = e.apply(op) else {
         return Err(s.corrupted(
@@ -196,12 +197,12 @@ fn wire_entry(s: &mut State, g: GuestId, start: Vpn, op: WireOp) -> Result<Appli
         vm.lock_changed(erange.pages(), now_locked);
     }
     s.count_entry_wiring(backing, erange.pages(), t);
-    Ok(Applied {
+    Ok(Some(Applied {
         start,
         saved,
         transition: t,
         covered,
-    })
+    }))
 }
 
 /// Puts back the entries [`wire_entry`] changed, newest first, with their page wirings.
