@@ -22,6 +22,7 @@ use smallvec::SmallVec;
 static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
 /// Makes the page `o` resident and returns its frame.
+#[inline]
 pub(crate) fn page_in(s: &mut State, o: Owner) -> Result<FrameId, Errno> {
     s.page_in_to(o, None)
 }

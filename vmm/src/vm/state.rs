@@ -630,6 +630,7 @@ impl State {
     }
 
     /// Where a page's data is.
+    #[inline]
     pub fn slot(&self, o: Owner) -> PageSlot {
         match o {
             Owner::Anon { guest, vpn } => self
