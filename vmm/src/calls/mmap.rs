@@ -10,12 +10,13 @@
 
 use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::base::errno::Errno;
+use crate::base::types::Answers;
 use crate::calls::unmap;
 use crate::rules;
 use crate::vm::map::{Backing, Entry, Prot};
 use crate::vm::page::PageSlot;
 use crate::vm::pmap;
-use crate::vm::state::State;
+use crate::vm::state::{GuestVm, State};
 use crate::vm::wiring::{self, LimitHit, Reshape};
 use bitflags::bitflags;
 
@@ -119,9 +120,8 @@ fn future_refused(s: &State, hit: LimitHit) -> Errno {
 
 /// Whether guest `g` may lock at all where the rule set refuses an unprivileged guest whose
 /// locked-memory limit is 0 before anything else is looked at (Linux's `can_do_mlock`).
-fn may_lock(s: &State, g: GuestId) -> Result<(), Errno> {
-    let vm = s.guest(g)?;
-    match s.policy.answers.mlock_limit_zero {
+fn may_lock(answers: &Answers, vm: &GuestVm) -> Result<(), Errno> {
+    match answers.mlock_limit_zero {
         Some(e) if vm.memlock_limit == 0 && !vm.cred.is_privileged() => Err(e),
         _ => Ok(()),
     }
@@ -261,9 +261,9 @@ pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Resul
 /// kernel's errno ([`crate::rules`]). Undone on failure: every entry and page wired.
 pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
     let answers = s.policy.answers;
-    may_lock(s, g)?;
-    let range = PageRange::rounded(addr, len, s.limit_bytes())?;
     let vm = s.guest(g)?;
+    may_lock(&answers, vm)?;
+    let range = PageRange::rounded(addr, len, s.limit_bytes())?;
     // One walk of the range answers every check: holes, PROT_NONE, the pages that would
     // newly carry the flag, and the frames that would newly be wired.
     let (mut next, mut prot_none, mut more_locked, mut more_wired) = (range.start, false, 0, 0);
@@ -329,7 +329,7 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     if flags.is_empty() {
         return Err(Errno::EINVAL);
     }
-    may_lock(s, g)?;
+    may_lock(&s.policy.answers, s.guest(g)?)?;
     if flags.contains(MlockallFlags::CURRENT) {
         let accessible = |e: &Entry| !e.prot.is_empty();
         if wiring::check_lock_limits(s, g, all, accessible).is_err() {

@@ -38,7 +38,7 @@ const PLANTS: &[Plant] = &[
         m.with(|s| {
             let vm = s.guests.get_mut(&g).unwrap();
             let va = vm.attachments()[0].va;
-            vm.corrupt(vm.locked_pages(), Some(Vpn(va.0 + 1)));
+            vm.corrupt_attachment_va(Vpn(va.0 + 1));
         });
         m
     }),
@@ -57,7 +57,7 @@ const PLANTS: &[Plant] = &[
         let (m, g, _) = locked();
         m.with(|s| {
             let vm = s.guests.get_mut(&g).unwrap();
-            vm.corrupt(vm.locked_pages() + 1, None);
+            vm.corrupt_locked_pages(vm.locked_pages() + 1);
         });
         m
     }),

@@ -246,13 +246,17 @@ impl GuestVm {
         Some(self.attachments.remove(i))
     }
 
-    /// Plants an inconsistency for the audit to find: for tests.
+    /// Sets the locked-page count directly, bypassing every rule: for tests that plant an
+    /// inconsistency for the audit to find.
     #[cfg(test)]
-    pub(crate) fn corrupt(&mut self, locked_pages: u64, attachment_va: Option<Vpn>) {
-        self.locked_pages = locked_pages;
-        if let Some(va) = attachment_va {
-            self.attachments[0].va = va;
-        }
+    pub(crate) fn corrupt_locked_pages(&mut self, pages: u64) {
+        self.locked_pages = pages;
+    }
+
+    /// Moves the oldest attachment's recorded address, as [`GuestVm::corrupt_locked_pages`].
+    #[cfg(test)]
+    pub(crate) fn corrupt_attachment_va(&mut self, va: Vpn) {
+        self.attachments[0].va = va;
     }
 
     /// Counts a change of the POSIX flag on `pages` pages.
