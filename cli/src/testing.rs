@@ -255,7 +255,13 @@ pub fn build_c(src: &Path, out_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
             .arg("-I")
             .arg(posix.join("include"))
             .arg(src)
-            .arg(posix.join("vmm_posix.c"));
+            .arg(posix.join("vmm_posix.c"))
+            // The POSIX layer's /proc answers the C library's own opens and reads too.
+            .args(
+                guest_abi::posix::WRAPPED
+                    .iter()
+                    .map(|f| format!("-Wl,--wrap={f}")),
+            );
     }
     let o = cmd.arg("-o").arg(&out).output().context("running clang")?;
     if !o.status.success() {

@@ -121,6 +121,7 @@ VMM_IMPORT(shmget) int vmm_shmget(int key, int size, int shmflg);
 VMM_IMPORT(shmat) int vmm_shmat(int shmid, int addr, int shmflg);
 VMM_IMPORT(shmdt) int vmm_shmdt(int addr);
 VMM_IMPORT(shmctl) int vmm_shmctl(int shmid, int cmd, int buf);
+VMM_IMPORT(procfs_read) int vmm_procfs_read(int path, int pathlen, int buf, int cap);
 VMM_IMPORT(getpagesize) int vmm_getpagesize(void);
 VMM_IMPORT(vmm_guest_index) int vmm_guest_index(void);
 VMM_IMPORT(vmm_guest_count) int vmm_guest_count(void);

@@ -66,6 +66,20 @@ pub mod posix {
         ("vmm_posix.c", include_str!("../posix/vmm_posix.c")),
     ];
 
+    /// The C library's functions the layer wraps (`-Wl,--wrap=` each when linking a guest), so
+    /// that `/proc` files, which the layer serves from memory, open and read through the C
+    /// library's own calls too (`fopen`, `fscanf`, `fclose`).
+    pub const WRAPPED: &[&str] = &[
+        "open",
+        "__wasilibc_open_nomode",
+        "read",
+        "readv",
+        "close",
+        "lseek",
+        "__lseek",
+        "fstat",
+    ];
+
     /// `include/posix/vmm_test.h` as checked in: what [`write_test_header`] writes (a test
     /// checks, and `VMM_UPDATE_HEADERS=1 cargo test -p guest-abi` rewrites it).
     pub const TEST_HEADER: &str = include_str!("../include/posix/vmm_test.h");
@@ -565,6 +579,11 @@ pub const FUNCTIONS: &[HostFn] = &[
         "shmctl",
         3,
         "shmctl(shmid, cmd, buf): IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK, SHM_UNLOCK",
+    ),
+    f(
+        "procfs_read",
+        4,
+        "procfs_read(path, pathlen, buf, cap): Linux's /proc file at path, made now; writes at most cap bytes, returns its length",
     ),
     f("getpagesize", 0, "getpagesize(): the page size in bytes"),
     f(

@@ -308,6 +308,10 @@ struct Kernel {
     /// (`map->size > lim_cur(RLIMIT_MEMLOCK)`): `MCL_CURRENT` compares every mapped page,
     /// `PROT_NONE` ones too, with the limit.
     mlockall_counts_mapped: bool,
+    /// Linux `do_mlock`: a range with a `PROT_NONE` page is locked all the same
+    /// (`apply_vma_lock_flags`) before `__mm_populate` fails there with `ENOMEM`; elsewhere the
+    /// call changes nothing.
+    mlock_prot_none_locks: bool,
     /// Linux `mm/mlock.c`: `mlock2` (and `MLOCK_ONFAULT`); elsewhere there is no such call
     /// (`ENOSYS`).
     has_mlock2: bool,
@@ -374,6 +378,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_locks_prot_none: false,
             current_ends_future: false,
             has_mlock2: false,
+            mlock_prot_none_locks: false,
             msync_invalidate_locked: (Errno::EBUSY, true),
             shm_lock: ShmLock::State,
             attach_removed: Some(Errno::EIDRM),
@@ -397,6 +402,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_locks_prot_none: true,
             current_ends_future: true,
             has_mlock2: true,
+            mlock_prot_none_locks: true,
             msync_invalidate_locked: (Errno::EBUSY, false),
             shm_lock: ShmLock::Lazy,
             attach_removed: None,
@@ -420,6 +426,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_locks_prot_none: false,
             current_ends_future: false,
             has_mlock2: false,
+            mlock_prot_none_locks: false,
             msync_invalidate_locked: (Errno::EBUSY, false),
             shm_lock: ShmLock::Absent,
             attach_removed: None,
@@ -443,6 +450,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_locks_prot_none: false,
             current_ends_future: false,
             has_mlock2: false,
+            mlock_prot_none_locks: false,
             msync_invalidate_locked: (Errno::EPERM, false),
             shm_lock: ShmLock::Counted,
             attach_removed: Some(Errno::EINVAL),
@@ -1055,7 +1063,8 @@ impl World {
         if !self.fully_mapped(g, page, len) {
             return Err(Errno::ENOMEM);
         }
-        if (page..page + len).any(|v| self.guests[g].pages[&v].prot.is_empty()) {
+        let none_at = (page..page + len).find(|v| self.guests[g].pages[v].prot.is_empty());
+        if none_at.is_some() && !self.k.mlock_prot_none_locks {
             return Err(self.k.mlock_prot_none);
         }
         let new = (page..page + len)
@@ -1070,6 +1079,8 @@ impl World {
         for v in page..page + len {
             let p = guests[g].pages.get_mut(&v).unwrap();
             let anon = matches!(p.phys, Phys::Anon(..));
+            // From a PROT_NONE page on, where the kernel locks it anyway, the lock is on fault.
+            let onfault = onfault || none_at.is_some_and(|n| v >= n);
             p.onfault_pending = if onfault && anon {
                 // Newly locked on fault, or already so; a whole lock stays whole.
                 !p.mlocked || p.onfault_pending
@@ -1080,6 +1091,19 @@ impl World {
         }
         if over {
             Err(self.k.mlock_over_memlock)
+        } else if none_at.is_some() {
+            // Linux: locked, then `ENOMEM` from the populate that stops at the PROT_NONE page.
+            // Only the machine knows whether the frames fitted, and both answers are ENOMEM.
+            let locked = self.fits(&guests, &self.segs).unwrap_or_else(|| {
+                // Both answers are ENOMEM: whether the frames fitted shows in the lock.
+                self.m
+                    .page_info(self.ids[g], Vaddr(page * P))
+                    .is_ok_and(|i| i.entry_wired)
+            });
+            if locked {
+                self.guests = guests;
+            }
+            Err(self.k.mlock_prot_none)
         } else if self.fits(&guests, &self.segs).unwrap_or(real.is_ok()) {
             self.guests = guests;
             Ok(())

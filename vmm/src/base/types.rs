@@ -177,6 +177,10 @@ pub struct Policy {
 pub struct Answers {
     /// `mlock` of a range with a `PROT_NONE` entry.
     pub mlock_prot_none: Errno,
+    /// Whether `mlock` of a range with a `PROT_NONE` entry locks it all the same (the part from
+    /// that entry on on fault) before answering [`Answers::mlock_prot_none`]; elsewhere nothing
+    /// changes.
+    pub mlock_prot_none_locks: bool,
     /// `mlock` past the guest's locked-memory limit.
     pub mlock_over_memlock: Errno,
     /// `mlock` past the machine's wired maximum, or with no frame to be had.

@@ -666,18 +666,24 @@ fn lock_range(
     let range = PageRange::rounded(addr, len, s.limit_bytes())?;
     // One walk of the range answers every check: holes, PROT_NONE, the pages that would
     // newly carry the flag, and the frames that would newly be wired.
-    let (mut next, mut prot_none, mut more_locked, mut more_wired) = (range.start, false, 0, 0);
+    // Where the rule set locks a range with a `PROT_NONE` entry anyway (Linux), the part from
+    // that entry on is locked on fault: nothing there can be brought in.
+    let locks_prot_none = answers.mlock_prot_none_locks;
+    let (mut next, mut none_at, mut more_locked, mut more_wired) = (range.start, None, 0, 0);
     let mut shared = std::collections::HashSet::new();
     for e in vm.map.overlapping(range) {
         if e.start > next {
             break;
         }
         next = e.end;
-        prot_none |= e.prot.is_empty();
+        if e.prot.is_empty() && none_at.is_none() {
+            none_at = Some(e.start.max(range.start));
+        }
         if !e.is_mlocked() {
             more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
         }
-        more_wired += if onfault && e.backing == Backing::Anon {
+        let on_fault_here = onfault || (locks_prot_none && none_at.is_some());
+        more_wired += if on_fault_here && e.backing == Backing::Anon {
             wiring::resident_frames_to_wire_in(s, g, e, range)
         } else {
             wiring::frames_to_wire_in(s, g, e, range, &mut shared)
@@ -686,7 +692,7 @@ fn lock_range(
     if next < range.end {
         return Err(Errno::ENOMEM);
     }
-    if prot_none {
+    if none_at.is_some() && !locks_prot_none {
         return Err(answers.mlock_prot_none);
     }
     if answers.mlock_counts_whole_range {
@@ -701,8 +707,17 @@ fn lock_range(
     } else {
         rules::of(s).lock_op()
     };
+    let whole = PageRange::new(range.start, none_at.unwrap_or(range.end));
+    let rest = PageRange::new(whole.end, range.end);
     wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
-        wiring::wire_entries(s, g, range, op, |_| true)
+        if let Some(at) = none_at {
+            s.guest_mut(g)?.map.clip(at);
+        }
+        wiring::wire_entries(s, g, whole, op, |_| true)?;
+        if !rest.is_empty() {
+            wiring::wire_entries(s, g, rest, WireOp::MlockOnFault, |_| true)?;
+        }
+        Ok(())
     })
     .map_err(|e| {
         if e == Errno::ENOMEM {
@@ -710,7 +725,13 @@ fn lock_range(
         } else {
             e
         }
-    })
+    })?;
+    match none_at {
+        // Linux's `__mm_populate` stops at the entry it cannot fault in: `ENOMEM`, the lock
+        // left in place.
+        Some(_) => Err(answers.mlock_prot_none),
+        None => Ok(()),
+    }
 }
 
 /// `munlock` of the pages the range touches: the rule set's unlock (under `proposed`, clears

@@ -22,6 +22,7 @@ impl Rules for Freebsd {
             replays_bug: false,
             answers: Answers {
                 mlock_prot_none: Errno::ENOMEM,
+                mlock_prot_none_locks: false,
                 mlock_over_memlock: Errno::ENOMEM,
                 // `vm_map_wire_locked` fails past `vm.max_user_wired`
                 // (`vm_map_wire_user_count_add`), which `kern_mlock` reports as `ENOMEM`.

@@ -20,6 +20,7 @@ impl Rules for Illumos {
             replays_bug: false,
             answers: Answers {
                 mlock_prot_none: Errno::EINVAL,
+                mlock_prot_none_locks: false,
                 mlock_over_memlock: Errno::EAGAIN,
                 mlock_over_wired: Errno::EAGAIN,
                 mlock_limit_zero: None,

@@ -22,6 +22,9 @@ impl Rules for Linux {
             replays_bug: false,
             answers: Answers {
                 mlock_prot_none: Errno::ENOMEM,
+                // `mm/mlock.c:do_mlock` sets `VM_LOCKED` on the range (`apply_vma_lock_flags`)
+                // before `__mm_populate` fails on the `PROT_NONE` vma (`ENOMEM`).
+                mlock_prot_none_locks: true,
                 mlock_over_memlock: Errno::ENOMEM,
                 mlock_over_wired: Errno::ENOMEM,
                 mlock_limit_zero: Some(Errno::EPERM),

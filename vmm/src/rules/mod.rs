@@ -192,6 +192,8 @@ pub(crate) trait Rules: Sync {
 /// found.
 pub(crate) const PROPOSED_ANSWERS: Answers = Answers {
     mlock_prot_none: Errno::EINVAL,
+    // NetBSD `uvm_map_pageable` checks every entry before it wires any.
+    mlock_prot_none_locks: false,
     mlock_over_memlock: Errno::EAGAIN,
     mlock_over_wired: Errno::EAGAIN,
     mlock_limit_zero: None,

@@ -338,6 +338,9 @@ pub fn add_to_linker<T: 'static>(
                 .shmdt(x.guest, addr(a))
                 .map(|()| 0))),
             "shmctl" => host!("shmctl", |x, id, cmd, b| ret(shmctl(x, id, cmd, b))),
+            "procfs_read" => host!("procfs_read", |x, p, l, b, c| ret(procfs_read(
+                x, p, l, b, c
+            ))),
             "getpagesize" => host!("getpagesize", |x| PAGE_SIZE as i32),
             "vmm_guest_index" => host!("vmm_guest_index", |x| x.index as i32),
             "vmm_guest_count" => host!("vmm_guest_count", |x| x.run.count() as i32),
@@ -405,4 +408,23 @@ fn print(ctx: &GuestCtx, p: i32, l: i32) -> R {
     ctx.machine.read(ctx.guest, addr(p), &mut buf)?;
     ctx.run.print(ctx.index, &buf);
     Ok(l as i32)
+}
+
+/// `procfs_read`: the `/proc` file named by the `pathlen` bytes at `path`
+/// ([`super::procfs`]); at most `cap` bytes of it are written to `buf`, and its whole length is
+/// returned, so a caller with too small a buffer can ask again.
+fn procfs_read(ctx: &GuestCtx, path: i32, pathlen: i32, buf: i32, cap: i32) -> R {
+    let pathlen = usize::try_from(pathlen).map_err(|_| Errno::EINVAL)?;
+    let cap = usize::try_from(cap).map_err(|_| Errno::EINVAL)?;
+    if pathlen > 4096 {
+        return Err(Errno::EINVAL);
+    }
+    let mut p = vec![0u8; pathlen];
+    ctx.machine.read(ctx.guest, addr(path), &mut p)?;
+    let path = std::str::from_utf8(&p).map_err(|_| Errno::ENOENT)?;
+    let text = super::procfs::read(ctx, path)?;
+    let n = text.len().min(cap);
+    ctx.machine
+        .write(ctx.guest, addr(buf), &text.as_bytes()[..n])?;
+    i32::try_from(text.len()).map_err(|_| Errno::ENOMEM)
 }

@@ -22,6 +22,7 @@
 
 pub mod abi;
 pub mod memory;
+pub mod procfs;
 pub mod snapshots;
 pub mod thread;
 pub mod trap;

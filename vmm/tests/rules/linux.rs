@@ -345,3 +345,47 @@ fn linux_dontneed_locked_drops_locked_pages_that_come_back_locked() {
     m.munlock(g, a, 3 * P).unwrap();
     clean(&m);
 }
+
+/// `do_mlock` sets `VM_LOCKED` on the whole range before `__mm_populate` stops at a
+/// `PROT_NONE` vma with `ENOMEM` (gVisor `MlockTest.ProtNone`: "it's still considered locked",
+/// which `msync(MS_INVALIDATE)`'s `EBUSY` shows): the pages before it are brought in and wired,
+/// the rest are locked on fault.
+#[test]
+fn linux_mlock_over_prot_none_fails_and_leaves_the_range_locked() {
+    use vmm::MsyncFlags;
+    let m = machine(Semantics::Linux);
+    let g = m.add_guest(GuestConfig::default()).unwrap();
+    let a = m.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+    let page = |i: u64| Vaddr(a.0 + i * P);
+    m.mprotect(g, page(1), P, Prot::empty()).unwrap();
+    assert_eq!(m.mlock(g, a, 3 * P), Err(Errno::ENOMEM));
+    assert_eq!(
+        m.msync(g, page(1), P, MsyncFlags::INVALIDATE),
+        Err(Errno::EBUSY)
+    );
+    assert_eq!(
+        m.mincore(g, a, 3 * P).unwrap(),
+        vec![1, 0, 0],
+        "populated up to PROT_NONE"
+    );
+    m.write(g, page(2), b"x").unwrap();
+    m.reclaim(usize::MAX);
+    assert_eq!(
+        m.mincore(g, a, 3 * P).unwrap(),
+        vec![1, 0, 1],
+        "locked as it came in"
+    );
+    clean(&m);
+    m.munlock(g, a, 3 * P).unwrap();
+    m.reclaim(usize::MAX);
+    assert_eq!(m.mincore(g, a, 3 * P).unwrap(), vec![0; 3]);
+    clean(&m);
+    // Elsewhere nothing changes.
+    let m = machine(Semantics::Proposed);
+    let g = m.add_guest(GuestConfig::default()).unwrap();
+    let a = m.mmap(g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+    m.mprotect(g, Vaddr(a.0 + P), P, Prot::empty()).unwrap();
+    assert_eq!(m.mlock(g, a, 2 * P), Err(Errno::EINVAL));
+    assert_eq!(m.msync(g, a, 2 * P, MsyncFlags::INVALIDATE), Ok(()));
+    clean(&m);
+}
