@@ -10,7 +10,7 @@
 
 use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::base::errno::Errno;
-use crate::base::types::Answers;
+use crate::base::types::Policy;
 use crate::calls::unmap;
 use crate::rules;
 use crate::vm::map::{Backing, Entry, Prot};
@@ -120,9 +120,10 @@ fn future_refused(s: &State, hit: LimitHit) -> Errno {
 
 /// Whether guest `g` may lock at all where the rule set refuses an unprivileged guest whose
 /// locked-memory limit is 0 before anything else is looked at (Linux's `can_do_mlock`).
-fn may_lock(answers: &Answers, vm: &GuestVm) -> Result<(), Errno> {
-    match answers.mlock_limit_zero {
-        Some(e) if vm.memlock_limit == 0 && !vm.cred.is_privileged() => Err(e),
+fn may_lock(policy: &Policy, vm: &GuestVm) -> Result<(), Errno> {
+    // Linux `mm/mlock.c:can_do_mlock`: a limit that is not 0, or `CAP_IPC_LOCK`.
+    match policy.answers.mlock_limit_zero {
+        Some(e) if vm.memlock_limit == 0 && !vm.cred.may_lock(policy) => Err(e),
         _ => Ok(()),
     }
 }
@@ -262,7 +263,7 @@ pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Resul
 pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
     let answers = s.policy.answers;
     let vm = s.guest(g)?;
-    may_lock(&answers, vm)?;
+    may_lock(&s.policy, vm)?;
     let range = PageRange::rounded(addr, len, s.limit_bytes())?;
     // One walk of the range answers every check: holes, PROT_NONE, the pages that would
     // newly carry the flag, and the frames that would newly be wired.
@@ -329,7 +330,7 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     if flags.is_empty() {
         return Err(Errno::EINVAL);
     }
-    may_lock(&s.policy.answers, s.guest(g)?)?;
+    may_lock(&s.policy, s.guest(g)?)?;
     if flags.contains(MlockallFlags::CURRENT) {
         let accessible = |e: &Entry| !e.prot.is_empty();
         if wiring::check_lock_limits(s, g, all, accessible).is_err() {
