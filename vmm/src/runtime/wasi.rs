@@ -251,3 +251,22 @@ pub fn parse_env(s: &str) -> Result<(String, String), String> {
         _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_guest_gets_its_own_root_and_tmp_and_they_go_when_it_ends() {
+        let run = Run::new(2, |_, _| {});
+        let cfg = WasiConfig::default();
+        let (a, b) = (cfg.build(&run, 0).unwrap(), cfg.build(&run, 1).unwrap());
+        assert!(a.private.path().join("tmp").is_dir());
+        assert_ne!(a.private.path(), b.private.path());
+        let root = a.private.path().to_path_buf();
+        std::fs::write(root.join("tmp/file"), "x").unwrap();
+        drop(a);
+        assert!(!root.exists(), "{} outlived its guest", root.display());
+        assert!(b.private.path().join("tmp").is_dir());
+    }
+}
