@@ -260,11 +260,7 @@ long syscall(long number, ...) {
     case SYS_munlock: return munlock(PTR(0), (size_t)a[1]);
     case SYS_mlockall: return mlockall((int)a[0]);
     case SYS_munlockall: return munlockall();
-    case SYS_mlock2:
-        /* mlock2 is not in this layer yet: it comes with the lead's memory calls, which wire
-         * this case to mlock2(PTR(0), (size_t)a[1], (unsigned)a[2]). */
-        errno = ENOSYS;
-        return -1;
+    case SYS_mlock2: return mlock2(PTR(0), (size_t)a[1], (unsigned)a[2]);
     case SYS_mmap: {
         void *p = mmap(PTR(0), (size_t)a[1], (int)a[2], (int)a[3], (int)a[4], (off_t)a[5]);
         return p == MAP_FAILED ? -1 : (long)(uintptr_t)p;

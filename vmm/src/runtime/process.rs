@@ -38,8 +38,7 @@ pub(super) fn getpid(ctx: &GuestCtx) -> R {
 }
 
 fn own_pid(ctx: &GuestCtx) -> Result<u32, Errno> {
-    // Until the machine numbers its guests itself: stable and never 0.
-    Ok(ctx.guest.0 + 1)
+    ctx.machine.pid(ctx.guest)
 }
 
 /// The header's version and pid, and how many data structs the version has (Linux
