@@ -75,6 +75,8 @@ int main(void) {
     char *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     printf("mlock with limit 0 and CAP_IPC_LOCK: %s\n", outcome(mlock(p, pg)));
     munlock(p, pg);
+    printf("syscall(SYS_mlock2): %s\n", outcome(syscall(SYS_mlock2, p, pg, 0)));
+    munlock(p, pg);
     printf("restore: %s\n", outcome(setrlimit(RLIMIT_MEMLOCK, &old)));
     printf("getrlimit(99): %s\n", outcome(getrlimit(99, &lim)));
 
