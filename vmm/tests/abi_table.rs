@@ -267,4 +267,26 @@ fn the_process_numbers_agree_everywhere() {
         assert_eq!(define(guest_abi::C_HEADER, name) as u32, v, "{name}");
         assert_eq!(caps.bits(), 1 << v, "{name}");
     }
+    // vmm_process.c imports only functions the host registers, with their arity.
+    let lib = guest_abi::posix::FILES
+        .iter()
+        .find(|(n, _)| *n == "vmm_process.c")
+        .unwrap()
+        .1;
+    let imports: Vec<&str> = lib
+        .lines()
+        .filter(|l| l.starts_with("VMM_IMPORT("))
+        .collect();
+    assert_eq!(imports.len(), 13, "{imports:?}");
+    for decl in imports {
+        let name = decl["VMM_IMPORT(".len()..].split(')').next().unwrap();
+        let f = guest_abi::function(name).unwrap_or_else(|| panic!("{name} is not in the table"));
+        let params = decl.rsplit_once('(').unwrap().1.trim_end_matches(");");
+        let n = if params.trim() == "void" {
+            0
+        } else {
+            params.split(',').count()
+        };
+        assert_eq!(n, f.params, "{decl}");
+    }
 }
