@@ -314,4 +314,59 @@ mod tests {
         let (m, g) = machine(Semantics::Proposed, Cred::ROOT.with_caps(Caps::empty()));
         assert_eq!(m.with(|s| setrlimit(s, g, Resource::Memlock, up)), Ok(()));
     }
+
+    /// Under `linux` the capability decides, whatever the uid; elsewhere uid 0 does.
+    #[test]
+    fn linux_asks_the_capability_and_the_other_rule_sets_ask_for_uid_0() {
+        use crate::base::addr::{Vaddr, PAGE_SIZE as P};
+        use crate::calls::mmap::MapFlags;
+        use crate::calls::shm::ShmCmd;
+        use crate::vm::map::Prot;
+        let anon = MapFlags::ANON | MapFlags::PRIVATE;
+        let setup = |sem, owner: Cred, other: Cred| {
+            let m =
+                Machine::new(MachineConfig::default().semantics(sem).phys_mem(1 << 20)).unwrap();
+            let add = |cred| {
+                m.add_guest(GuestConfig {
+                    cred,
+                    memlock_limit: Some(P),
+                    memlock_hard: None,
+                })
+                .unwrap()
+            };
+            let (a, b) = (add(owner), add(other));
+            let id = m.shmget(a, 0, 2 * P, 0o1000 | 0o600).unwrap();
+            (m, a, b, id)
+        };
+        // Root without CAP_IPC_LOCK is held to its limit under linux, root with it is not.
+        for (caps, want) in [(Caps::empty(), Err(Errno::ENOMEM)), (Caps::FULL, Ok(()))] {
+            let (m, a, _, _) = setup(Semantics::Linux, Cred::ROOT.with_caps(caps), Cred::ROOT);
+            let at = m.mmap(a, Vaddr(0), 2 * P, Prot::RW, anon).unwrap();
+            assert_eq!(m.mlock(a, at, 2 * P), want, "caps {caps:?}");
+        }
+        // uid 1000 with CAP_IPC_LOCK may SHM_LOCK root's segment, and with CAP_IPC_OWNER
+        // attach it, under linux only.
+        let user = Cred::new(1000, 100).with_caps(Caps::IPC_LOCK | Caps::IPC_OWNER);
+        for (sem, want) in [
+            (Semantics::Linux, Ok(None)),
+            (Semantics::Proposed, Err(Errno::EPERM)),
+            (Semantics::Illumos, Err(Errno::EPERM)),
+        ] {
+            let (m, _, b, id) = setup(sem, Cred::ROOT, user);
+            assert_eq!(m.shmctl(b, id, ShmCmd::Lock), want, "{sem}");
+            let attached = m.shmat(b, id, Vaddr(0), 0).map(|_| ());
+            let want = if sem == Semantics::Linux {
+                Ok(())
+            } else {
+                Err(Errno::EACCES)
+            };
+            assert_eq!(attached, want, "{sem}");
+        }
+        // seteuid(1000) by root loses SHM_LOCK under linux; seteuid(0) gives it back.
+        let (m, a, _, id) = setup(Semantics::Linux, Cred::ROOT, Cred::ROOT);
+        m.set_id(a, IdCall::Seteuid, 1000).unwrap();
+        assert_eq!(m.shmctl(a, id, ShmCmd::Lock), Err(Errno::EPERM));
+        m.set_id(a, IdCall::Seteuid, 0).unwrap();
+        assert_eq!(m.shmctl(a, id, ShmCmd::Lock), Ok(None));
+    }
 }
