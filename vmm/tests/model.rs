@@ -455,14 +455,6 @@ const KNOWN: &[(&str, &str)] = &[
         "linux: under MCL_FUTURE a PROT_NONE mapping is VM_LOCKED and charged to the lock limit too (mm->def_flags; do_mmap → mlock_future_ok), EAGAIN past it; the machine maps it unlocked and unchecked (only the answer is modelled, not Linux's locked PROT_NONE vma)",
     ),
     (
-        "mlockall-counts-mapped",
-        "linux/freebsd: mlockall(MCL_CURRENT) compares every mapped page with the lock limit (sys_mlockall: total_vm; kern_mlockall: map->size); the machine counts only lockable pages",
-    ),
-    (
-        "freebsd-mlock-whole-range",
-        "freebsd: mlock counts the whole range plus the pages already wired against RLIMIT_MEMLOCK (sys/vm/vm_mmap.c, kern_mlock); the machine counts only the pages newly locked",
-    ),
-    (
         "linux-lazy-lock-fault",
         "linux: a page of a SHM_LOCKed segment that comes in is made unevictable, whatever else is wired (mm/shmem.c, shmem_lock → mapping_set_unevictable; no fault fails for it); the machine refuses the fault (a host copy gets EFAULT) once wirings made after the lock took the wired maximum, though SHM_LOCK checked it for the whole segment",
     ),
@@ -1061,18 +1053,11 @@ impl World {
         let new = (page..page + len)
             .filter(|v| !self.guests[g].pages[v].mlocked)
             .count() as u64;
-        let impl_over = !self.memlock_ok(g, new);
-        let kernel_over = if self.k.mlock_counts_whole_range {
+        let over = if self.k.mlock_counts_whole_range {
             !self.memlock_ok(g, len)
         } else {
-            impl_over
+            !self.memlock_ok(g, new)
         };
-        let over = self.choose(
-            "freebsd-mlock-whole-range",
-            kernel_over,
-            impl_over,
-            real == Err(self.k.mlock_over_memlock),
-        );
         let mut guests = self.guests.clone();
         for v in page..page + len {
             let p = guests[g].pages.get_mut(&v).unwrap();
@@ -1224,19 +1209,13 @@ impl World {
                 .values()
                 .filter(|p| !p.prot.is_empty() && !p.mlocked)
                 .count() as u64;
-            let impl_over = !self.memlock_ok(g, new);
             let mapped = self.guests[g].pages.len() as u64;
-            let kernel_over = if self.k.mlockall_counts_mapped {
+            let over = if self.k.mlockall_counts_mapped {
                 !(self.k.privilege_lifts_memlock && self.privileged(g)) && mapped > self.limit(g)
             } else {
-                impl_over
+                !self.memlock_ok(g, new)
             };
-            if self.choose(
-                "mlockall-counts-mapped",
-                kernel_over,
-                impl_over,
-                real.is_err(),
-            ) {
+            if over {
                 return (Err(Errno::ENOMEM), None);
             }
             for p in guests[g].pages.values_mut().filter(|p| !p.prot.is_empty()) {
@@ -2199,19 +2178,19 @@ mod regressions {
     }
 
     #[test]
-    #[ignore = "implementation bug: linux mlockall(MCL_CURRENT) compares total_vm with the lock limit (mm/mlock.c sys_mlockall)"]
+    /// Fixed; kept as a regression.
     fn linux_mlockall_counts_prot_none_mappings_against_the_lock_limit() {
         strict_case("mlockall-counts-mapped", Semantics::Linux);
     }
 
     #[test]
-    #[ignore = "implementation bug: freebsd mlockall(MCL_CURRENT) compares map->size with RLIMIT_MEMLOCK (sys/vm/vm_mmap.c kern_mlockall)"]
+    /// Fixed; kept as a regression.
     fn freebsd_mlockall_counts_prot_none_mappings_against_the_lock_limit() {
         strict_case("mlockall-counts-mapped", Semantics::Freebsd);
     }
 
     #[test]
-    #[ignore = "implementation bug: freebsd mlock counts npages + pmap_wired_count against RLIMIT_MEMLOCK (sys/vm/vm_mmap.c kern_mlock)"]
+    /// Fixed; kept as a regression.
     fn freebsd_mlock_of_a_locked_range_counts_it_again() {
         strict_case("freebsd-mlock-whole-range", Semantics::Freebsd);
     }

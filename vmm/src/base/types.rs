@@ -383,6 +383,12 @@ pub struct Answers {
     pub msync_invalidate_locked: (Errno, LockSeen),
     /// What `MAP_LOCKED` (the ABI's `MAP_WIRED`) does, if the rule set has it.
     pub map_locked: Option<MapLocked>,
+    /// Whether `mlockall(MCL_CURRENT)` compares every mapped page (`PROT_NONE` and locked ones
+    /// too) with the locked-memory limit, rather than the pages it would newly lock.
+    pub mlockall_counts_mapped: bool,
+    /// Whether `mlock` counts the whole range, pages locked already included, against the
+    /// locked-memory limit, rather than the pages it would newly lock.
+    pub mlock_counts_whole_range: bool,
     /// What `madvise` does where the rule sets differ.
     pub madvise: MadviseAnswers,
     /// Whether `mlockall` without `MCL_FUTURE` ends an earlier `MCL_FUTURE`; elsewhere it

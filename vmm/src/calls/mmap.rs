@@ -10,6 +10,7 @@
 
 use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::base::errno::Errno;
+use crate::base::limits::Limits;
 use crate::base::types::{Invariant, LockSeen, Owner, Policy};
 use crate::calls::unmap;
 use crate::rules;
@@ -690,6 +691,9 @@ fn lock_range(
     if prot_none {
         return Err(answers.mlock_prot_none);
     }
+    if answers.mlock_counts_whole_range {
+        more_locked = range.pages();
+    }
     wiring::lock_limits(s, g, more_locked, more_wired).map_err(|hit| match hit {
         LimitHit::Memlock => answers.mlock_over_memlock,
         LimitHit::Wired => answers.mlock_over_wired,
@@ -746,7 +750,19 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     may_lock(&s.policy, s.guest(g)?)?;
     if flags.contains(MlockallFlags::CURRENT) {
         let accessible = |e: &Entry| !e.prot.is_empty();
-        if wiring::check_lock_limits(s, g, all, accessible).is_err() {
+        let within = if answers.mlockall_counts_mapped {
+            // Every mapped page against the lock limit, then the frames against the maximum.
+            let vm = s.guest(g)?;
+            let mapped: u64 = vm.map.iter().map(|e| e.range().pages()).sum();
+            // Linux `mm/mlock.c:do_mlockall`: `capable(CAP_IPC_LOCK)` lifts the limit.
+            let exempt = vm.cred.may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
+            (exempt || Limits::memlock_allows(0, mapped, vm.memlock_limit))
+                && wiring::lock_limits(s, g, 0, wiring::frames_to_wire(s, g, all, accessible))
+                    .is_ok()
+        } else {
+            wiring::check_lock_limits(s, g, all, accessible).is_ok()
+        };
+        if !within {
             return Err(Errno::ENOMEM);
         }
         let op = if onfault {

@@ -43,6 +43,11 @@ impl Rules for Freebsd {
                 lock_on_fault: false,
                 // `IPC_INFO` and `SHM_INFO` exist only in the Linux emulation (`linux_ipc.c`).
                 shm_info: false,
+                // `vm/vm_mmap.c:kern_mlockall`: `MCL_CURRENT` needs `map->size <= RLIMIT_MEMLOCK`;
+                // `kern_mlock`: `ptoa(npages + pmap_wired_count(map->pmap))`, the whole range plus
+                // every page wired already.
+                mlockall_counts_mapped: true,
+                mlock_counts_whole_range: true,
                 // `vm/vm_mmap.c:kern_mlockall` sets `MAP_WIREFUTURE` only for `MCL_FUTURE`.
                 mlockall_current_ends_future: false,
                 // `vm/vm_map.c:vm_map_madvise` → `vm_object_madvise`: `MADV_DONTNEED` deactivates,

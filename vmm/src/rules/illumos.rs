@@ -39,6 +39,9 @@ impl Rules for Illumos {
                 map_locked: None,
                 lock_on_fault: false,
                 shm_info: false,
+                // Not read in illumos: the proposed rules' counting.
+                mlockall_counts_mapped: false,
+                mlock_counts_whole_range: false,
                 mlockall_current_ends_future: false,
                 // Not read in illumos yet: the proposed rules' (NetBSD's) answers.
                 madvise: super::PROPOSED_ANSWERS.madvise,

@@ -50,6 +50,10 @@ impl Rules for Linux {
                 lock_on_fault: true,
                 // `ipc/shm.c:ksys_shmctl`: `shmctl_ipc_info`, `shmctl_shm_info`, `shmctl_stat`.
                 shm_info: true,
+                // `mm/mlock.c:sys_mlockall`: `MCL_CURRENT` needs `mm->total_vm <= lock_limit` (or
+                // `CAP_IPC_LOCK`); `do_mlock` counts the pages not locked yet (`count_mm_mlocked_page_nr`).
+                mlockall_counts_mapped: true,
+                mlock_counts_whole_range: false,
                 // `mm/mlock.c:apply_mlockall_flags` clears `def_flags`' `VM_LOCKED_MASK` first,
                 // and sets it again only for `MCL_FUTURE`.
                 mlockall_current_ends_future: true,

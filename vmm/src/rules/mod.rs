@@ -213,6 +213,10 @@ pub(crate) const PROPOSED_ANSWERS: Answers = Answers {
     }),
     lock_on_fault: false,
     shm_info: false,
+    // NetBSD `uvm_mmap.c:sys_mlock` and `sys_mlockall` (`uvm_map_pageable_all`) count the
+    // pages they would newly wire.
+    mlockall_counts_mapped: false,
+    mlock_counts_whole_range: false,
     // NetBSD `uvm_mmap.c:sys_mlockall` → `uvm_map_pageable_all` sets `VM_MAP_WIREFUTURE`
     // only when asked and clears it only in `munlockall`.
     mlockall_current_ends_future: false,
