@@ -23,10 +23,11 @@ use parking_lot::Mutex;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use vmm::machine::{Machine, MachineConfig};
+use vmm::machine::{Cred, GuestConfig, Machine, MachineConfig};
 use vmm::rules::Semantics;
 use vmm::runtime::{run_guests_io, wasi, DumpConfig, GuestSpec, Run, Runtime};
 use vmm::vm::swap::SwapBacking;
+use vmm::Caps;
 
 /// What one run of a program printed on its standard output, and its exit status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +159,78 @@ pub fn native(
     }))
 }
 
+/// A guest's identity: ids and capabilities, and its `RLIMIT_MEMLOCK` (soft, hard; `None`:
+/// the machine's default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Ids and capabilities.
+    pub cred: Cred,
+    /// `RLIMIT_MEMLOCK`, soft and hard, in bytes.
+    pub memlock: Option<(u64, u64)>,
+}
+
+impl Identity {
+    /// Root with every capability and no locked-memory limit of its own: the default of every
+    /// rule set but `linux`.
+    pub const ROOT: Identity = Identity {
+        cred: Cred::ROOT,
+        memlock: None,
+    };
+
+    /// The guest configuration it stands for.
+    pub fn config(&self) -> GuestConfig {
+        GuestConfig {
+            cred: self.cred,
+            memlock_limit: self.memlock.map(|l| l.0),
+            memlock_hard: self.memlock.map(|l| l.1),
+        }
+    }
+}
+
+/// The invoking host process's identity: its real uid and gid and its effective capabilities
+/// (`Uid`, `Gid` and `CapEff` of `/proc/self/status`), and its `RLIMIT_MEMLOCK` (`Max locked
+/// memory` of `/proc/self/limits`), read from procfs rather than through libc so that the CLI
+/// stays free of `unsafe`. On a host without procfs it is [`Identity::ROOT`]. Under
+/// `--semantics linux` and in `vmm diff` a guest is this by default, so that a program meets
+/// the limits it would meet natively.
+pub fn host_identity() -> Identity {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Identity::ROOT;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>())
+    };
+    let first_id = |name: &str| field(name)?.first()?.parse::<u32>().ok();
+    let (Some(uid), Some(gid)) = (first_id("Uid:"), first_id("Gid:")) else {
+        return Identity::ROOT;
+    };
+    let mut cred = Cred::new(uid, gid);
+    if let Some(eff) =
+        field("CapEff:").and_then(|v| v.first().and_then(|h| u64::from_str_radix(h, 16).ok()))
+    {
+        cred = cred.with_caps(Caps::from_bits_retain(eff));
+    }
+    let memlock = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| parse_memlock_line(&l));
+    Identity { cred, memlock }
+}
+
+/// `Max locked memory  SOFT  HARD  bytes` of `/proc/self/limits` (`unlimited` is no limit).
+fn parse_memlock_line(limits: &str) -> Option<(u64, u64)> {
+    let rest = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max locked memory"))?;
+    let mut v = rest.split_whitespace().map(|w| match w {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    });
+    Some((v.next()??, v.next()??))
+}
+
 /// Builds `src` as a guest and runs as many guests as it starts processes, under `semantics`,
 /// on a machine with the CLI's defaults. `Ok(Err(why))` when this machine cannot build guests.
 pub fn guest(
@@ -165,9 +238,9 @@ pub fn guest(
     src: &Path,
     semantics: Semantics,
     work: &Path,
-    args: &[String],
-    env: &[(String, String)],
+    run: &GuestRun,
 ) -> anyhow::Result<Result<Observed, String>> {
+    let (args, env) = (&run.args, &run.env);
     let text =
         std::fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
     let n = processes(&text)?;
@@ -201,9 +274,11 @@ pub fn guest(
     let specs = (0..n)
         .map(|_| {
             let mut spec = GuestSpec::new(module.clone());
+            spec.config = run.identity.config();
             spec.wasi.program = program.clone();
             spec.wasi.args = args.to_vec();
             spec.wasi.env = env.to_vec();
+            spec.wasi.dirs = run.dirs.clone();
             spec
         })
         .collect();
@@ -231,15 +306,41 @@ pub fn guest(
     Ok(Ok(Observed { stdout, status }))
 }
 
+/// What the guests of a comparison get besides their module: arguments, environment, host
+/// directories and identity (natively the program runs with the host's own).
+#[derive(Clone, Debug)]
+pub struct GuestRun {
+    /// Arguments after the program's name.
+    pub args: Vec<String>,
+    /// The environment, and nothing else.
+    pub env: Vec<(String, String)>,
+    /// Host directories, each with the path the guest sees it at.
+    pub dirs: Vec<(std::path::PathBuf, String)>,
+    /// The guests' identity ([`host_identity`] by default).
+    pub identity: Identity,
+}
+
+impl GuestRun {
+    /// No arguments, environment or directories, and the host's identity.
+    pub fn host() -> GuestRun {
+        GuestRun {
+            args: Vec::new(),
+            env: Vec::new(),
+            dirs: Vec::new(),
+            identity: host_identity(),
+        }
+    }
+}
+
 /// Runs `src` natively and as guests under `semantics` and compares what they printed.
 pub fn compare(
     rt: &Runtime,
     src: &Path,
     semantics: Semantics,
     work: &Path,
-    args: &[String],
-    env: &[(String, String)],
+    run: &GuestRun,
 ) -> anyhow::Result<Outcome> {
+    let (args, env) = (&run.args[..], &run.env[..]);
     let text =
         std::fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
     if let Some(why) = host_refuses(&text) {
@@ -249,7 +350,7 @@ pub fn compare(
         Ok(o) => o,
         Err(why) => return Ok(Outcome::Skipped(why)),
     };
-    let guest = match guest(rt, src, semantics, work, args, env)? {
+    let guest = match guest(rt, src, semantics, work, run)? {
         Ok(o) => o,
         Err(why) => return Ok(Outcome::Skipped(why)),
     };
@@ -359,6 +460,13 @@ mod tests {
             d,
             "--- native\n+++ vmm\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n"
         );
+    }
+
+    #[test]
+    fn the_memlock_line_of_proc_limits_is_read() {
+        let l = "Max cpu time  unlimited  unlimited  seconds\nMax locked memory  8388608  unlimited  bytes\n";
+        assert_eq!(parse_memlock_line(l), Some((8 << 20, u64::MAX)));
+        assert_eq!(parse_memlock_line("nothing"), None);
     }
 
     #[test]

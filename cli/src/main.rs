@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
 use vmm::vm::pmap::PagingMode;
-use vmm::{Cred, FaultAhead, Machine, MachineConfig, Semantics, Stats, SwapBacking};
+use vmm::{Caps, Cred, FaultAhead, Machine, MachineConfig, Semantics, Stats, SwapBacking};
+use vmm_cli::diff::Identity;
 use vmm_cli::testing::{find_tests, run_test_reported, TestResult};
 
 #[derive(Parser)]
@@ -21,6 +22,8 @@ struct Cli {
     cmd: Cmd,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Run modules as the guests of one machine.
@@ -35,9 +38,8 @@ enum Cmd {
         copies: Option<u32>,
         #[command(flatten)]
         dump: DumpArgs,
-        /// Identity of every guest, `uid:gid` (default 0:0, privileged).
-        #[arg(long, value_parser = parse_cred, default_value = "0:0")]
-        cred: Cred,
+        #[command(flatten)]
+        identity: IdentityArgs,
         /// Identity of one guest, `INDEX=uid:gid` (guests count from 0 in command-line order,
         /// copies included); may be repeated.
         #[arg(long = "guest-cred", value_parser = parse_guest_cred)]
@@ -89,10 +91,145 @@ enum Cmd {
         /// The rule set that stands for the host's kernel (default: the host's own, detected).
         #[arg(long, value_parser = parse_one_semantics)]
         semantics: Option<Semantics>,
+        #[command(flatten)]
+        identity: IdentityArgs,
+        /// A host directory the guests may use, `HOST[::GUEST]` (none by default; the native
+        /// run sees the host's files as they are); may be repeated.
+        #[arg(long = "dir", value_parser = vmm::runtime::wasi::parse_dir)]
+        dirs: Vec<(PathBuf, String)>,
         /// Portable C programs (standard headers; see guests/posix/observe.h and procs.h).
         #[arg(required = true)]
         programs: Vec<PathBuf>,
     },
+}
+
+/// Who every guest is: ids, capabilities and `RLIMIT_MEMLOCK`.
+#[derive(Args, Clone)]
+struct IdentityArgs {
+    /// Identity of every guest, `uid:gid` (real, effective and saved ids; every capability for
+    /// uid 0, none for any other). Default: the invoking process's under `--semantics linux`
+    /// and in `vmm diff`, else 0:0.
+    #[arg(long, value_parser = parse_cred)]
+    cred: Option<Cred>,
+    /// Effective and permitted capabilities of every guest: `none`, `all`, or a comma-separated
+    /// list of Linux capability names or numbers (`ipc_lock,cap_sys_resource,15`). Default: the
+    /// invoking process's `CapEff` where the identity is the host's, else all for uid 0 and
+    /// none otherwise. Only `--semantics linux` asks capabilities; the others ask for uid 0.
+    #[arg(long, value_parser = parse_caps)]
+    caps: Option<Caps>,
+    /// `RLIMIT_MEMLOCK` of every guest, `SOFT[:HARD]` (sizes as `--phys-mem`, or `unlimited`;
+    /// HARD defaults to SOFT). Default: the invoking process's where the identity is the
+    /// host's, else `--memlock-limit`.
+    #[arg(long, value_parser = parse_memlock)]
+    memlock: Option<(u64, u64)>,
+}
+
+impl IdentityArgs {
+    /// The identity the flags give, over the host's (`host`) or root with no limit.
+    fn identity(&self, host: bool) -> Identity {
+        let mut id = if host {
+            vmm_cli::diff::host_identity()
+        } else {
+            Identity::ROOT
+        };
+        if let Some(c) = self.cred {
+            id.cred = c;
+        }
+        if let Some(caps) = self.caps {
+            id.cred = id.cred.with_caps(caps);
+        }
+        if let Some(m) = self.memlock {
+            id.memlock = Some(m);
+        }
+        id
+    }
+}
+
+/// Linux's capability names (`include/uapi/linux/capability.h`), by number.
+const CAP_NAMES: [&str; 41] = [
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+fn parse_caps(s: &str) -> Result<Caps, String> {
+    match s {
+        "none" => return Ok(Caps::empty()),
+        "all" => return Ok(Caps::FULL),
+        _ => {}
+    }
+    let mut caps = Caps::empty();
+    for item in s.split(',') {
+        let name = item.trim().to_ascii_lowercase();
+        let name = name.strip_prefix("cap_").unwrap_or(&name);
+        let bit = match name.parse::<u32>() {
+            Ok(n) if n < 64 => n,
+            Ok(_) => return Err(format!("capability number {name} is not 0 to 63")),
+            Err(_) => CAP_NAMES.iter().position(|c| *c == name).ok_or_else(|| {
+                format!(
+                    "unknown capability `{}` (none, all, or a comma-separated list of names such as ipc_lock, ipc_owner, sys_admin, sys_resource, or numbers 0 to 63)",
+                    item.trim()
+                )
+            })? as u32,
+        };
+        caps |= Caps::from_bits_retain(1 << bit);
+    }
+    Ok(caps)
+}
+
+fn parse_memlock(s: &str) -> Result<(u64, u64), String> {
+    let one = |v: &str| match v {
+        "unlimited" | "infinity" => Ok(u64::MAX),
+        v => parse_size(v).map_err(|e| format!("--memlock {s}: {e}")),
+    };
+    let (soft, hard) = match s.split_once(':') {
+        Some((a, b)) => (one(a)?, one(b)?),
+        None => (one(s)?, one(s)?),
+    };
+    if soft > hard {
+        return Err(format!(
+            "--memlock {s}: the soft limit is above the hard one"
+        ));
+    }
+    Ok((soft, hard))
 }
 
 fn parse_one_semantics(s: &str) -> Result<Semantics, String> {
@@ -196,10 +333,10 @@ fn parse_cred(s: &str) -> Result<Cred, String> {
     let (u, g) = s
         .split_once(':')
         .ok_or_else(|| format!("`{s}` is not uid:gid"))?;
-    Ok(Cred {
-        uid: u.parse().map_err(|_| format!("bad uid `{u}`"))?,
-        gid: g.parse().map_err(|_| format!("bad gid `{g}`"))?,
-    })
+    Ok(Cred::new(
+        u.parse().map_err(|_| format!("bad uid `{u}`"))?,
+        g.parse().map_err(|_| format!("bad gid `{g}`"))?,
+    ))
 }
 
 fn parse_guest_cred(s: &str) -> Result<(usize, Cred), String> {
@@ -354,7 +491,8 @@ fn instances(path: &std::path::Path, wasm: &[u8], copies: Option<u32>) -> anyhow
 
 /// What every guest of `vmm run` gets from the command line besides its module.
 struct GuestArgs {
-    creds: (Cred, Vec<(usize, Cred)>),
+    identity: IdentityArgs,
+    guest_creds: Vec<(usize, Cred)>,
     env: Vec<(String, String)>,
     dirs: Vec<(PathBuf, String)>,
     args: Vec<String>,
@@ -367,9 +505,9 @@ fn run(
     ga: GuestArgs,
     modules: Vec<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let creds = ga.creds;
     machine.one_mode("run")?;
     let cfg = machine.config()?;
+    let identity = ga.identity.identity(cfg.semantics == Semantics::Linux);
     let report_file = dump.report.clone();
     let dump = dump.config()?;
     paging_note(&cfg)?;
@@ -426,9 +564,9 @@ fn run(
     }
     vmm::runtime::thread::check_capacity(specs.len() as u64).map_err(anyhow::Error::msg)?;
     for s in &mut specs {
-        s.config.cred = creds.0;
+        s.config = identity.config();
     }
-    for (i, c) in creds.1 {
+    for (i, c) in ga.guest_creds {
         let n = specs.len();
         specs
             .get_mut(i)
@@ -674,8 +812,24 @@ fn short(r: &TestResult, mode: Semantics) -> String {
     }
 }
 
-fn diff(semantics: Option<Semantics>, programs: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
-    use vmm_cli::diff::{compare, host_semantics, Outcome};
+fn diff(
+    semantics: Option<Semantics>,
+    identity: IdentityArgs,
+    dirs: Vec<(PathBuf, String)>,
+    programs: Vec<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use vmm_cli::diff::{compare, host_semantics, GuestRun, Outcome};
+    for (host, _) in &dirs {
+        if !host.is_dir() {
+            bail!("--dir {}: no such directory", host.display());
+        }
+    }
+    let guests = GuestRun {
+        args: Vec::new(),
+        env: Vec::new(),
+        dirs,
+        identity: identity.identity(true),
+    };
     let semantics = match semantics.or_else(host_semantics) {
         Some(s) => s,
         None => bail!(
@@ -687,7 +841,7 @@ fn diff(semantics: Option<Semantics>, programs: Vec<PathBuf>) -> anyhow::Result<
     let work = tempfile::tempdir().context("creating a build directory")?;
     let (mut same, mut differ, mut skipped) = (0, 0, 0);
     for p in &programs {
-        let outcome = match compare(&rt, p, semantics, work.path(), &[], &[]) {
+        let outcome = match compare(&rt, p, semantics, work.path(), &guests) {
             Ok(o) => o,
             Err(e) => {
                 // A program that cannot be built, or a guest run the machine refused (the
@@ -800,7 +954,7 @@ fn main() -> ExitCode {
             machine,
             copies,
             dump,
-            cred,
+            identity,
             guest_creds,
             env,
             dirs,
@@ -811,7 +965,8 @@ fn main() -> ExitCode {
             copies,
             dump,
             GuestArgs {
-                creds: (cred, guest_creds),
+                identity,
+                guest_creds,
                 env,
                 dirs,
                 args,
@@ -831,8 +986,10 @@ fn main() -> ExitCode {
         } => wast(machine, evict_each, files),
         Cmd::Diff {
             semantics,
+            identity,
+            dirs,
             programs,
-        } => diff(semantics, programs),
+        } => diff(semantics, identity, dirs, programs),
     };
     match r {
         Ok(code) => code,

@@ -191,6 +191,52 @@ pub fn wasi_libc_available() -> bool {
     })
 }
 
+/// The include path of a standard C guest: clang's own headers and wasi-libc's, and nothing of
+/// the host's. clang for `wasm32-wasi` searches the host's `/usr/include` after wasi-libc's, so
+/// a header wasi-libc lacks (`<pwd.h>` before vmm had one, `<linux/capability.h>`) would be the
+/// host's glibc header and fail deep inside it (`bits/types.h` not found); with `-nostdinc` and
+/// only these directories the error names the header the program asked for. Read once from
+/// clang's own list (`-E -v`), keeping every directory but the host's `/usr/include` and
+/// `/usr/local/include`.
+fn wasi_include_args() -> Vec<String> {
+    static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ARGS.get_or_init(|| {
+        let Ok(o) = Command::new("clang")
+            .args(["--target=wasm32-wasi", "-E", "-v", "-x", "c", "-"])
+            .stdin(std::process::Stdio::null())
+            .output()
+        else {
+            return Vec::new();
+        };
+        let text = String::from_utf8_lossy(&o.stderr);
+        let dirs = host_free_include_dirs(&text);
+        if dirs.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec!["-nostdinc".to_string()];
+        for d in dirs {
+            args.push("-isystem".to_string());
+            args.push(d);
+        }
+        args
+    })
+    .clone()
+}
+
+/// The `#include <...>` directories of clang's `-v` output, less the host's own.
+fn host_free_include_dirs(v: &str) -> Vec<String> {
+    v.lines()
+        .skip_while(|l| !l.starts_with("#include <...> search starts here:"))
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .map(|l| l.trim().to_string())
+        .filter(|d| {
+            let d = d.trim_end_matches('/');
+            d != "/usr/include" && d != "/usr/local/include"
+        })
+        .collect()
+}
+
 /// Whether a C source is written against the raw ABI (`#include "vmm.h"`, `VMM_MAIN`) rather
 /// than the standard headers.
 fn uses_raw_abi(text: &str) -> bool {
@@ -254,8 +300,10 @@ pub fn build_c(src: &Path, out_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         cmd.args(["--target=wasm32-wasi", "-O2", "-Wall"])
             .arg("-I")
             .arg(posix.join("include"))
+            .args(wasi_include_args())
             .arg(src)
             .arg(posix.join("vmm_posix.c"))
+            .arg(posix.join("vmm_process.c"))
             // The POSIX layer's /proc answers the C library's own opens and reads too.
             .args(
                 guest_abi::posix::WRAPPED
@@ -443,10 +491,10 @@ fn parse_cred(s: &str) -> anyhow::Result<vmm::machine::Cred> {
     let (u, g) = s
         .split_once(':')
         .with_context(|| format!("`{s}` is not uid:gid"))?;
-    Ok(vmm::machine::Cred {
-        uid: u.parse().with_context(|| format!("bad uid in `{s}`"))?,
-        gid: g.parse().with_context(|| format!("bad gid in `{s}`"))?,
-    })
+    Ok(vmm::machine::Cred::new(
+        u.parse().with_context(|| format!("bad uid in `{s}`"))?,
+        g.parse().with_context(|| format!("bad gid in `{s}`"))?,
+    ))
 }
 
 /// The text after `// name:` in a C test (`;; name:` in a WAT one, `// name:` in a Rust guest's
@@ -698,6 +746,7 @@ fn run_module(
                         .copied()
                         .unwrap_or(vmm::machine::Cred::ROOT),
                     memlock_limit: None,
+                    ..Default::default()
                 },
                 wasi: vmm::runtime::wasi::WasiConfig {
                     program: program.clone(),

@@ -547,3 +547,226 @@ fn test_under_every_rule_set_prints_a_column_each() {
     );
     assert!(out.ends_with("5 passed, 0 failed\n"), "{out}");
 }
+
+/// A program that prints who it is: ids, `CAP_IPC_LOCK` and `CAP_SYS_RESOURCE`, and
+/// `RLIMIT_MEMLOCK`.
+const WHOAMI: &str = "#include <stdio.h>\n\
+#include <unistd.h>\n\
+#include <sys/resource.h>\n\
+#include <sys/syscall.h>\n\
+#include <linux/capability.h>\n\
+int main(void) {\n\
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};\n\
+    struct __user_cap_data_struct d[2];\n\
+    struct rlimit r;\n\
+    if (syscall(SYS_capget, &h, d) != 0 || getrlimit(RLIMIT_MEMLOCK, &r) != 0) return 1;\n\
+    printf(\"%u %u %u %u\\n\", getuid(), geteuid(), getgid(), getegid());\n\
+    printf(\"ipc_lock %u sys_resource %u\\n\", (d[0].effective >> CAP_IPC_LOCK) & 1,\n\
+           (d[0].effective >> CAP_SYS_RESOURCE) & 1);\n\
+    printf(\"memlock %llu %llu\\n\", (unsigned long long)r.rlim_cur, (unsigned long long)r.rlim_max);\n\
+    return 0;\n\
+}\n";
+
+/// `--cred`, `--caps` and `--memlock` choose who a guest is; under `--semantics linux` it is by
+/// default the invoking process; bad values are one clear line each.
+#[test]
+fn identity_flags_choose_who_a_guest_is() {
+    const TEST: &str = "identity_flags_choose_who_a_guest_is";
+    if !wasi_libc_available() {
+        return skip(TEST, "wasi-libc for wasm32");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("whoami.c");
+    std::fs::write(&src, WHOAMI).unwrap();
+    let src = src.to_str().unwrap();
+    let (code, out, err) = vmm(&["run", src]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "0 0 0 0\nipc_lock 1 sys_resource 1\nmemlock {m} {m}\n",
+            m = u64::MAX
+        )
+    );
+    let (code, out, err) = vmm(&[
+        "run",
+        "--cred",
+        "1000:100",
+        "--caps",
+        "CAP_IPC_LOCK",
+        "--memlock",
+        "64K:1M",
+        src,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "1000 1000 100 100\nipc_lock 1 sys_resource 0\nmemlock 65536 1048576\n"
+    );
+    let (code, out, err) = vmm(&["run", "--caps", "none", "--memlock", "unlimited", src]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ipc_lock 0 sys_resource 0\n"), "{out}");
+    // Under linux: the host's own identity, as /proc/self/status and /proc/self/limits say.
+    let host = vmm_cli::diff::host_identity();
+    let (code, out, err) = vmm(&["run", "--semantics", "linux", src]);
+    assert_eq!(code, 0, "{err}");
+    let (soft, hard) = host.memlock.unwrap();
+    assert!(
+        out.starts_with(&format!("{} {}", host.cred.uid, host.cred.uid))
+            && out.contains(&format!("memlock {soft} {hard}\n")),
+        "{out} against {host:?}"
+    );
+    for (flag, value, says) in [
+        ("--caps", "ipc_lok", "unknown capability `ipc_lok`"),
+        ("--caps", "64", "not 0 to 63"),
+        ("--memlock", "2M:1M", "soft limit is above the hard one"),
+        ("--memlock", "lots", "--memlock lots"),
+        ("--cred", "1000", "not uid:gid"),
+    ] {
+        let (code, _, err) = vmm(&["run", flag, value, src]);
+        assert_eq!(code, 2, "{flag} {value}: {err}");
+        assert!(err.contains(says), "{flag} {value}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.contains("error")).count(),
+            1,
+            "{err}"
+        );
+    }
+}
+
+/// Every guest has a writable `/tmp` and working directory of its own, without `--dir`: two
+/// guests do not see each other's files, and nothing a guest wrote is left on the host after it.
+#[test]
+fn every_guest_has_a_private_tmp_that_goes_with_it() {
+    const TEST: &str = "every_guest_has_a_private_tmp_that_goes_with_it";
+    if !wasi_libc_available() {
+        return skip(TEST, "wasi-libc for wasm32");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("tmp_files.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n\
+         #include <stdlib.h>\n\
+         #include <unistd.h>\n\
+         #include <sys/ipc.h>\n\
+         #include <vmm_test.h>\n\
+         int main(void) {\n\
+             char path[32];\n\
+             snprintf(path, sizeof path, \"/tmp/mark-%d\", vmm_guest_index());\n\
+             FILE *f = fopen(path, \"w\");\n\
+             FILE *g = fopen(\"here.txt\", \"w\");\n\
+             char t[] = \"/tmp/tXXXXXX\";\n\
+             if (!f || !g || mkstemp(t) < 0 || ftok(\".\", 1) == -1) { puts(\"cannot write\"); return 1; }\n\
+             fclose(f); fclose(g);\n\
+             if (vmm_barrier() != 0) return 2;\n\
+             snprintf(path, sizeof path, \"/tmp/mark-%d\", 1 - vmm_guest_index());\n\
+             printf(\"other's mark %s\\n\", access(path, F_OK) == 0 ? \"seen\" : \"unseen\");\n\
+             return 0;\n\
+         }\n",
+    )
+    .unwrap();
+    let tmpdir = dir.path().join("host-tmp");
+    std::fs::create_dir(&tmpdir).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vmm"))
+        .args(["run", "--copies", "2", "--swap-backing", "memory"])
+        .arg(&src)
+        .env("TMPDIR", &tmpdir)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.ends_with("other's mark unseen"))
+            .count(),
+        2,
+        "{out}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmpdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("vmm-guest-"))
+        .collect();
+    assert!(left.is_empty(), "left on the host: {left:?}");
+}
+
+/// A header wasi-libc lacks stops the build with an error naming it, never one from inside the
+/// host's glibc headers; a header a guest can never have says why.
+#[test]
+fn a_missing_header_is_named_and_never_a_glibc_internal() {
+    const TEST: &str = "a_missing_header_is_named_and_never_a_glibc_internal";
+    if !wasi_libc_available() {
+        return skip(TEST, "wasi-libc for wasm32");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (header, says) in [
+        ("linux/fs.h", "'linux/fs.h' file not found"),
+        ("sys/sysmacros.h", "'sys/sysmacros.h' file not found"),
+        ("pthread.h", "no threads"),
+        ("setjmp.h", "no setjmp/longjmp"),
+    ] {
+        let src = dir.path().join("uses_header.c");
+        std::fs::write(
+            &src,
+            format!("#include <{header}>\nint main(void) {{ return 0; }}\n"),
+        )
+        .unwrap();
+        let (code, _, err) = vmm(&["run", src.to_str().unwrap()]);
+        assert_eq!(code, 1, "{header}: {err}");
+        assert!(err.contains(says), "{header}: {err}");
+        assert!(!err.contains("bits/"), "{header}: {err}");
+    }
+    // The headers vmm provides build: the identity calls, pwd.h, grp.h, sys/resource.h.
+    let src = dir.path().join("whoami.c");
+    std::fs::write(
+        &src,
+        format!("#include <pwd.h>\n#include <grp.h>\n{WHOAMI}"),
+    )
+    .unwrap();
+    let (code, _, err) = vmm(&["run", src.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `vmm diff --dir` grants the guests a host directory, as `vmm run --dir` does.
+#[test]
+fn diff_takes_dir_and_identity_flags() {
+    const TEST: &str = "diff_takes_dir_and_identity_flags";
+    if !wasi_libc_available() {
+        return skip(TEST, "wasi-libc for wasm32");
+    }
+    if std::env::consts::OS != "linux" {
+        return skip_for_privilege(TEST, "vmm diff's oracle here is Linux");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = vmm(&["diff", "--dir", "/no/such/dir", "x.c"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--dir /no/such/dir: no such directory"),
+        "{err}"
+    );
+    let (code, out, err) = vmm(&[
+        "diff",
+        "--dir",
+        &format!("{}::/data", dir.path().display()),
+        "../guests/posix/process_identity.c",
+    ]);
+    if !out.contains("skipped") {
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("1 same, 0 differ"), "{out}");
+    }
+    // A guest given another identity than the host process's differs from it.
+    let (code, out, _) = vmm(&[
+        "diff",
+        "--caps",
+        "none",
+        "../guests/posix/process_identity.c",
+    ]);
+    if !out.contains("skipped") {
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("+CAP_IPC_LOCK 0 CAP_IPC_OWNER 0"), "{out}");
+    }
+}

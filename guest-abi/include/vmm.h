@@ -77,6 +77,33 @@
 
 #define VMM_PAGE_SIZE 4096
 
+/* <sys/resource.h> (NetBSD's numbers); struct rlimit is two little-endian uint64_t. */
+#define RLIMIT_CPU 0
+#define RLIMIT_FSIZE 1
+#define RLIMIT_DATA 2
+#define RLIMIT_STACK 3
+#define RLIMIT_CORE 4
+#define RLIMIT_RSS 5
+#define RLIMIT_MEMLOCK 6
+#define RLIMIT_NPROC 7
+#define RLIMIT_NOFILE 8
+#define RLIMIT_AS 10
+#define RLIM_INFINITY (~(uint64_t)0)
+struct rlimit { uint64_t rlim_cur; uint64_t rlim_max; };
+
+/* <linux/capability.h>: capget/capset take a header and one (version 1) or two data structs. */
+#define _LINUX_CAPABILITY_VERSION_1 0x19980330
+#define _LINUX_CAPABILITY_VERSION_2 0x20071026
+#define _LINUX_CAPABILITY_VERSION_3 0x20080522
+#define CAP_SETGID 6
+#define CAP_SETUID 7
+#define CAP_IPC_LOCK 14
+#define CAP_IPC_OWNER 15
+#define CAP_SYS_ADMIN 21
+#define CAP_SYS_RESOURCE 24
+struct __user_cap_header_struct { uint32_t version; int32_t pid; };
+struct __user_cap_data_struct { uint32_t effective; uint32_t permitted; uint32_t inheritable; };
+
 /* vmm_dump(flags) */
 #define VMM_DUMP_PAGES 0x1
 #define VMM_DUMP_MACHINE 0x2
@@ -129,6 +156,19 @@ VMM_IMPORT(vmm_barrier) int vmm_barrier(void);
 VMM_IMPORT(vmm_reclaim) int vmm_reclaim(int npages);
 VMM_IMPORT(vmm_print) int vmm_print(int ptr, int len);
 VMM_IMPORT(vmm_dump) int vmm_dump(int flags);
+VMM_IMPORT(getuid) int vmm_getuid(void);
+VMM_IMPORT(geteuid) int vmm_geteuid(void);
+VMM_IMPORT(getgid) int vmm_getgid(void);
+VMM_IMPORT(getegid) int vmm_getegid(void);
+VMM_IMPORT(setuid) int vmm_setuid(int uid);
+VMM_IMPORT(seteuid) int vmm_seteuid(int uid);
+VMM_IMPORT(setgid) int vmm_setgid(int gid);
+VMM_IMPORT(setegid) int vmm_setegid(int gid);
+VMM_IMPORT(getpid) int vmm_getpid(void);
+VMM_IMPORT(capget) int vmm_capget(int hdrp, int datap);
+VMM_IMPORT(capset) int vmm_capset(int hdrp, int datap);
+VMM_IMPORT(getrlimit) int vmm_getrlimit(int resource, int rlim);
+VMM_IMPORT(setrlimit) int vmm_setrlimit(int resource, int rlim);
 
 static int errno;
 
@@ -164,6 +204,19 @@ static inline void *shmat(int shmid, const void *addr, int shmflg) {
 static inline int shmdt(const void *addr) { return vmm_ret(vmm_shmdt(VMM_P(addr))); }
 static inline int shmctl(int shmid, int cmd, struct shmid_ds *buf) { return vmm_ret(vmm_shmctl(shmid, cmd, VMM_P(buf))); }
 static inline int getpagesize(void) { return vmm_getpagesize(); }
+static inline unsigned getuid(void) { return (unsigned)vmm_getuid(); }
+static inline unsigned geteuid(void) { return (unsigned)vmm_geteuid(); }
+static inline unsigned getgid(void) { return (unsigned)vmm_getgid(); }
+static inline unsigned getegid(void) { return (unsigned)vmm_getegid(); }
+static inline int setuid(unsigned uid) { return vmm_ret(vmm_setuid((int)uid)); }
+static inline int seteuid(unsigned uid) { return vmm_ret(vmm_seteuid((int)uid)); }
+static inline int setgid(unsigned gid) { return vmm_ret(vmm_setgid((int)gid)); }
+static inline int setegid(unsigned gid) { return vmm_ret(vmm_setegid((int)gid)); }
+static inline int getpid(void) { return vmm_getpid(); }
+static inline int capget(struct __user_cap_header_struct *h, struct __user_cap_data_struct *d) { return vmm_ret(vmm_capget(VMM_P(h), VMM_P(d))); }
+static inline int capset(struct __user_cap_header_struct *h, const struct __user_cap_data_struct *d) { return vmm_ret(vmm_capset(VMM_P(h), VMM_P(d))); }
+static inline int getrlimit(int resource, struct rlimit *r) { return vmm_ret(vmm_getrlimit(resource, VMM_P(r))); }
+static inline int setrlimit(int resource, const struct rlimit *r) { return vmm_ret(vmm_setrlimit(resource, VMM_P(r))); }
 
 /* A guest's entry point: `VMM_MAIN { ... return 0; }` exports it as `main`. */
 #define VMM_MAIN __attribute__((export_name("main"))) int vmm_main(void)

@@ -40,6 +40,19 @@ mod sys {
         pub fn vmm_reclaim(npages: i32) -> i32;
         pub fn vmm_print(ptr: i32, len: i32) -> i32;
         pub fn vmm_dump(flags: i32) -> i32;
+        pub fn getuid() -> i32;
+        pub fn geteuid() -> i32;
+        pub fn getgid() -> i32;
+        pub fn getegid() -> i32;
+        pub fn setuid(uid: i32) -> i32;
+        pub fn seteuid(uid: i32) -> i32;
+        pub fn setgid(gid: i32) -> i32;
+        pub fn setegid(gid: i32) -> i32;
+        pub fn getpid() -> i32;
+        pub fn capget(hdrp: i32, datap: i32) -> i32;
+        pub fn capset(hdrp: i32, datap: i32) -> i32;
+        pub fn getrlimit(resource: i32, rlim: i32) -> i32;
+        pub fn setrlimit(resource: i32, rlim: i32) -> i32;
     }
 }
 
@@ -397,6 +410,98 @@ pub fn dump(with_pages: bool, machine: bool) -> Result<(), Errno> {
         | if machine { dump::VMM_DUMP_MACHINE } else { 0 };
     // SAFETY: no memory is touched.
     unit(unsafe { sys::vmm_dump(f) })
+}
+
+/// The real and effective user ids.
+pub fn uids() -> (u32, u32) {
+    // SAFETY: no arguments.
+    unsafe { (sys::getuid() as u32, sys::geteuid() as u32) }
+}
+
+/// The real and effective group ids.
+pub fn gids() -> (u32, u32) {
+    // SAFETY: no arguments.
+    unsafe { (sys::getgid() as u32, sys::getegid() as u32) }
+}
+
+/// `setuid(uid)`.
+pub fn setuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is touched.
+    unit(unsafe { sys::setuid(uid as i32) })
+}
+
+/// `seteuid(uid)`.
+pub fn seteuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is touched.
+    unit(unsafe { sys::seteuid(uid as i32) })
+}
+
+/// `setgid(gid)`.
+pub fn setgid(gid: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is touched.
+    unit(unsafe { sys::setgid(gid as i32) })
+}
+
+/// `setegid(gid)`.
+pub fn setegid(gid: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is touched.
+    unit(unsafe { sys::setegid(gid as i32) })
+}
+
+/// This guest's process id.
+pub fn pid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { sys::getpid() as u32 }
+}
+
+/// A resource limit, soft and hard ([`crate::process::RLIM_INFINITY`]: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Rlimit {
+    /// The soft limit.
+    pub cur: u64,
+    /// The hard limit.
+    pub max: u64,
+}
+
+/// `getrlimit(resource)` (`crate::process::RLIMIT_*`).
+pub fn getrlimit(resource: i32) -> Result<Rlimit, Errno> {
+    let mut l = Rlimit { cur: 0, max: 0 };
+    // SAFETY: the host writes 16 bytes at `l`, an `Rlimit` of two u64s.
+    unit(unsafe { sys::getrlimit(resource, a(&mut l as *mut Rlimit as usize)) })?;
+    Ok(l)
+}
+
+/// `setrlimit(resource, l)`.
+pub fn setrlimit(resource: i32, l: Rlimit) -> Result<(), Errno> {
+    // SAFETY: the host reads 16 bytes at `l`.
+    unit(unsafe { sys::setrlimit(resource, a(&l as *const Rlimit as usize)) })
+}
+
+/// The effective, permitted and inheritable capability sets (Linux's bit numbers).
+pub fn capabilities() -> Result<(u64, u64, u64), Errno> {
+    let mut hdr = [crate::process::CAP_VERSION_3, 0u32];
+    let mut d = [0u32; 6];
+    // SAFETY: the host reads the 8-byte header and writes two 12-byte data structs.
+    unit(unsafe { sys::capget(a(hdr.as_mut_ptr() as usize), a(d.as_mut_ptr() as usize)) })?;
+    let set = |i: usize| u64::from(d[i]) | u64::from(d[3 + i]) << 32;
+    Ok((set(0), set(1), set(2)))
+}
+
+/// Sets the capability sets (each may only shrink, as Linux's `capset`).
+pub fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+    let hdr = [crate::process::CAP_VERSION_3, 0u32];
+    let w = |v: u64, i: u32| (v >> (32 * i)) as u32;
+    let d = [
+        w(effective, 0),
+        w(permitted, 0),
+        w(inheritable, 0),
+        w(effective, 1),
+        w(permitted, 1),
+        w(inheritable, 1),
+    ];
+    // SAFETY: the host reads the header and the two data structs.
+    unit(unsafe { sys::capset(a(hdr.as_ptr() as usize), a(d.as_ptr() as usize)) })
 }
 
 /// A test's exit code for a failed step: prints `<test> failed at step <step>: <errno>` and

@@ -64,6 +64,29 @@ pub mod posix {
         ),
         ("include/vmm.h", include_str!("../include/posix/vmm.h")),
         ("vmm_posix.c", include_str!("../posix/vmm_posix.c")),
+        (
+            "include/sys/resource.h",
+            include_str!("../include/posix/sys/resource.h"),
+        ),
+        (
+            "include/sys/syscall.h",
+            include_str!("../include/posix/sys/syscall.h"),
+        ),
+        (
+            "include/linux/capability.h",
+            include_str!("../include/posix/linux/capability.h"),
+        ),
+        ("include/pwd.h", include_str!("../include/posix/pwd.h")),
+        ("include/grp.h", include_str!("../include/posix/grp.h")),
+        (
+            "include/pthread.h",
+            include_str!("../include/posix/pthread.h"),
+        ),
+        (
+            "include/setjmp.h",
+            include_str!("../include/posix/setjmp.h"),
+        ),
+        ("vmm_process.c", include_str!("../posix/vmm_process.c")),
     ];
 
     /// The C library's functions the layer wraps (`-Wl,--wrap=` each when linking a guest), so
@@ -488,6 +511,58 @@ pub mod dump {
     pub const ALL: i32 = VMM_DUMP_PAGES | VMM_DUMP_MACHINE;
 }
 
+/// Ids, capabilities and resource limits (`getuid` ... `setrlimit`): this project's numbers
+/// for resources are NetBSD's (`<sys/resource.h>`); capabilities and `capget`'s structures
+/// are Linux's (`<linux/capability.h>`), since only Linux has them.
+pub mod process {
+    /// CPU time in seconds.
+    pub const RLIMIT_CPU: i32 = 0;
+    /// Largest file in bytes.
+    pub const RLIMIT_FSIZE: i32 = 1;
+    /// Data segment in bytes.
+    pub const RLIMIT_DATA: i32 = 2;
+    /// Stack in bytes.
+    pub const RLIMIT_STACK: i32 = 3;
+    /// Core file in bytes.
+    pub const RLIMIT_CORE: i32 = 4;
+    /// Resident set in bytes.
+    pub const RLIMIT_RSS: i32 = 5;
+    /// Locked memory in bytes (the one limit the host enforces).
+    pub const RLIMIT_MEMLOCK: i32 = 6;
+    /// Processes.
+    pub const RLIMIT_NPROC: i32 = 7;
+    /// Open files.
+    pub const RLIMIT_NOFILE: i32 = 8;
+    /// Address space in bytes.
+    pub const RLIMIT_AS: i32 = 10;
+    /// No limit, in a `struct rlimit` field.
+    pub const RLIM_INFINITY: u64 = u64::MAX;
+    /// `struct rlimit` in guest memory: `rlim_cur` then `rlim_max`, little-endian u64s.
+    pub const RLIMIT_SIZE: u32 = 16;
+    /// `_LINUX_CAPABILITY_VERSION_1`: one data struct (capabilities 0 to 31).
+    pub const CAP_VERSION_1: u32 = 0x1998_0330;
+    /// `_LINUX_CAPABILITY_VERSION_2` (deprecated): two data structs.
+    pub const CAP_VERSION_2: u32 = 0x2007_1026;
+    /// `_LINUX_CAPABILITY_VERSION_3`: two data structs (capabilities 0 to 63).
+    pub const CAP_VERSION_3: u32 = 0x2008_0522;
+    /// `struct __user_cap_header_struct`: `version` (u32) then `pid` (i32).
+    pub const CAP_HEADER_SIZE: u32 = 8;
+    /// `struct __user_cap_data_struct`: `effective`, `permitted`, `inheritable` (u32 each).
+    pub const CAP_DATA_SIZE: u32 = 12;
+    /// `CAP_SETGID`.
+    pub const CAP_SETGID: u32 = 6;
+    /// `CAP_SETUID`.
+    pub const CAP_SETUID: u32 = 7;
+    /// `CAP_IPC_LOCK`.
+    pub const CAP_IPC_LOCK: u32 = 14;
+    /// `CAP_IPC_OWNER`.
+    pub const CAP_IPC_OWNER: u32 = 15;
+    /// `CAP_SYS_ADMIN`.
+    pub const CAP_SYS_ADMIN: u32 = 21;
+    /// `CAP_SYS_RESOURCE`.
+    pub const CAP_SYS_RESOURCE: u32 = 24;
+}
+
 /// A host function of the guest interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostFn {
@@ -611,6 +686,51 @@ pub const FUNCTIONS: &[HostFn] = &[
         "vmm_dump",
         1,
         "vmm_dump(flags): write this guest's map (and the machine's view) to the dump output",
+    ),
+    f("getuid", 0, "getuid(): the real user id"),
+    f("geteuid", 0, "geteuid(): the effective user id"),
+    f("getgid", 0, "getgid(): the real group id"),
+    f("getegid", 0, "getegid(): the effective group id"),
+    f(
+        "setuid",
+        1,
+        "setuid(uid): with CAP_SETUID every user id, else the effective one to the real or saved id",
+    ),
+    f(
+        "seteuid",
+        1,
+        "seteuid(uid): the effective user id (to the real or saved one unless CAP_SETUID)",
+    ),
+    f(
+        "setgid",
+        1,
+        "setgid(gid): with CAP_SETGID every group id, else the effective one to the real or saved id",
+    ),
+    f(
+        "setegid",
+        1,
+        "setegid(gid): the effective group id (to the real or saved one unless CAP_SETGID)",
+    ),
+    f("getpid", 0, "getpid(): this guest's process id, stable and not 0"),
+    f(
+        "capget",
+        2,
+        "capget(hdrp, datap): Linux's capget on a struct __user_cap_header_struct and its data",
+    ),
+    f(
+        "capset",
+        2,
+        "capset(hdrp, datap): Linux's capset on the guest itself; may only drop capabilities",
+    ),
+    f(
+        "getrlimit",
+        2,
+        "getrlimit(resource, rlim): the soft and hard limit, two little-endian u64s",
+    ),
+    f(
+        "setrlimit",
+        2,
+        "setrlimit(resource, rlim): soft above hard EINVAL, raising hard without CAP_SYS_RESOURCE EPERM",
     ),
 ];
 

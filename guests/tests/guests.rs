@@ -349,7 +349,12 @@ fn every_portable_program_prints_what_the_host_kernel_prints() {
         } else {
             (vec![], vec![])
         };
-        match compare(&rt, p, sem, work.path(), &args, &env).unwrap() {
+        let run = vmm_cli::diff::GuestRun {
+            args,
+            env,
+            ..vmm_cli::diff::GuestRun::host()
+        };
+        match compare(&rt, p, sem, work.path(), &run).unwrap() {
             Outcome::Same(o) => {
                 assert!(
                     o.stdout.lines().count() >= 3,
@@ -405,7 +410,8 @@ fn a_rule_set_that_is_not_the_hosts_shows_its_difference() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("posix/shm_lock_residency.c");
     let rt = Runtime::new().unwrap();
     let work = tempfile::tempdir().unwrap();
-    match compare(&rt, &src, Semantics::Proposed, work.path(), &[], &[]).unwrap() {
+    let run = vmm_cli::diff::GuestRun::host();
+    match compare(&rt, &src, Semantics::Proposed, work.path(), &run).unwrap() {
         Outcome::Differs(d) => {
             assert!(d.contains("-locked, untouched: 0 0 0 0"), "{d}");
             assert!(d.contains("+locked, untouched: 1 1 1 1"), "{d}");

@@ -71,14 +71,8 @@ struct World {
 fn cred(slot: usize) -> Cred {
     match slot {
         0 => Cred::ROOT,
-        1 => Cred {
-            uid: 1000,
-            gid: 100,
-        },
-        _ => Cred {
-            uid: 1001,
-            gid: 100,
-        },
+        1 => Cred::new(1000, 100),
+        _ => Cred::new(1001, 100),
     }
 }
 
@@ -86,6 +80,7 @@ fn add(m: &Machine, slot: usize) -> Result<GuestId, String> {
     m.add_guest(GuestConfig {
         cred: cred(slot),
         memlock_limit: None,
+        ..GuestConfig::default()
     })
     .map_err(|e| format!("adding a guest: {e}"))
 }

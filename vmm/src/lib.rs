@@ -59,7 +59,9 @@ pub use base::addr::{
 };
 pub use base::errno::Errno;
 pub use base::limits::Limits;
-pub use base::types::{Access, FaultError, Invariant, RefusedFault, Violation};
+pub use base::types::{
+    Access, Caps, FaultError, Invariant, RefusedFault, Resource, Rlimit, Violation, RLIM_INFINITY,
+};
 pub use calls::mmap::{Madvice, MapFlags, MlockallFlags, MsyncFlags};
 pub use calls::shm::{IpcPerm, ShmCmd, ShmLimitsInfo, ShmUsage, ShmidDs};
 pub use machine::{

@@ -8,7 +8,9 @@ use crate::base::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::base::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
 use crate::base::errno::Errno;
 use crate::base::events::{Event, EventKind, EventLog};
+use crate::base::types::{Resource, Rlimit};
 use crate::calls::mmap::{self, PLACEMENT_FLOOR};
+use crate::calls::process;
 use crate::calls::shm::{self, ShmCmd, ShmLimitsInfo, ShmUsage, ShmidDs};
 use crate::calls::unmap;
 use crate::diag::dump;
@@ -673,5 +675,53 @@ impl Drop for Pagedaemon {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The process around the memory calls: ids, capabilities and resource limits
+/// ([`crate::calls::process`]).
+impl Machine {
+    /// Guest `g`'s identity now: ids and capability sets.
+    pub fn cred(&self, g: GuestId) -> Result<Cred, Errno> {
+        self.quiet(|s| Ok(s.guest(g)?.cred))
+    }
+
+    /// `setuid`, `seteuid`, `setgid` or `setegid` by guest `g`.
+    pub fn set_id(&self, g: GuestId, call: process::IdCall, id: u32) -> Result<(), Errno> {
+        let c = Call::new(g, call.name(), [Arg::Num(id.into())]);
+        self.call(c, |s| process::set_id(s, g, call, id))
+    }
+
+    /// `capset` by guest `g` on itself.
+    pub fn capset(&self, g: GuestId, sets: process::CapSets) -> Result<(), Errno> {
+        let c = Call::new(
+            g,
+            "capset",
+            [
+                Arg::Addr(sets.effective.bits()),
+                Arg::Addr(sets.permitted.bits()),
+                Arg::Addr(sets.inheritable.bits()),
+            ],
+        );
+        self.call(c, |s| process::capset(s, g, sets))
+    }
+
+    /// Guest `g`'s limit for resource `r`.
+    pub fn getrlimit(&self, g: GuestId, r: Resource) -> Result<Rlimit, Errno> {
+        self.quiet(|s| process::getrlimit(s, g, r))
+    }
+
+    /// `setrlimit` by guest `g`.
+    pub fn setrlimit(&self, g: GuestId, r: Resource, l: Rlimit) -> Result<(), Errno> {
+        let c = Call::new(
+            g,
+            "setrlimit",
+            [
+                Arg::Num(r.index() as i64),
+                Arg::Addr(l.cur),
+                Arg::Addr(l.max),
+            ],
+        );
+        self.call(c, |s| process::setrlimit(s, g, r, l))
     }
 }

@@ -219,3 +219,74 @@ fn numbers() -> Vec<(&'static str, i32)> {
         ("VMM_DUMP_MACHINE", guest_abi::dump::VMM_DUMP_MACHINE),
     ]
 }
+
+/// The process calls' numbers agree in guest-abi's table, `vmm.h` and the POSIX layer's
+/// `vmm_abi.h`.
+#[test]
+fn the_process_numbers_agree_everywhere() {
+    use guest_abi::process as p;
+    let abi = guest_abi::posix::FILES
+        .iter()
+        .find(|(n, _)| *n == "include/vmm_abi.h")
+        .unwrap()
+        .1;
+    for (name, v) in [
+        ("RLIMIT_CPU", p::RLIMIT_CPU),
+        ("RLIMIT_FSIZE", p::RLIMIT_FSIZE),
+        ("RLIMIT_DATA", p::RLIMIT_DATA),
+        ("RLIMIT_STACK", p::RLIMIT_STACK),
+        ("RLIMIT_CORE", p::RLIMIT_CORE),
+        ("RLIMIT_RSS", p::RLIMIT_RSS),
+        ("RLIMIT_MEMLOCK", p::RLIMIT_MEMLOCK),
+        ("RLIMIT_NPROC", p::RLIMIT_NPROC),
+        ("RLIMIT_NOFILE", p::RLIMIT_NOFILE),
+        ("RLIMIT_AS", p::RLIMIT_AS),
+    ] {
+        assert_eq!(define(guest_abi::C_HEADER, name), v, "{name}");
+        assert_eq!(define(abi, &format!("VMM_ABI_{name}")), v, "{name}");
+    }
+    assert_eq!(define(abi, "VMM_ABI_RLIMIT_SIZE"), p::RLIMIT_SIZE as i32);
+    for (name, v) in [
+        ("CAP_VERSION_1", p::CAP_VERSION_1),
+        ("CAP_VERSION_2", p::CAP_VERSION_2),
+        ("CAP_VERSION_3", p::CAP_VERSION_3),
+    ] {
+        assert_eq!(define(abi, &format!("VMM_ABI_{name}")) as u32, v, "{name}");
+        let linux = format!("_LINUX_CAPABILITY_{}", name.trim_start_matches("CAP_"));
+        assert_eq!(define(guest_abi::C_HEADER, &linux) as u32, v, "{linux}");
+    }
+    use vmm::Caps;
+    for (name, v, caps) in [
+        ("CAP_SETGID", p::CAP_SETGID, Caps::SETGID),
+        ("CAP_SETUID", p::CAP_SETUID, Caps::SETUID),
+        ("CAP_IPC_LOCK", p::CAP_IPC_LOCK, Caps::IPC_LOCK),
+        ("CAP_IPC_OWNER", p::CAP_IPC_OWNER, Caps::IPC_OWNER),
+        ("CAP_SYS_ADMIN", p::CAP_SYS_ADMIN, Caps::SYS_ADMIN),
+        ("CAP_SYS_RESOURCE", p::CAP_SYS_RESOURCE, Caps::SYS_RESOURCE),
+    ] {
+        assert_eq!(define(guest_abi::C_HEADER, name) as u32, v, "{name}");
+        assert_eq!(caps.bits(), 1 << v, "{name}");
+    }
+    // vmm_process.c imports only functions the host registers, with their arity.
+    let lib = guest_abi::posix::FILES
+        .iter()
+        .find(|(n, _)| *n == "vmm_process.c")
+        .unwrap()
+        .1;
+    let imports: Vec<&str> = lib
+        .lines()
+        .filter(|l| l.starts_with("VMM_IMPORT("))
+        .collect();
+    assert_eq!(imports.len(), 13, "{imports:?}");
+    for decl in imports {
+        let name = decl["VMM_IMPORT(".len()..].split(')').next().unwrap();
+        let f = guest_abi::function(name).unwrap_or_else(|| panic!("{name} is not in the table"));
+        let params = decl.rsplit_once('(').unwrap().1.trim_end_matches(");");
+        let n = if params.trim() == "void" {
+            0
+        } else {
+            params.split(',').count()
+        };
+        assert_eq!(n, f.params, "{decl}");
+    }
+}

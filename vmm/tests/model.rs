@@ -47,18 +47,9 @@ const KEYS: [i32; 3] = [0, 101, 102];
 /// The identities guests run as: root, two users of one group, one of another.
 const CREDS: [Cred; 4] = [
     Cred::ROOT,
-    Cred {
-        uid: 1000,
-        gid: 100,
-    },
-    Cred {
-        uid: 1001,
-        gid: 100,
-    },
-    Cred {
-        uid: 1002,
-        gid: 200,
-    },
+    Cred::new(1000, 100),
+    Cred::new(1001, 100),
+    Cred::new(1002, 200),
 ];
 /// Locked-memory limits in pages (`None`: the machine's default, unlimited).
 const LIMITS: [Option<u64>; 5] = [None, Some(0), Some(1), Some(3), Some(6)];
@@ -598,6 +589,7 @@ fn guest_config(spec: GuestSpec) -> GuestConfig {
     GuestConfig {
         cred: CREDS[spec.0],
         memlock_limit: LIMITS[spec.1].map(|p| p * P),
+        ..GuestConfig::default()
     }
 }
 

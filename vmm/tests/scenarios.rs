@@ -567,10 +567,7 @@ fn shmget_follows_svid_rules() {
     );
     let user = m
         .add_guest(GuestConfig {
-            cred: vmm::Cred {
-                uid: 1000,
-                gid: 1000,
-            },
+            cred: vmm::Cred::new(1000, 1000),
             ..GuestConfig::default()
         })
         .unwrap();

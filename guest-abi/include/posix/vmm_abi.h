@@ -92,4 +92,23 @@
 #define VMM_ABI_SHM_INFO_SWAP_ATTEMPTS 16
 #define VMM_ABI_SHM_INFO_SWAP_SUCCESSES 20
 
+/* Resource limits (NetBSD's numbers) and struct rlimit as the host reads and writes it: two
+ * little-endian 64-bit fields, soft then hard. */
+#define VMM_ABI_RLIMIT_CPU 0
+#define VMM_ABI_RLIMIT_FSIZE 1
+#define VMM_ABI_RLIMIT_DATA 2
+#define VMM_ABI_RLIMIT_STACK 3
+#define VMM_ABI_RLIMIT_CORE 4
+#define VMM_ABI_RLIMIT_RSS 5
+#define VMM_ABI_RLIMIT_MEMLOCK 6
+#define VMM_ABI_RLIMIT_NPROC 7
+#define VMM_ABI_RLIMIT_NOFILE 8
+#define VMM_ABI_RLIMIT_AS 10
+#define VMM_ABI_RLIMIT_SIZE 16
+
+/* capget/capset: Linux's structures, passed through unchanged. */
+#define VMM_ABI_CAP_VERSION_1 0x19980330
+#define VMM_ABI_CAP_VERSION_2 0x20071026
+#define VMM_ABI_CAP_VERSION_3 0x20080522
+
 #endif

@@ -9,22 +9,199 @@ use crate::base::errno::Errno;
 use std::fmt;
 use std::str::FromStr;
 
-/// A guest's identity and limits.
+bitflags::bitflags! {
+    /// A set of Linux capabilities, by Linux's bit numbers (`include/uapi/linux/capability.h`).
+    /// The named ones are those the calls here ask about; a set may hold any of the 64 bits,
+    /// so that a host's `CapEff` or a guest's `capset` keeps every bit it gave.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Caps: u64 {
+        /// `CAP_SETGID` (6): set any group id.
+        const SETGID = 1 << 6;
+        /// `CAP_SETUID` (7): set any user id.
+        const SETUID = 1 << 7;
+        /// `CAP_IPC_LOCK` (14): lock memory past or without `RLIMIT_MEMLOCK`; `SHM_LOCK`.
+        const IPC_LOCK = 1 << 14;
+        /// `CAP_IPC_OWNER` (15): pass every IPC permission check.
+        const IPC_OWNER = 1 << 15;
+        /// `CAP_SYS_ADMIN` (21): `IPC_SET` and `IPC_RMID` on anyone's segment.
+        const SYS_ADMIN = 1 << 21;
+        /// `CAP_SYS_RESOURCE` (24): raise a hard resource limit.
+        const SYS_RESOURCE = 1 << 24;
+        const _ = !0;
+    }
+}
+
+impl Caps {
+    /// Every capability Linux defines (0 to `CAP_LAST_CAP`, 40: `CAP_CHECKPOINT_RESTORE`), as a
+    /// uid 0 process holds them.
+    pub const FULL: Caps = Caps::from_bits_retain((1 << 41) - 1);
+}
+
+/// A guest's identity: real, effective and saved user and group ids, and capability sets, as
+/// Linux keeps them in `struct cred` (`include/linux/cred.h`).
+///
+/// `uid` and `gid` are the *effective* ids, the ones every permission check reads (Linux's
+/// `current_euid()`); the real and saved ids only bound what `setuid` and `seteuid` may set.
+/// Which question decides privilege depends on the rule set ([`Policy::privilege_by_capability`]):
+/// a capability in the effective set under `linux`, effective uid 0 elsewhere. Ask through the
+/// named predicates ([`Cred::may_lock`], ...), never by reading `uid` or `caps`.
+///
+/// ```
+/// use vmm::{Caps, Cred};
+/// let c = Cred::new(1000, 100);
+/// assert_eq!((c.uid, c.ruid, c.suid), (1000, 1000, 1000));
+/// assert!(c.caps.is_empty());
+/// assert!(Cred::ROOT.caps.contains(Caps::IPC_LOCK));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cred {
-    /// User id; 0 is privileged.
+    /// Effective user id.
     pub uid: u32,
-    /// Group id.
+    /// Effective group id.
     pub gid: u32,
+    /// Real user id.
+    pub ruid: u32,
+    /// Saved set-user-id.
+    pub suid: u32,
+    /// Real group id.
+    pub rgid: u32,
+    /// Saved set-group-id.
+    pub sgid: u32,
+    /// Effective capabilities: the ones checks read.
+    pub caps: Caps,
+    /// Permitted capabilities: what `capset` may make effective.
+    pub permitted: Caps,
+    /// Inheritable capabilities (kept and reported; nothing here execs).
+    pub inheritable: Caps,
 }
 
 impl Cred {
-    /// The privileged identity (uid 0, gid 0), the default.
-    pub const ROOT: Cred = Cred { uid: 0, gid: 0 };
+    /// The privileged identity (uid 0, gid 0, every capability), the default.
+    pub const ROOT: Cred = Cred::new(0, 0);
 
-    /// Whether this identity may do privileged operations (SHM_LOCK, any IPC_SET/IPC_RMID).
+    /// An identity whose real, effective and saved ids are `uid` and `gid`, holding every
+    /// capability when `uid` is 0 and none otherwise, as a process has after `execve` on Linux.
+    pub const fn new(uid: u32, gid: u32) -> Cred {
+        let caps = if uid == 0 { Caps::FULL } else { Caps::empty() };
+        Cred {
+            uid,
+            gid,
+            ruid: uid,
+            suid: uid,
+            rgid: gid,
+            sgid: gid,
+            caps,
+            permitted: caps,
+            inheritable: Caps::empty(),
+        }
+    }
+
+    /// The same ids with `caps` effective and permitted (`vmm run --caps`).
+    pub const fn with_caps(mut self, caps: Caps) -> Cred {
+        self.caps = caps;
+        self.permitted = caps;
+        self
+    }
+
+    /// Whether this identity has effective uid 0. Only the rule sets that decide privilege by
+    /// uid ask this; everything else asks a named predicate below.
     pub fn is_privileged(&self) -> bool {
         self.uid == 0
+    }
+
+    /// Whether the guest holds `cap` under `policy`: the capability in its effective set where
+    /// the rule set decides privilege by capability (Linux's `capable()`), else effective uid 0.
+    pub fn capable(&self, cap: Caps, policy: &Policy) -> bool {
+        if policy.privilege_by_capability {
+            self.caps.contains(cap)
+        } else {
+            self.is_privileged()
+        }
+    }
+
+    /// Whether the guest may lock memory past, or without, its locked-memory limit, and
+    /// `SHM_LOCK` a segment it does not own: `CAP_IPC_LOCK` (Linux `mm/mlock.c:can_do_mlock`
+    /// and `mlock_fixup`'s callers, `ipc/shm.c:shmctl_do_lock`, `mm/mlock.c:user_shm_lock`).
+    pub fn may_lock(&self, policy: &Policy) -> bool {
+        self.capable(Caps::IPC_LOCK, policy)
+    }
+
+    /// Whether the guest passes every SysV IPC permission check: `CAP_IPC_OWNER` (Linux
+    /// `ipc/util.c:ipcperms`).
+    pub fn may_bypass_ipc_perms(&self, policy: &Policy) -> bool {
+        self.capable(Caps::IPC_OWNER, policy)
+    }
+
+    /// Whether the guest may `IPC_SET` or `IPC_RMID` a segment it neither owns nor created:
+    /// `CAP_SYS_ADMIN` (Linux `ipc/util.c:ipcctl_obtain_check`).
+    pub fn may_administer_ipc(&self, policy: &Policy) -> bool {
+        self.capable(Caps::SYS_ADMIN, policy)
+    }
+
+    /// Whether the guest may raise a hard resource limit: `CAP_SYS_RESOURCE` (Linux
+    /// `kernel/sys.c:do_prlimit`).
+    pub fn may_raise_hard_limit(&self, policy: &Policy) -> bool {
+        self.capable(Caps::SYS_RESOURCE, policy)
+    }
+}
+
+/// A resource limit, soft (`cur`) and hard (`max`), in the resource's unit; [`RLIM_INFINITY`]
+/// is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    /// The soft limit, the one enforced.
+    pub cur: u64,
+    /// The hard limit, the ceiling of the soft one.
+    pub max: u64,
+}
+
+/// No limit.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// The resources `getrlimit` and `setrlimit` know. Only [`Resource::Memlock`] is enforced (it
+/// is the guest's locked-memory limit); the rest are kept and reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// CPU seconds.
+    Cpu,
+    /// Largest file.
+    Fsize,
+    /// Data segment.
+    Data,
+    /// Stack.
+    Stack,
+    /// Core file.
+    Core,
+    /// Resident set.
+    Rss,
+    /// Locked memory, in bytes: enforced.
+    Memlock,
+    /// Processes.
+    Nproc,
+    /// Open files.
+    Nofile,
+    /// Address space, in bytes.
+    As,
+}
+
+impl Resource {
+    /// Every resource, in the order of the guest ABI's numbers (NetBSD's).
+    pub const ALL: [Resource; 10] = [
+        Resource::Cpu,
+        Resource::Fsize,
+        Resource::Data,
+        Resource::Stack,
+        Resource::Core,
+        Resource::Rss,
+        Resource::Memlock,
+        Resource::Nproc,
+        Resource::Nofile,
+        Resource::As,
+    ];
+
+    /// Its index in [`Resource::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -165,6 +342,9 @@ pub struct Policy {
     /// Whether a privileged guest has no locked-memory limit; elsewhere the limit binds every
     /// guest.
     pub privilege_lifts_memlock: bool,
+    /// Whether privilege is a capability in the guest's effective set, as Linux decides it
+    /// (`capable()`); elsewhere it is effective uid 0.
+    pub privilege_by_capability: bool,
     /// Whether the rule set replays a known kernel bug, so the audit must not hold it to the
     /// invariants that bug breaks (only the machine's own stop on corrupt state).
     pub replays_bug: bool,

@@ -11,7 +11,7 @@
 use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::base::errno::Errno;
 use crate::base::limits::Limits;
-use crate::base::types::{Answers, Invariant, LockSeen, Owner};
+use crate::base::types::{Invariant, LockSeen, Owner, Policy};
 use crate::calls::unmap;
 use crate::rules;
 use crate::vm::fault;
@@ -249,9 +249,10 @@ fn future_refused(s: &State, hit: LimitHit) -> Errno {
 
 /// Whether guest `g` may lock at all where the rule set refuses an unprivileged guest whose
 /// locked-memory limit is 0 before anything else is looked at (Linux's `can_do_mlock`).
-fn may_lock(answers: &Answers, vm: &GuestVm) -> Result<(), Errno> {
-    match answers.mlock_limit_zero {
-        Some(e) if vm.memlock_limit == 0 && !vm.cred.is_privileged() => Err(e),
+fn may_lock(policy: &Policy, vm: &GuestVm) -> Result<(), Errno> {
+    // Linux `mm/mlock.c:can_do_mlock`: a limit that is not 0, or `CAP_IPC_LOCK`.
+    match policy.answers.mlock_limit_zero {
+        Some(e) if vm.memlock_limit == 0 && !vm.cred.may_lock(policy) => Err(e),
         _ => Ok(()),
     }
 }
@@ -288,7 +289,8 @@ pub(crate) fn mmap(
     let lock = if flags.contains(MapFlags::WIRED) {
         let ml = answers.map_locked.ok_or(Errno::EINVAL)?;
         if let Some(e) = ml.limit_zero {
-            if vm.memlock_limit == 0 && !vm.cred.is_privileged() {
+            // Linux `mm/mmap.c:do_mmap`: MAP_LOCKED needs `can_do_mlock` (`CAP_IPC_LOCK`).
+            if vm.memlock_limit == 0 && !vm.cred.may_lock(&s.policy) {
                 return Err(e);
             }
         }
@@ -662,7 +664,7 @@ fn lock_range(
 ) -> Result<(), Errno> {
     let answers = s.policy.answers;
     let vm = s.guest(g)?;
-    may_lock(&answers, vm)?;
+    may_lock(&s.policy, vm)?;
     let range = PageRange::rounded(addr, len, s.limit_bytes())?;
     // One walk of the range answers every check: holes, PROT_NONE, the pages that would
     // newly carry the flag, and the frames that would newly be wired.
@@ -766,14 +768,15 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     {
         return Err(Errno::EINVAL);
     }
-    may_lock(&answers, s.guest(g)?)?;
+    may_lock(&s.policy, s.guest(g)?)?;
     if flags.contains(MlockallFlags::CURRENT) {
         let accessible = |e: &Entry| !e.prot.is_empty();
         let within = if answers.mlockall_counts_mapped {
             // Every mapped page against the lock limit, then the frames against the maximum.
             let vm = s.guest(g)?;
             let mapped: u64 = vm.map.iter().map(|e| e.range().pages()).sum();
-            let exempt = vm.cred.is_privileged() && s.policy.privilege_lifts_memlock;
+            // Linux `mm/mlock.c:do_mlockall`: `capable(CAP_IPC_LOCK)` lifts the limit.
+            let exempt = vm.cred.may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
             (exempt || Limits::memlock_allows(0, mapped, vm.memlock_limit))
                 && wiring::lock_limits(s, g, 0, wiring::frames_to_wire(s, g, all, accessible))
                     .is_ok()

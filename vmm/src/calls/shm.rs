@@ -68,7 +68,12 @@ pub(crate) fn shmget(
             let seg = s.seg(id)?;
             // Asking for access bits checks them, as NetBSD's shmget does.
             let want = (want_mode >> 6) | ((want_mode >> 3) & 0o7) | (want_mode & 0o7);
-            if !ipc_allows(cred, &seg.perm, want & 0o6) {
+            if !ipc_allows(
+                cred,
+                &seg.perm,
+                want & 0o6,
+                cred.may_bypass_ipc_perms(&s.policy),
+            ) {
                 return Err(Errno::EACCES);
             }
             if size > seg.size {
@@ -141,7 +146,12 @@ pub(crate) fn shmat(
         }
     }
     let rdonly = shmflg & ipc::SHM_RDONLY != 0;
-    if !ipc_allows(cred, &seg.perm, if rdonly { R } else { R | W }) {
+    if !ipc_allows(
+        cred,
+        &seg.perm,
+        if rdonly { R } else { R | W },
+        cred.may_bypass_ipc_perms(&s.policy),
+    ) {
         return Err(Errno::EACCES);
     }
     let pages = seg.pages();
@@ -250,10 +260,12 @@ pub(crate) fn shmctl(
 ) -> Result<Option<ShmidDs>, Errno> {
     let cred = s.guest(g)?.cred;
     let seg = s.named_seg(id)?;
-    let owner = cred.is_privileged() || cred.uid == seg.perm.uid || cred.uid == seg.perm.cuid;
+    // Linux `ipc/util.c:ipcctl_obtain_check`: owner, creator, or `CAP_SYS_ADMIN`.
+    let owner =
+        cred.may_administer_ipc(&s.policy) || cred.uid == seg.perm.uid || cred.uid == seg.perm.cuid;
     match cmd {
         ShmCmd::Stat => {
-            if !ipc_allows(cred, &seg.perm, R) {
+            if !ipc_allows(cred, &seg.perm, R, cred.may_bypass_ipc_perms(&s.policy)) {
                 return Err(Errno::EACCES);
             }
             Ok(Some(seg.stat()))
@@ -363,7 +375,7 @@ pub(crate) fn shm_stat_index(
     }
     let cred = s.guest(g)?.cred;
     let seg = s.shm.at_index(idx).ok_or(Errno::EINVAL)?;
-    if !any && !ipc_allows(cred, &seg.perm, R) {
+    if !any && !ipc_allows(cred, &seg.perm, R, cred.may_bypass_ipc_perms(&s.policy)) {
         return Err(Errno::EACCES);
     }
     Ok((seg.id, seg.stat()))

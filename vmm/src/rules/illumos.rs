@@ -17,6 +17,7 @@ impl Rules for Illumos {
             lazy_shm_lock: false,
             shm_lock_counted: true,
             privilege_lifts_memlock: false,
+            privilege_by_capability: false,
             replays_bug: false,
             answers: Answers {
                 mlock_prot_none: Errno::EINVAL,

@@ -19,6 +19,7 @@ impl Rules for Linux {
             lazy_shm_lock: true,
             shm_lock_counted: false,
             privilege_lifts_memlock: true,
+            privilege_by_capability: true,
             replays_bug: false,
             answers: Answers {
                 mlock_prot_none: Errno::ENOMEM,
@@ -79,7 +80,7 @@ impl Rules for Linux {
     /// the caller's limit (`ENOMEM` past it).
     fn may_shm_lock(&self, s: &State, g: GuestId, id: ShmId, lock: bool) -> Result<(), Errno> {
         let vm = s.guest(g)?;
-        if vm.cred.is_privileged() {
+        if vm.cred.may_lock(&s.policy) {
             return Ok(());
         }
         let seg = s.seg(id)?;

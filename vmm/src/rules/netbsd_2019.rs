@@ -27,6 +27,7 @@ impl Rules for Netbsd2019 {
             lazy_shm_lock: false,
             shm_lock_counted: false,
             privilege_lifts_memlock: false,
+            privilege_by_capability: false,
             replays_bug: true,
             answers: PROPOSED_ANSWERS,
         }

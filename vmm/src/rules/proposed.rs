@@ -19,6 +19,7 @@ impl Rules for Proposed {
             lazy_shm_lock: false,
             shm_lock_counted: false,
             privilege_lifts_memlock: false,
+            privilege_by_capability: false,
             replays_bug: false,
             answers: PROPOSED_ANSWERS,
         }

@@ -5,10 +5,11 @@
 //! written only through the core's copy path, which makes each page resident first; no host
 //! function hands guest memory to the host kernel.
 
-use super::GuestCtx;
+use super::{process, GuestCtx};
 use crate::base::addr::{pages_for, Vaddr, PAGE_SIZE};
 use crate::base::errno::Errno;
 use crate::calls::mmap::{MapFlags, MlockallFlags, MsyncFlags};
+use crate::calls::process::IdCall;
 use crate::calls::shm::{ShmCmd, ShmidDs};
 use crate::machine::Violation;
 use crate::vm::map::Prot;
@@ -352,6 +353,35 @@ pub fn add_to_linker<T: 'static>(
             })),
             "vmm_print" => host!("vmm_print", |x, p, l| ret(print(x, p, l))),
             "vmm_dump" => host!("vmm_dump", |x, fl| ret(dump(x, fl))),
+            "getuid" => host!("getuid", |x| ret(process::get_id(x, |c| c.ruid))),
+            "geteuid" => host!("geteuid", |x| ret(process::get_id(x, |c| c.uid))),
+            "getgid" => host!("getgid", |x| ret(process::get_id(x, |c| c.rgid))),
+            "getegid" => host!("getegid", |x| ret(process::get_id(x, |c| c.gid))),
+            "setuid" => host!("setuid", |x, id| ret(process::set_id(
+                x,
+                IdCall::Setuid,
+                id
+            ))),
+            "seteuid" => host!("seteuid", |x, id| ret(process::set_id(
+                x,
+                IdCall::Seteuid,
+                id
+            ))),
+            "setgid" => host!("setgid", |x, id| ret(process::set_id(
+                x,
+                IdCall::Setgid,
+                id
+            ))),
+            "setegid" => host!("setegid", |x, id| ret(process::set_id(
+                x,
+                IdCall::Setegid,
+                id
+            ))),
+            "getpid" => host!("getpid", |x| ret(process::getpid(x))),
+            "capget" => host!("capget", |x, h, d| ret(process::capget(x, h, d))),
+            "capset" => host!("capset", |x, h, d| ret(process::capset(x, h, d))),
+            "getrlimit" => host!("getrlimit", |x, r, l| ret(process::getrlimit(x, r, l))),
+            "setrlimit" => host!("setrlimit", |x, r, l| ret(process::setrlimit(x, r, l))),
             other => {
                 wasmtime::bail!("guest-abi lists `{other}`, which the host does not implement")
             }

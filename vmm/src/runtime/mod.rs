@@ -22,6 +22,7 @@
 
 pub mod abi;
 pub mod memory;
+pub(crate) mod process;
 pub mod procfs;
 pub mod snapshots;
 pub mod thread;
@@ -570,7 +571,7 @@ fn run_one(
                 return (Err(format!("{e:#}")), None, false);
             }
         };
-        let (out, err) = (w.out.clone(), w.err.clone());
+        let (out, err, private) = (w.out.clone(), w.err.clone(), w.private);
         let mut store = Store::new(rt.engine(), GuestState { ctx, wasi: w.ctx });
         let m = machine.clone();
         Runtime::guard_store(&mut store, move || m.pending_fault(guest));
@@ -628,6 +629,8 @@ fn run_one(
         // the machine still knows them.
         let exit = machine.exit_guest(guest);
         drop(store);
+        // Its files go with it.
+        drop(private);
         // A guest's own failure says more than an exit refused because of it.
         r.and_then(|v| exit.map(|()| v).map_err(|e| format!("exiting: {e}")))
     };

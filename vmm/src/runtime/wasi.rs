@@ -2,7 +2,11 @@
 //! `Linker`.
 //!
 //! A guest gets only what its [`WasiConfig`] grants: its arguments, the environment variables
-//! given to it, and the host directories preopened for it (none by default). Clocks and random
+//! given to it, and the host directories preopened for it (none by default), and a private
+//! writable root of its own: a fresh host temporary directory preopened at `/` (so relative
+//! paths, which wasi-libc resolves against its working directory `/`, land there too), with
+//! `/tmp` inside it, removed when the guest ends ([`GuestWasi::private`]). A `--dir` mapped at
+//! `/` or `.` replaces the private root, one mapped at `/tmp` its `/tmp`. Clocks and random
 //! numbers are the host's. Standard input is empty. Standard output and error are line-buffered
 //! per guest and handed on a line at a time to the run's [`StdioSink`], so the lines of guests
 //! running at once never interleave inside a line; by default they go to the host's standard
@@ -174,6 +178,9 @@ pub(crate) struct GuestWasi {
     pub ctx: WasiP1Ctx,
     pub out: Arc<LineSink>,
     pub err: Arc<LineSink>,
+    /// The guest's private root and `/tmp`: removed from the host when dropped, which the
+    /// runtime does once the guest has ended.
+    pub private: tempfile::TempDir,
 }
 
 impl WasiConfig {
@@ -187,7 +194,22 @@ impl WasiConfig {
             .arg(&self.program)
             .args(&self.args)
             .envs(&self.env);
-        for (host, guest) in &self.dirs {
+        let private = tempfile::Builder::new()
+            .prefix(&format!("vmm-guest-{index}-"))
+            .tempdir()
+            .context("creating the guest's private root")?;
+        let tmp = private.path().join("tmp");
+        std::fs::create_dir(&tmp).context("creating the guest's /tmp")?;
+        let claimed = |paths: &[&str]| self.dirs.iter().any(|(_, g)| paths.contains(&g.as_str()));
+        let mut dirs = Vec::new();
+        if !claimed(&["/", "."]) {
+            dirs.push((private.path().to_path_buf(), "/".to_string()));
+        }
+        if !claimed(&["/tmp", "/tmp/"]) {
+            dirs.push((tmp, "/tmp".to_string()));
+        }
+        dirs.extend(self.dirs.iter().cloned());
+        for (host, guest) in &dirs {
             b.preopened_dir(host, guest, FsPerms::ReadWrite)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("opening {} for the guest", host.display()))?;
@@ -196,6 +218,7 @@ impl WasiConfig {
             ctx: b.build_p1(),
             out,
             err,
+            private,
         })
     }
 }
@@ -226,5 +249,24 @@ pub fn parse_env(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_guest_gets_its_own_root_and_tmp_and_they_go_when_it_ends() {
+        let run = Run::new(2, |_, _| {});
+        let cfg = WasiConfig::default();
+        let (a, b) = (cfg.build(&run, 0).unwrap(), cfg.build(&run, 1).unwrap());
+        assert!(a.private.path().join("tmp").is_dir());
+        assert_ne!(a.private.path(), b.private.path());
+        let root = a.private.path().to_path_buf();
+        std::fs::write(root.join("tmp/file"), "x").unwrap();
+        drop(a);
+        assert!(!root.exists(), "{} outlived its guest", root.display());
+        assert!(b.private.path().join("tmp").is_dir());
     }
 }

@@ -353,8 +353,11 @@ fn split(id: ShmId) -> Option<(usize, u16)> {
 }
 
 /// SysV permission check: may `cred` have `want` (a 3-bit rwx mask) on a segment with `perm`?
-pub fn ipc_allows(cred: Cred, perm: &IpcPerm, want: u32) -> bool {
-    if cred.is_privileged() {
+/// `bypass` is the caller's privilege to skip the check ([`Cred::may_bypass_ipc_perms`]);
+/// otherwise the owner's, group's or others' bits decide, by effective ids (Linux
+/// `ipc/util.c:ipcperms`).
+pub fn ipc_allows(cred: Cred, perm: &IpcPerm, want: u32, bypass: bool) -> bool {
+    if bypass {
         return true;
     }
     let bits = if cred.uid == perm.uid || cred.uid == perm.cuid {
@@ -389,15 +392,16 @@ mod tests {
     #[test]
     fn owner_group_and_other_bits_apply_in_that_order() {
         let p = perm(0o640);
-        assert!(ipc_allows(Cred { uid: 10, gid: 99 }, &p, R | W));
+        assert!(ipc_allows(Cred::new(10, 99), &p, R | W, false));
         assert!(
-            ipc_allows(Cred { uid: 11, gid: 99 }, &p, R | W),
+            ipc_allows(Cred::new(11, 99), &p, R | W, false),
             "the creator counts as owner"
         );
-        assert!(ipc_allows(Cred { uid: 50, gid: 20 }, &p, R));
-        assert!(!ipc_allows(Cred { uid: 50, gid: 20 }, &p, W));
-        assert!(!ipc_allows(Cred { uid: 50, gid: 50 }, &p, R));
-        assert!(ipc_allows(Cred::ROOT, &perm(0), R | W));
+        assert!(ipc_allows(Cred::new(50, 20), &p, R, false));
+        assert!(!ipc_allows(Cred::new(50, 20), &p, W, false));
+        assert!(!ipc_allows(Cred::new(50, 50), &p, R, false));
+        assert!(ipc_allows(Cred::ROOT, &perm(0), R | W, true));
+        assert!(!ipc_allows(Cred::ROOT, &perm(0), R, false));
     }
 
     #[test]

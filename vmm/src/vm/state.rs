@@ -22,7 +22,7 @@ use crate::base::limits::Limits;
 use crate::base::types::Owner;
 use crate::base::types::{
     Attachment, AttachmentLife, Cred, Invariant, PageInfo, Policy, RefusedFault, Residency,
-    Semantics, Stats, Violation,
+    Resource, Rlimit, Semantics, Stats, Violation, RLIM_INFINITY,
 };
 use crate::vm::amap::Amap;
 use crate::vm::host::{HostStore, PagingMode, View};
@@ -173,8 +173,12 @@ impl MachineConfig {
 pub struct GuestConfig {
     /// Its identity.
     pub cred: Cred,
-    /// Its locked-memory limit in bytes (`None`: the machine's default).
+    /// Its locked-memory limit in bytes (`None`: the machine's default): `RLIMIT_MEMLOCK`'s
+    /// soft limit, the one enforced.
     pub memlock_limit: Option<u64>,
+    /// `RLIMIT_MEMLOCK`'s hard limit, the most `setrlimit` may raise the soft one to without
+    /// privilege (`None`: the soft limit). Below the soft limit it is taken as the soft limit.
+    pub memlock_hard: Option<u64>,
 }
 
 impl Default for GuestConfig {
@@ -182,8 +186,23 @@ impl Default for GuestConfig {
         GuestConfig {
             cred: Cred::ROOT,
             memlock_limit: None,
+            memlock_hard: None,
         }
     }
+}
+
+/// The limit a guest starts with for a resource other than `Memlock`, in an address space of
+/// `space` bytes: Linux's defaults for a process (`include/asm-generic/resource.h`:
+/// `INIT_RLIMITS`), except that the address space is the guest's own size.
+fn default_rlimit(r: Resource, space: u64) -> Rlimit {
+    let (cur, max) = match r {
+        Resource::Stack => (8 << 20, RLIM_INFINITY),
+        Resource::Core => (0, RLIM_INFINITY),
+        Resource::Nofile => (1024, 4096),
+        Resource::As => (space, space),
+        _ => (RLIM_INFINITY, RLIM_INFINITY),
+    };
+    Rlimit { cur, max }
 }
 
 /// One guest's virtual memory.
@@ -195,6 +214,12 @@ pub(crate) struct GuestVm {
     /// Pages in entries carrying the POSIX lock flag (counted against `memlock_limit`).
     locked_pages: u64,
     pub memlock_limit: u64,
+    /// `RLIMIT_MEMLOCK`'s hard limit, never below `memlock_limit` (one writer:
+    /// [`crate::calls::process::setrlimit`]).
+    pub memlock_hard: u64,
+    /// The other resource limits, by [`Resource::index`] (the `Memlock` slot unused: the two
+    /// fields above are that limit), kept and reported, not enforced.
+    pub rlimits: [Rlimit; Resource::ALL.len()],
     /// Oldest first.
     attachments: Vec<Attachment>,
     /// The id the next attachment gets.
@@ -229,6 +254,11 @@ impl GuestVm {
             amap: Amap::new(&format!("vmm-guest-{}", id.0), cfg.space_pages)?,
             locked_pages: 0,
             memlock_limit: gc.memlock_limit.unwrap_or(cfg.limits.memlock),
+            memlock_hard: gc
+                .memlock_hard
+                .unwrap_or(0)
+                .max(gc.memlock_limit.unwrap_or(cfg.limits.memlock)),
+            rlimits: Resource::ALL.map(|r| default_rlimit(r, cfg.space_pages * PAGE_SIZE)),
             attachments: Vec::new(),
             next_attach: 0,
             fault: None,

@@ -429,7 +429,8 @@ pub(crate) fn lock_limits(
     more_wired: u64,
 ) -> Result<(), LimitHit> {
     let vm = &s.guests[&g];
-    let exempt = vm.cred.is_privileged() && s.policy.privilege_lifts_memlock;
+    // Linux `mm/mlock.c:do_mlock`: `locked <= lock_limit || capable(CAP_IPC_LOCK)`.
+    let exempt = vm.cred.may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
     if !exempt && !Limits::memlock_allows(vm.locked_pages(), more_locked, vm.memlock_limit) {
         return Err(LimitHit::Memlock);
     }

@@ -56,8 +56,9 @@ pub fn resident(m: &Machine, g: GuestId, at: Vaddr) -> Vec<u8> {
 /// An unprivileged guest `uid` with a locked-memory limit of `memlock` bytes.
 pub fn user(m: &Machine, uid: u32, memlock: u64) -> GuestId {
     m.add_guest(GuestConfig {
-        cred: Cred { uid, gid: uid },
+        cred: Cred::new(uid, uid),
         memlock_limit: Some(memlock),
+        ..GuestConfig::default()
     })
     .unwrap()
 }

@@ -74,6 +74,7 @@ fn linux_errnos_and_privilege() {
         .add_guest(GuestConfig {
             cred: Cred::ROOT,
             memlock_limit: Some(0),
+            ..GuestConfig::default()
         })
         .unwrap();
     let d = m.mmap(r, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
