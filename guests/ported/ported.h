@@ -186,11 +186,12 @@ static inline int ported_fails_with(int line, const char *what, long r, int got,
 /* Two numbers that must compare as `op`; both printed when they do not. */
 #define EXPECT_CMP(a, op, b)                                                                   \
     do {                                                                                       \
-        long long ported_a_ = (long long)(a), ported_b_ = (long long)(b);                      \
+        __typeof__(a) ported_a_ = (a);                                                         \
+        __typeof__(b) ported_b_ = (b);                                                         \
         if (!(ported_a_ op ported_b_)) {                                                       \
             char ported_w_[256];                                                               \
             snprintf(ported_w_, sizeof ported_w_, "%s %s %s: %lld against %lld", #a, #op, #b, \
-                     ported_a_, ported_b_);                                                    \
+                     (long long)ported_a_, (long long)ported_b_);                              \
             ported_fail(__LINE__, ported_w_, -1);                                              \
         }                                                                                      \
     } while (0)
