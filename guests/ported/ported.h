@@ -124,13 +124,11 @@ static inline void ported_case_end(void) {
     } while (0)
 #define EXPECT_ERRNO(c)                                                                        \
     do {                                                                                       \
-        errno = 0;                                                                             \
         if (!(c))                                                                              \
             ported_fail(__LINE__, #c, errno);                                                  \
     } while (0)
 #define ASSERT_ERRNO(c)                                                                        \
     do {                                                                                       \
-        errno = 0;                                                                             \
         if (!(c)) {                                                                            \
             ported_fail(__LINE__, #c, errno);                                                  \
             return;                                                                            \
