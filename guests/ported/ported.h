@@ -212,6 +212,42 @@ static inline int ported_summary(void) {
     return ported_failed ? 1 : 0;
 }
 
+/* LTP's tst_brk(TBROK): the case fails, the program's cleanup runs, and the program ends with
+ * its summary (a failed SAFE_* call). Set ported_cleanup to the port's cleanup. */
+static void (*ported_cleanup)(void);
+#define BROK(what) ported_brk(__LINE__, (what), errno)
+static inline void ported_brk(int line, const char *what, int e) {
+    ported_fail(line, what, e);
+    ported_failed++;
+    if (ported_cleanup) {
+        void (*c)(void) = ported_cleanup;
+        ported_cleanup = NULL;
+        c();
+    }
+    exit(ported_summary());
+}
+/* LTP's SAFE_* wrappers: a call that must not answer -1 (or MAP_FAILED). */
+#define SAFE(call)                                                                             \
+    ({                                                                                         \
+        long ported_s_ = (long)(call);                                                         \
+        if (ported_s_ == -1)                                                                   \
+            BROK(#call);                                                                       \
+        ported_s_;                                                                             \
+    })
+#define SAFE_PTR(call)                                                                         \
+    ({                                                                                         \
+        void *ported_s_ = (void *)(call);                                                      \
+        if (ported_s_ == (void *)-1)                                                           \
+            BROK(#call);                                                                       \
+        ported_s_;                                                                             \
+    })
+/* LTP's tst_res(TCONF) inside a case: the case is skipped, and goes on as LTP's does. */
+#define CONF(why)                                                                              \
+    do {                                                                                       \
+        printf("SKIP %s: %s\n", ported_name, (why));                                           \
+        ported_skipped_now = 1;                                                                \
+    } while (0)
+
 #ifdef __wasi__
 #include <sys/types.h>
 static inline pid_t ported_fork(void) {
