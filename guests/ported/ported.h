@@ -248,6 +248,77 @@ static inline void ported_brk(int line, const char *what, int e) {
         ported_skipped_now = 1;                                                                \
     } while (0)
 
+/* LTP's .needs_tmpdir: a new directory under /tmp becomes the working directory (removed by
+ * ported_tmpdir_remove, with what LTP would leave in it). */
+static char ported_tmp[64];
+static inline void ported_tmpdir(void) {
+    snprintf(ported_tmp, sizeof ported_tmp, "/tmp/ltp-ported-XXXXXX");
+    if (!mkdtemp(ported_tmp))
+        BROK("tst_tmpdir: mkdtemp(\"/tmp/ltp-ported-XXXXXX\")");
+    if (chdir(ported_tmp) == -1)
+        BROK("tst_tmpdir: chdir");
+}
+static inline void ported_tmpdir_remove(void) {
+    if (ported_tmp[0] && chdir("/") == 0)
+        rmdir(ported_tmp);
+}
+
+/* LTP's GETIPCKEY(): ftok of the working directory, with 'a', 'b', ... in turn. */
+#include <sys/ipc.h>
+static inline key_t ported_getipckey(void) {
+    static int count;
+    char buf[1024];
+    if (!getcwd(buf, sizeof buf))
+        BROK("safe_getcwd");
+    int id = count % 26 + (int)'a';
+    count++;
+    key_t key = ftok(buf, id);
+    if (key == -1)
+        BROK("ftok() failed");
+    return key;
+}
+
+/* LTP's TST_ASSERT_ULONG(path, val) / TST_ASSERT_INT: the file holds the number. */
+static inline void ported_assert_file_num(int line, const char *path, long long val,
+                                          int is_unsigned) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        ported_brk(line, path, errno);
+        return;
+    }
+    char buf[64];
+    char *got = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (!got) {
+        ported_brk(line, path, -1);
+        return;
+    }
+    long long v = is_unsigned ? (long long)strtoull(buf, NULL, 10) : strtoll(buf, NULL, 10);
+    if (v != val) {
+        char w[160];
+        if (is_unsigned)
+            snprintf(w, sizeof w, "%s != %llu got %llu", path, (unsigned long long)val,
+                     (unsigned long long)v);
+        else
+            snprintf(w, sizeof w, "%s != %lld got %lld", path, val, v);
+        ported_fail(line, w, -1);
+    }
+}
+#define TST_ASSERT_ULONG(path, val) ported_assert_file_num(__LINE__, (path), (long long)(val), 1)
+#define TST_ASSERT_INT(path, val) ported_assert_file_num(__LINE__, (path), (long long)(val), 0)
+
+/* LTP's SAFE_FILE_PRINTF(path, "%d", v). */
+static inline void ported_file_printf_int(int line, const char *path, int v) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        ported_brk(line, path, errno);
+        return;
+    }
+    if (fprintf(f, "%d", v) < 0 || fclose(f) != 0)
+        ported_brk(line, path, errno);
+}
+#define SAFE_FILE_PRINTF_INT(path, v) ported_file_printf_int(__LINE__, (path), (v))
+
 #ifdef __wasi__
 #include <sys/types.h>
 static inline pid_t ported_fork(void) {
