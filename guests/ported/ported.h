@@ -319,6 +319,41 @@ static inline void ported_file_printf_int(int line, const char *path, int v) {
 }
 #define SAFE_FILE_PRINTF_INT(path, v) ported_file_printf_int(__LINE__, (path), (v))
 
+/* The first bytes of LTP's tst_rand_data (lib/tst_rand_data.c). */
+static inline const char *ported_rand_data(void) {
+    return "\xa5\xf8\xde\x82\x8a\x94\x8d\xa0\x02\x67\x79\x53\xf9\x77\x34\x69";
+}
+
+/* LTP's TST_CHECKPOINT_WAKE(n) / TST_CHECKPOINT_WAIT(n) between a parent and its child: a pipe
+ * per checkpoint, made before the fork by ported_checkpoint_init(). A guest has neither fork nor
+ * pipe: there the init does nothing (the fork after it fails with ENOSYS) and a wake or wait is
+ * BROK with ENOSYS. */
+static int ported_checkpoints[2][2];
+static inline void ported_checkpoint_init(void) {
+#ifndef __wasi__
+    for (int i = 0; i < 2; i++)
+        if (pipe(ported_checkpoints[i]) == -1)
+            BROK("tst_checkpoint_init: pipe");
+#endif
+}
+static inline void ported_checkpoint_wake(int n) {
+#ifdef __wasi__
+    errno = ENOSYS;
+#else
+    if (write(ported_checkpoints[n][1], "x", 1) != 1)
+#endif
+        BROK("TST_CHECKPOINT_WAKE");
+}
+static inline void ported_checkpoint_wait(int n) {
+#ifdef __wasi__
+    errno = ENOSYS;
+#else
+    char c;
+    if (read(ported_checkpoints[n][0], &c, 1) != 1)
+#endif
+        BROK("TST_CHECKPOINT_WAIT");
+}
+
 #ifdef __wasi__
 #include <sys/types.h>
 static inline pid_t ported_fork(void) {
@@ -329,6 +364,26 @@ static inline pid_t ported_fork(void) {
 #include <sys/wait.h>
 #define ported_fork() fork()
 #endif
+
+/* LTP's tst_reap_children() / SAFE_WAIT: waits for every child. A child whose checks failed
+ * printed its FAIL lines and exits 1, which fails the parent's case too; any other non-zero
+ * end is a failure of its own. */
+static inline void ported_reap_children(void) {
+#ifndef __wasi__
+    int status;
+    while (wait(&status) > 0) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+            ported_failed_now = 1;
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char w[64];
+            snprintf(w, sizeof w, "child ended with wait status %d", status);
+            ported_fail(__LINE__, w, -1);
+        }
+    }
+#endif
+}
+/* A child's _exit(0) in LTP: here its status says whether its checks held. */
+#define CHILD_EXIT() _exit(ported_failed_now ? 1 : 0)
 
 /* Runs fn in a child process (gVisor's InForkedProcess): the child's failed checks print their
  * FAIL lines and make it exit 1. Answers the child's wait status, or -1 with errno when there
