@@ -53,7 +53,16 @@ static inline const char *ported_errno_name(int e) {
     case ENOTSUP: return "ENOTSUP";
     case EOVERFLOW: return "EOVERFLOW";
     case EIDRM: return "EIDRM";
-    default: return "E?";
+#ifdef ENOTCAPABLE
+    case ENOTCAPABLE: return "ENOTCAPABLE";
+#endif
+    default: {
+        static char buf[4][24];
+        static int next;
+        char *b = buf[next++ % 4];
+        snprintf(b, sizeof buf[0], "E?(%d)", e);
+        return b;
+    }
     }
 }
 

@@ -20,7 +20,33 @@ use vmm_cli::testing::{skip, skip_for_privilege, wasi_libc_available};
 
 /// Programs that do not yet print under vmm what Linux prints, each with the first thing it
 /// waits for (docs/ported.md has every difference and its cause).
-const BLOCKED: &[(&str, &str)] = &[];
+const BLOCKED: &[(&str, &str)] = &[
+    ("freebsd_mlock_test.c", "<sys/ptrace.h>, fork, waitpid; file-backed mmap (MAP_SHARED of a file)"),
+    ("gvisor_mlock.c", "capget/capset (<linux/capability.h>, syscall()), getrlimit/setrlimit, msync, madvise, MAP_LOCKED, mremap"),
+    ("gvisor_mmap_lock_protect.c", "<setjmp.h>, sigaction and SIGSEGV delivery, MAP_LOCKED, fork"),
+    ("gvisor_shm.c", "<signal.h> (SIGSEGV), ipc_perm.__key, struct shminfo/shm_info, getuid/getgid, mkstemp in /tmp, fork"),
+    ("ltp_mincore01.c", "getrlimit/setrlimit (<sys/resource.h>, rlim_t, RLIMIT_AS), a /tmp directory, file-backed mmap"),
+    ("ltp_mincore02.c", "mkdtemp and a /tmp directory (LTP's tmpdir), file-backed mmap"),
+    ("ltp_mincore04.c", "<sys/wait.h>, pipe, fork, file-backed mmap"),
+    ("ltp_mlock202.c", "<pwd.h> (getpwnam), seteuid, getrlimit/setrlimit, syscall(SYS_mlock2)"),
+    ("ltp_mlock203.c", "<linux/mman.h>, syscall(SYS_mlock2), /proc/self/status (VmLck)"),
+    ("ltp_mlockall03.c", "<pwd.h> (getpwnam), seteuid, setrlimit"),
+    ("ltp_shmctl03.c", "/proc/sys/kernel/shmmax, shmmni, shmall (no /proc for a guest: ENOTCAPABLE)"),
+    ("ltp_shmctl04.c", "<pwd.h> (getpwnam), seteuid, struct shm_info, SHM_STAT_ANY, /proc/sysvipc/shm"),
+    ("ltp_shmctl05.c", "<pthread.h> (threads), syscall(SYS_remap_file_pages)"),
+    ("ltp_shmctl06.c", "mkdtemp and a /tmp directory (LTP's tmpdir); wasm32 has the time_high fields x86_64 lacks"),
+    ("ltp_shmget05.c", "mkdtemp, getpid, /proc/sys/kernel/shm_next_id"),
+    ("ltp_shmget06.c", "mkdtemp, getpid, /proc/sys/kernel/shm_next_id"),
+    ("ltp_shmt02.c", "ftok of the working directory (ENOTCAPABLE: no directory), fork"),
+    ("ltp_shmt03.c", "ftok of the working directory (ENOTCAPABLE: no directory)"),
+    ("ltp_shmt04.c", "ftok of the working directory (ENOTCAPABLE: no directory), fork"),
+    ("ltp_shmt05.c", "ftok of the working directory (ENOTCAPABLE: no directory)"),
+    ("ltp_shmt07.c", "ftok of the working directory (ENOTCAPABLE: no directory), fork"),
+    ("ltp_shmt08.c", "ftok of the working directory (ENOTCAPABLE: no directory)"),
+    ("ltp_shmt09.c", "ftok of the working directory (ENOTCAPABLE), then sbrk of a negative increment (wasi-libc aborts)"),
+    ("ltp_shmt10.c", "ftok of the working directory (ENOTCAPABLE: no directory), fork"),
+    ("netbsd_t_sysv_shm.c", "<signal.h> (sigaction, SIGCHLD, sigsuspend), <sys/wait.h>, fork, mkdtemp in /tmp"),
+];
 
 /// Programs with a case that forks (`ported_fork`, which is ENOSYS for a guest): they must
 /// build natively.
