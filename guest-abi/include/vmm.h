@@ -20,6 +20,7 @@
 #define ENOMEM 12
 #define EACCES 13
 #define EFAULT 14
+#define EBUSY 16
 #define EEXIST 17
 #define EINVAL 22
 #define ENOSPC 28
@@ -36,9 +37,23 @@
 #define MAP_PRIVATE 0x0002
 #define MAP_FIXED 0x0010
 #define MAP_ANON 0x1000
+#define MAP_WIRED 0x0800
+#define MAP_POPULATE 0x100000
 #define MAP_FAILED ((void *)-1)
 #define MCL_CURRENT 0x1
 #define MCL_FUTURE 0x2
+#define MCL_ONFAULT 0x4
+#define MLOCK_ONFAULT 0x1
+#define MADV_NORMAL 0
+#define MADV_RANDOM 1
+#define MADV_SEQUENTIAL 2
+#define MADV_WILLNEED 3
+#define MADV_DONTNEED 4
+#define MADV_FREE 6
+#define MADV_DONTNEED_LOCKED 24
+#define MS_ASYNC 0x1
+#define MS_INVALIDATE 0x2
+#define MS_SYNC 0x4
 
 /* <sys/ipc.h> and <sys/shm.h> */
 #define IPC_PRIVATE 0
@@ -50,6 +65,10 @@
 #define IPC_STAT 2
 #define SHM_LOCK 3
 #define SHM_UNLOCK 4
+#define IPC_INFO 0x103
+#define SHM_STAT 0x10d
+#define SHM_INFO 0x10e
+#define SHM_STAT_ANY 0x10f
 #define SHM_RDONLY 010000
 #define SHM_RND 020000
 #define SHMLBA 4096
@@ -92,9 +111,12 @@ VMM_IMPORT(munmap) int vmm_munmap(int addr, int len);
 VMM_IMPORT(mprotect) int vmm_mprotect(int addr, int len, int prot);
 VMM_IMPORT(mincore) int vmm_mincore(int addr, int len, int vec);
 VMM_IMPORT(mlock) int vmm_mlock(int addr, int len);
+VMM_IMPORT(mlock2) int vmm_mlock2(int addr, int len, int flags);
 VMM_IMPORT(munlock) int vmm_munlock(int addr, int len);
 VMM_IMPORT(mlockall) int vmm_mlockall(int flags);
 VMM_IMPORT(munlockall) int vmm_munlockall(void);
+VMM_IMPORT(madvise) int vmm_madvise(int addr, int len, int advice);
+VMM_IMPORT(msync) int vmm_msync(int addr, int len, int flags);
 VMM_IMPORT(shmget) int vmm_shmget(int key, int size, int shmflg);
 VMM_IMPORT(shmat) int vmm_shmat(int shmid, int addr, int shmflg);
 VMM_IMPORT(shmdt) int vmm_shmdt(int addr);
@@ -126,9 +148,12 @@ static inline int munmap(void *a, size_t len) { return vmm_ret(vmm_munmap(VMM_P(
 static inline int mprotect(void *a, size_t len, int prot) { return vmm_ret(vmm_mprotect(VMM_P(a), (int)len, prot)); }
 static inline int mincore(void *a, size_t len, unsigned char *vec) { return vmm_ret(vmm_mincore(VMM_P(a), (int)len, VMM_P(vec))); }
 static inline int mlock(const void *a, size_t len) { return vmm_ret(vmm_mlock(VMM_P(a), (int)len)); }
+static inline int mlock2(const void *a, size_t len, unsigned int flags) { return vmm_ret(vmm_mlock2(VMM_P(a), (int)len, (int)flags)); }
 static inline int munlock(const void *a, size_t len) { return vmm_ret(vmm_munlock(VMM_P(a), (int)len)); }
 static inline int mlockall(int flags) { return vmm_ret(vmm_mlockall(flags)); }
 static inline int munlockall(void) { return vmm_ret(vmm_munlockall()); }
+static inline int madvise(void *a, size_t len, int advice) { return vmm_ret(vmm_madvise(VMM_P(a), (int)len, advice)); }
+static inline int msync(void *a, size_t len, int flags) { return vmm_ret(vmm_msync(VMM_P(a), (int)len, flags)); }
 static inline int shmget(key_t key, size_t size, int shmflg) { return vmm_ret(vmm_shmget(key, (int)size, shmflg)); }
 static inline void *shmat(int shmid, const void *addr, int shmflg) {
     int r = vmm_shmat(shmid, VMM_P(addr), shmflg);

@@ -17,9 +17,12 @@ VMM_IMPORT(munmap) int __vmm_munmap(int addr, int len);
 VMM_IMPORT(mprotect) int __vmm_mprotect(int addr, int len, int prot);
 VMM_IMPORT(mincore) int __vmm_mincore(int addr, int len, int vec);
 VMM_IMPORT(mlock) int __vmm_mlock(int addr, int len);
+VMM_IMPORT(mlock2) int __vmm_mlock2(int addr, int len, int flags);
 VMM_IMPORT(munlock) int __vmm_munlock(int addr, int len);
 VMM_IMPORT(mlockall) int __vmm_mlockall(int flags);
 VMM_IMPORT(munlockall) int __vmm_munlockall(void);
+VMM_IMPORT(msync) int __vmm_msync(int addr, int len, int flags);
+VMM_IMPORT(madvise) int __vmm_madvise(int addr, int len, int advice);
 VMM_IMPORT(shmget) int __vmm_shmget(int key, int size, int flags);
 VMM_IMPORT(shmat) int __vmm_shmat(int id, int addr, int flags);
 VMM_IMPORT(shmdt) int __vmm_shmdt(int addr);
@@ -37,6 +40,7 @@ static int from_abi_errno(int e) {
     case VMM_ABI_ENOMEM: return ENOMEM;
     case VMM_ABI_EACCES: return EACCES;
     case VMM_ABI_EFAULT: return EFAULT;
+    case VMM_ABI_EBUSY: return EBUSY;
     case VMM_ABI_EEXIST: return EEXIST;
     case VMM_ABI_EINVAL: return EINVAL;
     case VMM_ABI_ENOSPC: return ENOSPC;
@@ -78,13 +82,16 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
     int p, f = 0;
     if (prot_to_abi(prot, &p) != 0) return (errno = EINVAL, MAP_FAILED);
     /* Hints with no meaning here are accepted, as Linux accepts them. */
-    int known = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANON | MAP_NORESERVE | MAP_POPULATE;
+    int known = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANON | MAP_NORESERVE | MAP_POPULATE |
+                MAP_LOCKED;
     if (flags & ~known) return (errno = EINVAL, MAP_FAILED);
     if (!(flags & MAP_ANON)) return (errno = fd < 0 ? EBADF : ENODEV, MAP_FAILED);
     if (off != 0) return (errno = EINVAL, MAP_FAILED);
     if (flags & MAP_SHARED) f |= VMM_ABI_MAP_SHARED;
     if (flags & MAP_PRIVATE) f |= VMM_ABI_MAP_PRIVATE;
     if (flags & MAP_FIXED) f |= VMM_ABI_MAP_FIXED;
+    if (flags & MAP_LOCKED) f |= VMM_ABI_MAP_WIRED;
+    if (flags & MAP_POPULATE) f |= VMM_ABI_MAP_POPULATE;
     f |= VMM_ABI_MAP_ANON;
     int r = ret(__vmm_mmap(P(addr), len32(len), p, f));
     return r == -1 ? MAP_FAILED : (void *)(uintptr_t)(uint32_t)r;
@@ -105,13 +112,52 @@ int mincore(void *addr, size_t len, unsigned char *vec) {
 int mlock(const void *addr, size_t len) { return ret(__vmm_mlock(P(addr), len32(len))); }
 int munlock(const void *addr, size_t len) { return ret(__vmm_munlock(P(addr), len32(len))); }
 
+int mlock2(const void *addr, size_t len, unsigned int flags) {
+    if (flags & ~(unsigned)MLOCK_ONFAULT) return fail(EINVAL);
+    return ret(__vmm_mlock2(P(addr), len32(len), flags & MLOCK_ONFAULT ? VMM_ABI_MLOCK_ONFAULT : 0));
+}
+
 int mlockall(int flags) {
-    if (flags == 0 || (flags & ~(MCL_CURRENT | MCL_FUTURE))) return fail(EINVAL);
-    int f = (flags & MCL_CURRENT ? VMM_ABI_MCL_CURRENT : 0) | (flags & MCL_FUTURE ? VMM_ABI_MCL_FUTURE : 0);
+    if (flags == 0 || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))) return fail(EINVAL);
+    int f = (flags & MCL_CURRENT ? VMM_ABI_MCL_CURRENT : 0) | (flags & MCL_FUTURE ? VMM_ABI_MCL_FUTURE : 0) |
+            (flags & MCL_ONFAULT ? VMM_ABI_MCL_ONFAULT : 0);
     return ret(__vmm_mlockall(f));
 }
 
 int munlockall(void) { return ret(__vmm_munlockall()); }
+
+int madvise(void *addr, size_t len, int advice) {
+    int a;
+    switch (advice) {
+    case MADV_NORMAL: a = VMM_ABI_MADV_NORMAL; break;
+    case MADV_RANDOM: a = VMM_ABI_MADV_RANDOM; break;
+    case MADV_SEQUENTIAL: a = VMM_ABI_MADV_SEQUENTIAL; break;
+    case MADV_WILLNEED: a = VMM_ABI_MADV_WILLNEED; break;
+    case MADV_DONTNEED: a = VMM_ABI_MADV_DONTNEED; break;
+    case MADV_FREE: a = VMM_ABI_MADV_FREE; break;
+    case MADV_DONTNEED_LOCKED: a = VMM_ABI_MADV_DONTNEED_LOCKED; break;
+    default: return fail(EINVAL);
+    }
+    return ret(__vmm_madvise(P(addr), len32(len), a));
+}
+
+/* As the C libraries have it: the error is returned, errno is left alone, and DONTNEED (which
+ * drops data on Linux, where POSIX only allows a hint) does nothing. */
+int posix_madvise(void *addr, size_t len, int advice) {
+    if (advice == POSIX_MADV_DONTNEED) return 0;
+    int saved = errno;
+    int r = madvise(addr, len, advice);
+    int e = r < 0 ? errno : 0;
+    errno = saved;
+    return e;
+}
+
+int msync(void *addr, size_t len, int flags) {
+    if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return fail(EINVAL);
+    int f = (flags & MS_ASYNC ? VMM_ABI_MS_ASYNC : 0) | (flags & MS_INVALIDATE ? VMM_ABI_MS_INVALIDATE : 0) |
+            (flags & MS_SYNC ? VMM_ABI_MS_SYNC : 0);
+    return ret(__vmm_msync(P(addr), len32(len), f));
+}
 
 int shmget(key_t key, size_t size, int shmflg) {
     if (shmflg & ~(IPC_CREAT | IPC_EXCL | 0777)) shmflg &= IPC_CREAT | IPC_EXCL | 0777;
@@ -144,9 +190,39 @@ static void put(unsigned char *b, int off, uint32_t v) {
 int shmctl(int shmid, int cmd, struct shmid_ds *buf) {
     unsigned char raw[VMM_ABI_DS_SIZE];
     switch (cmd) {
-    case IPC_STAT: {
-        int r = ret(__vmm_shmctl(shmid, VMM_ABI_IPC_STAT, P(raw)));
-        if (r != 0) return r;
+    case IPC_INFO: {
+        unsigned char li[VMM_ABI_SHMINFO_SIZE];
+        int r = ret(__vmm_shmctl(shmid, VMM_ABI_IPC_INFO, P(li)));
+        if (r < 0) return r;
+        if (!buf) return fail(EFAULT);
+        struct shminfo *i = (struct shminfo *)(void *)buf;
+        memset(i, 0, sizeof *i);
+        i->shmmax = field(li, VMM_ABI_SHMINFO_SHMMAX);
+        i->shmmin = field(li, VMM_ABI_SHMINFO_SHMMIN);
+        i->shmmni = field(li, VMM_ABI_SHMINFO_SHMMNI);
+        i->shmseg = field(li, VMM_ABI_SHMINFO_SHMSEG);
+        i->shmall = field(li, VMM_ABI_SHMINFO_SHMALL);
+        return r;
+    }
+    case SHM_INFO: {
+        unsigned char si[VMM_ABI_SHM_INFO_SIZE];
+        int r = ret(__vmm_shmctl(shmid, VMM_ABI_SHM_INFO, P(si)));
+        if (r < 0) return r;
+        if (!buf) return fail(EFAULT);
+        struct shm_info *u = (struct shm_info *)(void *)buf;
+        memset(u, 0, sizeof *u);
+        u->used_ids = (int)field(si, VMM_ABI_SHM_INFO_USED_IDS);
+        u->shm_tot = field(si, VMM_ABI_SHM_INFO_SHM_TOT);
+        u->shm_rss = field(si, VMM_ABI_SHM_INFO_SHM_RSS);
+        u->shm_swp = field(si, VMM_ABI_SHM_INFO_SHM_SWP);
+        return r;
+    }
+    case IPC_STAT:
+    case SHM_STAT:
+    case SHM_STAT_ANY: {
+        int abi = cmd == IPC_STAT ? VMM_ABI_IPC_STAT : cmd == SHM_STAT ? VMM_ABI_SHM_STAT : VMM_ABI_SHM_STAT_ANY;
+        int r = ret(__vmm_shmctl(shmid, abi, P(raw)));
+        if (r < 0) return r;
         if (!buf) return fail(EFAULT);
         uint32_t mode = field(raw, VMM_ABI_DS_MODE);
         memset(buf, 0, sizeof *buf);
@@ -164,7 +240,7 @@ int shmctl(int shmid, int cmd, struct shmid_ds *buf) {
         buf->shm_cpid = (pid_t)field(raw, VMM_ABI_DS_CPID);
         buf->shm_lpid = (pid_t)field(raw, VMM_ABI_DS_LPID);
         buf->shm_nattch = field(raw, VMM_ABI_DS_NATTCH);
-        return 0;
+        return r;
     }
     case IPC_SET:
         if (!buf) return fail(EFAULT);

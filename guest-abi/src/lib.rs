@@ -250,6 +250,8 @@ pub mod errno {
     pub const EACCES: i32 = 13;
     /// Bad address.
     pub const EFAULT: i32 = 14;
+    /// Device or resource busy (`msync(MS_INVALIDATE)` of locked pages).
+    pub const EBUSY: i32 = 16;
     /// File exists (segment exists and IPC_EXCL was given).
     pub const EEXIST: i32 = 17;
     /// Invalid argument.
@@ -272,6 +274,7 @@ pub mod errno {
         ("ENOMEM", ENOMEM),
         ("EACCES", EACCES),
         ("EFAULT", EFAULT),
+        ("EBUSY", EBUSY),
         ("EEXIST", EEXIST),
         ("EINVAL", EINVAL),
         ("ENOSPC", ENOSPC),
@@ -304,12 +307,44 @@ pub mod mman {
     pub const MAP_FIXED: i32 = 0x0010;
     /// Anonymous memory (the only kind `mmap` maps here).
     pub const MAP_ANON: i32 = 0x1000;
+    /// Lock the new mapping, as if `mlock` followed (NetBSD's `MAP_WIRED`; the POSIX layer's
+    /// `MAP_LOCKED`), under the rule sets that have it.
+    pub const MAP_WIRED: i32 = 0x0800;
+    /// Bring every page in before returning (Linux's `MAP_POPULATE`; this project's own bit,
+    /// NetBSD has none).
+    pub const MAP_POPULATE: i32 = 0x0010_0000;
     /// `mmap`'s failure value in C (the raw host call returns a negated errno instead).
     pub const MAP_FAILED: i32 = -1;
     /// `mlockall`: lock every current mapping.
     pub const MCL_CURRENT: i32 = 0x1;
     /// `mlockall`: lock every future mapping.
     pub const MCL_FUTURE: i32 = 0x2;
+    /// `mlockall` (Linux's, with `MCL_CURRENT` or `MCL_FUTURE`): lock on fault. NetBSD has
+    /// none; the number is Linux's.
+    pub const MCL_ONFAULT: i32 = 0x4;
+    /// `mlock2` (Linux's): lock on fault.
+    pub const MLOCK_ONFAULT: i32 = 0x1;
+    /// `madvise`: no special treatment.
+    pub const MADV_NORMAL: i32 = 0;
+    /// `madvise`: random access (no fault-ahead).
+    pub const MADV_RANDOM: i32 = 1;
+    /// `madvise`: sequential access (fault-ahead forward, far).
+    pub const MADV_SEQUENTIAL: i32 = 2;
+    /// `madvise`: bring the pages in now.
+    pub const MADV_WILLNEED: i32 = 3;
+    /// `madvise`: not needed soon (Linux drops private anonymous pages; the BSDs keep them).
+    pub const MADV_DONTNEED: i32 = 4;
+    /// `madvise`: the data may go.
+    pub const MADV_FREE: i32 = 6;
+    /// `madvise` (Linux's): `MADV_DONTNEED`, locked pages included. NetBSD has none; the
+    /// number is Linux's.
+    pub const MADV_DONTNEED_LOCKED: i32 = 24;
+    /// `msync`: schedule the writes and return.
+    pub const MS_ASYNC: i32 = 0x1;
+    /// `msync`: drop cached copies (refused over locked pages).
+    pub const MS_INVALIDATE: i32 = 0x2;
+    /// `msync`: write and wait.
+    pub const MS_SYNC: i32 = 0x4;
 }
 
 /// SysV IPC and shared-memory constants, as NetBSD's `<sys/ipc.h>` and `<sys/shm.h>` define them.
@@ -332,6 +367,18 @@ pub mod ipc {
     pub const SHM_LOCK: i32 = 3;
     /// `shmctl`: unwire the segment (SVID, balanced).
     pub const SHM_UNLOCK: i32 = 4;
+    /// `shmctl` (Linux's, under `--semantics linux`): the limits into a [`super::shminfo`];
+    /// returns the highest segment index in use. This project's number (Linux's `IPC_INFO` 3
+    /// plus 0x100: NetBSD has none, and its 3 is `SHM_LOCK`).
+    pub const IPC_INFO: i32 = 0x103;
+    /// `shmctl` (Linux's): the status of the segment at index `shmid` into a `shmid_ds`;
+    /// returns its id. Needs read permission.
+    pub const SHM_STAT: i32 = 0x10d;
+    /// `shmctl` (Linux's): the segments' use into a [`super::shm_info`]; returns the highest
+    /// segment index in use.
+    pub const SHM_INFO: i32 = 0x10e;
+    /// `shmctl` (Linux's): `SHM_STAT` without the permission check.
+    pub const SHM_STAT_ANY: i32 = 0x10f;
     /// `shmat`: attach read-only.
     pub const SHM_RDONLY: i32 = 0o10000;
     /// `shmat`: round the attach address down to SHMLBA.
@@ -345,7 +392,7 @@ pub mod ipc {
 /// The guest's view of `struct shmid_ds`: thirteen little-endian 32-bit fields, 52 bytes.
 ///
 /// `shm_perm` (uid, gid, cuid, cgid, mode, key) comes first, then size, last and creating
-/// guest, attach count and the three times (machine ticks, not wall-clock seconds).
+/// guest, attach count and the three times (seconds since the Epoch).
 pub mod shmid_ds {
     /// Size of the structure in guest memory.
     pub const SIZE: u32 = 52;
@@ -363,22 +410,58 @@ pub mod shmid_ds {
     pub const KEY: u32 = 20;
     /// Offset of `shm_segsz` (bytes).
     pub const SEGSZ: u32 = 24;
-    /// Offset of `shm_lpid` (guest index of the last shmat/shmdt).
+    /// Offset of `shm_lpid` (pid of the last shmat or shmdt, 0 before any).
     pub const LPID: u32 = 28;
-    /// Offset of `shm_cpid` (guest index of the creator).
+    /// Offset of `shm_cpid` (pid of the creator).
     pub const CPID: u32 = 32;
     /// Offset of `shm_nattch` (number of attachments).
     pub const NATTCH: u32 = 36;
-    /// Offset of `shm_atime` (machine ticks of the last attach).
+    /// Offset of `shm_atime` (seconds since the Epoch at the last attach).
     pub const ATIME: u32 = 40;
-    /// Offset of `shm_dtime` (machine ticks of the last detach).
+    /// Offset of `shm_dtime` (seconds since the Epoch at the last detach).
     pub const DTIME: u32 = 44;
-    /// Offset of `shm_ctime` (machine ticks of the last change).
+    /// Offset of `shm_ctime` (seconds since the Epoch at the last change).
     pub const CTIME: u32 = 48;
     /// Mode bit reported by IPC_STAT while the segment is SHM_LOCKed.
     pub const SHM_LOCKED: i32 = 0o4000;
     /// Mode bit reported by IPC_STAT once the segment is marked for removal.
     pub const SHM_DEST: i32 = 0o1000;
+}
+
+/// The guest's view of Linux's `struct shminfo` (`shmctl(IPC_INFO)`): five little-endian
+/// 32-bit fields, 20 bytes.
+pub mod shminfo {
+    /// Size of the structure in guest memory.
+    pub const SIZE: u32 = 20;
+    /// Offset of `shmmax` (largest segment, bytes).
+    pub const SHMMAX: u32 = 0;
+    /// Offset of `shmmin` (smallest segment, bytes).
+    pub const SHMMIN: u32 = 4;
+    /// Offset of `shmmni` (most segments).
+    pub const SHMMNI: u32 = 8;
+    /// Offset of `shmseg` (most attachments per guest).
+    pub const SHMSEG: u32 = 12;
+    /// Offset of `shmall` (most pages in all segments).
+    pub const SHMALL: u32 = 16;
+}
+
+/// The guest's view of Linux's `struct shm_info` (`shmctl(SHM_INFO)`): six little-endian
+/// 32-bit fields, 24 bytes; the page counts are pages.
+pub mod shm_info {
+    /// Size of the structure in guest memory.
+    pub const SIZE: u32 = 24;
+    /// Offset of `used_ids` (segments).
+    pub const USED_IDS: u32 = 0;
+    /// Offset of `shm_tot` (pages in all segments).
+    pub const SHM_TOT: u32 = 4;
+    /// Offset of `shm_rss` (of them, resident).
+    pub const SHM_RSS: u32 = 8;
+    /// Offset of `shm_swp` (of them, swapped out).
+    pub const SHM_SWP: u32 = 12;
+    /// Offset of `swap_attempts` (always 0, as Linux).
+    pub const SWAP_ATTEMPTS: u32 = 16;
+    /// Offset of `swap_successes` (always 0, as Linux).
+    pub const SWAP_SUCCESSES: u32 = 20;
 }
 
 /// `vmm_dump(flags)` flags (this project's own; no NetBSD counterpart).
@@ -434,6 +517,11 @@ pub const FUNCTIONS: &[HostFn] = &[
         "mlock(addr, len): POSIX lock (a flag: not counted)",
     ),
     f(
+        "mlock2",
+        3,
+        "mlock2(addr, len, flags): Linux's mlock; MLOCK_ONFAULT wires pages as they come in",
+    ),
+    f(
         "munlock",
         2,
         "munlock(addr, len): POSIX unlock (clears the flag)",
@@ -447,6 +535,16 @@ pub const FUNCTIONS: &[HostFn] = &[
         "munlockall",
         0,
         "munlockall(): clear every lock flag and MCL_FUTURE",
+    ),
+    f(
+        "madvise",
+        3,
+        "madvise(addr, len, advice): fault-ahead advice, WILLNEED, DONTNEED, FREE, DONTNEED_LOCKED",
+    ),
+    f(
+        "msync",
+        3,
+        "msync(addr, len, flags): MS_ASYNC, MS_SYNC or MS_INVALIDATE (refused over locked pages)",
     ),
     f(
         "shmget",

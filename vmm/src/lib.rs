@@ -60,14 +60,14 @@ pub use base::addr::{
 pub use base::errno::Errno;
 pub use base::limits::Limits;
 pub use base::types::{Access, FaultError, Invariant, RefusedFault, Violation};
-pub use calls::mmap::{MapFlags, MlockallFlags};
-pub use calls::shm::{IpcPerm, ShmCmd, ShmidDs};
+pub use calls::mmap::{Madvice, MapFlags, MlockallFlags, MsyncFlags};
+pub use calls::shm::{IpcPerm, ShmCmd, ShmLimitsInfo, ShmUsage, ShmidDs};
 pub use machine::{
     Corruption, Cred, FaultAhead, GuestConfig, Machine, MachineConfig, PageInfo, Pagedaemon,
     Residency, Stats,
 };
 pub use rules::Semantics;
-pub use vm::map::{Backing, Entry, Prot};
+pub use vm::map::{Advice, Backing, Entry, Prot};
 pub use vm::swap::SwapBacking;
 pub use vm::wire::{EntryFlags, WireState};
 

@@ -9,7 +9,7 @@ use crate::base::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
 use crate::base::errno::Errno;
 use crate::base::events::{Event, EventKind, EventLog};
 use crate::calls::mmap::{self, PLACEMENT_FLOOR};
-use crate::calls::shm::{self, ShmCmd, ShmidDs};
+use crate::calls::shm::{self, ShmCmd, ShmLimitsInfo, ShmUsage, ShmidDs};
 use crate::calls::unmap;
 use crate::diag::dump;
 use crate::vm::fault;
@@ -167,6 +167,12 @@ impl Machine {
         self.with(|s| s.add_guest(&gc))
     }
 
+    /// Guest `g`'s process id (`getpid`, `shm_cpid`, `shm_lpid`): stable for its life and never
+    /// 0 or 1.
+    pub fn pid(&self, g: GuestId) -> Result<u32, Errno> {
+        self.with(|s| s.guest(g).map(|vm| vm.pid()))
+    }
+
     /// The guest exits: every mapping is removed (really unwired), every attachment detached,
     /// every frame and swap slot it held freed.
     pub fn exit_guest(&self, g: GuestId) -> Result<(), Errno> {
@@ -217,10 +223,36 @@ impl Machine {
         let c = Call::new(g, "mincore", [Arg::Addr(addr.0), Arg::Addr(len)]);
         self.call(c, |s| mmap::mincore(s, g, addr, len))
     }
+
+    /// `mincore` as a guest's call answers it: the bytes to write to its vector and the call's
+    /// result, which under `linux` can be `ENOMEM` after the bytes of the pages before a hole.
+    pub fn mincore_to_hole(
+        &self,
+        g: GuestId,
+        addr: Vaddr,
+        len: u64,
+    ) -> Result<(Vec<u8>, Result<(), Errno>), Errno> {
+        let c = Call::new(g, "mincore", [Arg::Addr(addr.0), Arg::Addr(len)]);
+        self.call(c, |s| mmap::mincore_to_hole(s, g, addr, len))
+    }
     /// `mlock`: sets the POSIX lock flag on the range; wires what was not wired.
     pub fn mlock(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
         let c = Call::new(g, "mlock", [Arg::Addr(addr.0), Arg::Addr(len)]);
         self.call(c, |s| mmap::mlock(s, g, addr, len))
+    }
+    /// Linux's `mlock2`: `mlock`, or with `onfault` (`MLOCK_ONFAULT`) a lock that wires pages
+    /// as they come in; `ENOSYS` under a rule set without it.
+    pub fn mlock2(&self, g: GuestId, addr: Vaddr, len: u64, onfault: bool) -> Result<(), Errno> {
+        let c = Call::new(
+            g,
+            "mlock2",
+            [
+                Arg::Addr(addr.0),
+                Arg::Addr(len),
+                Arg::Name(if onfault { "MLOCK_ONFAULT" } else { "0" }),
+            ],
+        );
+        self.call(c, |s| mmap::mlock2(s, g, addr, len, onfault))
     }
     /// `munlock`: clears the flag; unwires only what nothing else holds.
     pub fn munlock(&self, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
@@ -232,6 +264,40 @@ impl Machine {
         let c = Call::new(g, "mlockall", [Arg::Num(flags.bits().into())]);
         self.call(c, |s| mmap::mlockall(s, g, flags))
     }
+    /// `madvise`: fault-ahead advice, or pages brought in or dropped; see
+    /// `calls::mmap::madvise`.
+    pub fn madvise(
+        &self,
+        g: GuestId,
+        addr: Vaddr,
+        len: u64,
+        advice: crate::Madvice,
+    ) -> Result<(), Errno> {
+        let c = Call::new(
+            g,
+            "madvise",
+            [Arg::Addr(addr.0), Arg::Addr(len), Arg::Name(advice.name())],
+        );
+        self.call(c, |s| mmap::madvise(s, g, addr, len, advice))
+    }
+
+    /// `msync`: under every rule set a check of the range and, with `MS_INVALIDATE`, of its
+    /// locks (anonymous memory has no file to write back); see `calls::mmap::msync`.
+    pub fn msync(
+        &self,
+        g: GuestId,
+        addr: Vaddr,
+        len: u64,
+        flags: crate::MsyncFlags,
+    ) -> Result<(), Errno> {
+        let c = Call::new(
+            g,
+            "msync",
+            [Arg::Addr(addr.0), Arg::Addr(len), Arg::Mode(flags.bits())],
+        );
+        self.call(c, |s| mmap::msync(s, g, addr, len, flags))
+    }
+
     /// `munlockall`.
     pub fn munlockall(&self, g: GuestId) -> Result<(), Errno> {
         self.call(Call::new(g, "munlockall", []), |s| mmap::munlockall(s, g))
@@ -298,6 +364,32 @@ impl Machine {
             [Arg::Num(id.0.into()), Arg::Name(shm_cmd_name(&cmd))],
         );
         self.call(c, |s| shm::shmctl(s, g, id, cmd))
+    }
+
+    /// Linux's `shmctl(IPC_INFO)`: the shared-memory limits and the highest segment index in
+    /// use; `EINVAL` under a rule set without it.
+    pub fn ipc_info(&self, g: GuestId) -> Result<(ShmLimitsInfo, u32), Errno> {
+        let c = Call::new(g, "shmctl", [Arg::Num(0), Arg::Name("IPC_INFO")]);
+        self.call(c, |s| shm::ipc_info(s))
+    }
+
+    /// Linux's `shmctl(SHM_INFO)`: the segments' use and the highest index in use.
+    pub fn shm_info(&self, g: GuestId) -> Result<(ShmUsage, u32), Errno> {
+        let c = Call::new(g, "shmctl", [Arg::Num(0), Arg::Name("SHM_INFO")]);
+        self.call(c, |s| shm::shm_info(s))
+    }
+
+    /// Linux's `shmctl(SHM_STAT)` (`any`: `SHM_STAT_ANY`) of the segment at table index `idx`:
+    /// its id and status.
+    pub fn shm_stat_index(
+        &self,
+        g: GuestId,
+        idx: u32,
+        any: bool,
+    ) -> Result<(ShmId, ShmidDs), Errno> {
+        let name = if any { "SHM_STAT_ANY" } else { "SHM_STAT" };
+        let c = Call::new(g, "shmctl", [Arg::Num(i64::from(idx)), Arg::Name(name)]);
+        self.call(c, |s| shm::shm_stat_index(s, g, idx, any))
     }
 
     /// Copies guest memory out to the host, bringing pages in as needed (`EFAULT` for unmapped or

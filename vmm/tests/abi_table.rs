@@ -116,6 +116,24 @@ fn the_posix_layer_uses_the_same_numbers_and_functions() {
     ] {
         assert_eq!(define(h, &format!("VMM_ABI_DS_{name}")), v as i32, "{name}");
     }
+    use guest_abi::{shm_info as si, shminfo as li};
+    for (name, v) in [
+        ("SHMINFO_SIZE", li::SIZE),
+        ("SHMINFO_SHMMAX", li::SHMMAX),
+        ("SHMINFO_SHMMIN", li::SHMMIN),
+        ("SHMINFO_SHMMNI", li::SHMMNI),
+        ("SHMINFO_SHMSEG", li::SHMSEG),
+        ("SHMINFO_SHMALL", li::SHMALL),
+        ("SHM_INFO_SIZE", si::SIZE),
+        ("SHM_INFO_USED_IDS", si::USED_IDS),
+        ("SHM_INFO_SHM_TOT", si::SHM_TOT),
+        ("SHM_INFO_SHM_RSS", si::SHM_RSS),
+        ("SHM_INFO_SHM_SWP", si::SHM_SWP),
+        ("SHM_INFO_SWAP_ATTEMPTS", si::SWAP_ATTEMPTS),
+        ("SHM_INFO_SWAP_SUCCESSES", si::SWAP_SUCCESSES),
+    ] {
+        assert_eq!(define(h, &format!("VMM_ABI_{name}")), v as i32, "{name}");
+    }
     let lib = file("vmm_posix.c");
     let imports: Vec<&str> = lib
         .lines()
@@ -167,6 +185,20 @@ fn numbers() -> Vec<(&'static str, i32)> {
         ("MAP_ANON", mman::MAP_ANON),
         ("MCL_CURRENT", mman::MCL_CURRENT),
         ("MCL_FUTURE", mman::MCL_FUTURE),
+        ("MCL_ONFAULT", mman::MCL_ONFAULT),
+        ("MLOCK_ONFAULT", mman::MLOCK_ONFAULT),
+        ("MAP_WIRED", mman::MAP_WIRED),
+        ("MAP_POPULATE", mman::MAP_POPULATE),
+        ("MADV_NORMAL", mman::MADV_NORMAL),
+        ("MADV_RANDOM", mman::MADV_RANDOM),
+        ("MADV_SEQUENTIAL", mman::MADV_SEQUENTIAL),
+        ("MADV_WILLNEED", mman::MADV_WILLNEED),
+        ("MADV_DONTNEED", mman::MADV_DONTNEED),
+        ("MADV_FREE", mman::MADV_FREE),
+        ("MADV_DONTNEED_LOCKED", mman::MADV_DONTNEED_LOCKED),
+        ("MS_ASYNC", mman::MS_ASYNC),
+        ("MS_INVALIDATE", mman::MS_INVALIDATE),
+        ("MS_SYNC", mman::MS_SYNC),
         ("IPC_CREAT", ipc::IPC_CREAT),
         ("IPC_EXCL", ipc::IPC_EXCL),
         ("IPC_RMID", ipc::IPC_RMID),
@@ -174,6 +206,10 @@ fn numbers() -> Vec<(&'static str, i32)> {
         ("IPC_STAT", ipc::IPC_STAT),
         ("SHM_LOCK", ipc::SHM_LOCK),
         ("SHM_UNLOCK", ipc::SHM_UNLOCK),
+        ("IPC_INFO", ipc::IPC_INFO),
+        ("SHM_STAT", ipc::SHM_STAT),
+        ("SHM_INFO", ipc::SHM_INFO),
+        ("SHM_STAT_ANY", ipc::SHM_STAT_ANY),
         ("SHM_RDONLY", ipc::SHM_RDONLY),
         ("SHM_RND", ipc::SHM_RND),
         ("SHMLBA", ipc::SHMLBA),

@@ -292,6 +292,9 @@ struct Kernel {
     /// (`map->size > lim_cur(RLIMIT_MEMLOCK)`): `MCL_CURRENT` compares every mapped page,
     /// `PROT_NONE` ones too, with the limit.
     mlockall_counts_mapped: bool,
+    /// Linux `apply_mlockall_flags`: `mlockall` without `MCL_FUTURE` clears `VM_LOCKED` from
+    /// `mm->def_flags`, ending an earlier `MCL_FUTURE`; NetBSD, FreeBSD and illumos only set it.
+    current_ends_future: bool,
     /// A mapping made under `MCL_FUTURE` past the lock limit. NetBSD `uvm_mmap`: `ENOMEM`;
     /// Linux `do_mmap` → `mlock_future_ok`: `EAGAIN` (`shmat` too, through `do_mmap`);
     /// FreeBSD `vm_mmap_object`: `ENOMEM`; illumos: as proposed.
@@ -345,6 +348,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlockall_counts_mapped: false,
             future_over_memlock: Errno::ENOMEM,
             future_locks_prot_none: false,
+            current_ends_future: false,
             shm_lock: ShmLock::State,
             attach_removed: Some(Errno::EIDRM),
             rmid_hides_id: false,
@@ -365,6 +369,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlockall_counts_mapped: true,
             future_over_memlock: Errno::EAGAIN,
             future_locks_prot_none: true,
+            current_ends_future: true,
             shm_lock: ShmLock::Lazy,
             attach_removed: None,
             rmid_hides_id: false,
@@ -385,6 +390,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlockall_counts_mapped: true,
             future_over_memlock: Errno::ENOMEM,
             future_locks_prot_none: false,
+            current_ends_future: false,
             shm_lock: ShmLock::Absent,
             attach_removed: None,
             rmid_hides_id: false,
@@ -405,6 +411,7 @@ fn kernel_of(sem: Semantics) -> Kernel {
             mlockall_counts_mapped: false,
             future_over_memlock: Errno::ENOMEM,
             future_locks_prot_none: false,
+            current_ends_future: false,
             shm_lock: ShmLock::Counted,
             attach_removed: Some(Errno::EINVAL),
             rmid_hides_id: true,
@@ -1115,6 +1122,8 @@ impl World {
         }
         if flags & 2 != 0 {
             guests[g].future = true;
+        } else if self.k.current_ends_future {
+            guests[g].future = false;
         }
         (Ok(()), Some(guests))
     }

@@ -119,6 +119,24 @@ impl Logged for Vec<u8> {
         None
     }
 }
+/// A `mincore` that wrote part of its vector before a hole: logged with the errno it returned.
+impl Logged for (Vec<u8>, Result<(), crate::base::errno::Errno>) {
+    fn logged(&self) -> Option<Arg> {
+        self.1.err().map(|e| Arg::Name(e.name()))
+    }
+}
+/// Linux's `IPC_INFO` and `SHM_INFO`: logged with the index they return.
+impl<T> Logged for (T, u32) {
+    fn logged(&self) -> Option<Arg> {
+        Some(Arg::Num(i64::from(self.1)))
+    }
+}
+/// `SHM_STAT`: logged with the id it returns.
+impl Logged for (ShmId, ShmidDs) {
+    fn logged(&self) -> Option<Arg> {
+        self.0.logged()
+    }
+}
 impl Logged for Option<ShmidDs> {
     fn logged(&self) -> Option<Arg> {
         None

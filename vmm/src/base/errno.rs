@@ -21,6 +21,8 @@ pub enum Errno {
     EACCES = n::EACCES,
     /// Bad address.
     EFAULT = n::EFAULT,
+    /// Busy (locked pages an `msync(MS_INVALIDATE)` would drop).
+    EBUSY = n::EBUSY,
     /// Segment exists.
     EEXIST = n::EEXIST,
     /// Invalid argument.
@@ -45,8 +47,8 @@ impl Errno {
     pub fn from_code(code: i32) -> Option<Errno> {
         use Errno::*;
         [
-            EPERM, ENOENT, ESRCH, EIO, ENOMEM, EACCES, EFAULT, EEXIST, EINVAL, ENOSPC, EAGAIN,
-            ENOSYS, EIDRM,
+            EPERM, ENOENT, ESRCH, EIO, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EINVAL, ENOSPC,
+            EAGAIN, ENOSYS, EIDRM,
         ]
         .into_iter()
         .find(|e| e.code() == code)

@@ -191,6 +191,95 @@ pub struct Answers {
     /// Whether `IPC_RMID` takes the id out of the id space at once, so that every later call
     /// naming it fails with `EINVAL`.
     pub rmid_hides_id: bool,
+    /// Whether anonymous `mmap` needs one of `MAP_SHARED` and `MAP_PRIVATE` (`EINVAL` without
+    /// either); elsewhere neither means private.
+    pub mmap_needs_share_type: bool,
+    /// Whether `mincore` over a range that runs into a hole fills the vector for the pages
+    /// before the hole before it fails with `ENOMEM`; elsewhere it writes nothing.
+    pub mincore_fills_to_hole: bool,
+    /// `msync(MS_INVALIDATE)` of a range with a locked page: the errno, and whether "locked"
+    /// means the POSIX lock alone (Linux's `VM_LOCKED`) rather than wired by anything (the
+    /// BSDs' wired entries, illumos' locked pages).
+    pub msync_invalidate_locked: (Errno, LockSeen),
+    /// What `MAP_LOCKED` (the ABI's `MAP_WIRED`) does, if the rule set has it.
+    pub map_locked: Option<MapLocked>,
+    /// What `madvise` does where the rule sets differ.
+    pub madvise: MadviseAnswers,
+    /// Whether `mlockall` without `MCL_FUTURE` ends an earlier `MCL_FUTURE`; elsewhere it
+    /// stays in force.
+    pub mlockall_current_ends_future: bool,
+    /// Whether `shmctl` has Linux's `IPC_INFO`, `SHM_INFO`, `SHM_STAT` and `SHM_STAT_ANY`
+    /// (elsewhere `EINVAL`, an unknown command).
+    pub shm_info: bool,
+    /// Whether the rule set has `mlock2(MLOCK_ONFAULT)` and `mlockall(MCL_ONFAULT)` (Linux's);
+    /// elsewhere `mlock2` is `ENOSYS` and `MCL_ONFAULT` an unknown flag.
+    pub lock_on_fault: bool,
+}
+
+/// What `madvise` does where the rule sets differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MadviseAnswers {
+    /// Whether `MADV_DONTNEED` drops private anonymous pages (they read back as zeros; Linux);
+    /// elsewhere it only says they can go first, and their data stays.
+    pub dontneed_discards: bool,
+    /// `MADV_DONTNEED` of a range with a POSIX-locked page (`None`: allowed, locked pages
+    /// are left alone).
+    pub dontneed_over_locked: Option<Errno>,
+    /// `MADV_FREE` of a range with a locked page, and what "locked" means (`None`: allowed,
+    /// wired pages are left alone).
+    pub free_over_locked: Option<(Errno, LockSeen)>,
+    /// Whether `MADV_FREE` needs private anonymous memory throughout (`EINVAL` over a
+    /// segment; Linux); elsewhere a segment's pages are left alone.
+    pub free_needs_anon: bool,
+    /// Whether the rule set has Linux's `MADV_DONTNEED_LOCKED`.
+    pub dontneed_locked: bool,
+}
+
+/// What a rule set's check for "locked" looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockSeen {
+    /// The POSIX lock flag (`mlock`, `mlockall`, `MAP_LOCKED`).
+    Mlocked,
+    /// Any wiring of the entry (the flag, SVID or kernel counts, a locked segment).
+    Wired,
+}
+
+/// `shmctl(IPC_INFO)`'s `struct shminfo`: the machine's shared-memory limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmLimitsInfo {
+    /// Largest segment, in bytes.
+    pub shmmax: u64,
+    /// Smallest segment, in bytes.
+    pub shmmin: u64,
+    /// Most segments.
+    pub shmmni: u64,
+    /// Most attachments of one guest (Linux reports `SHMMNI`: there is no limit of its own).
+    pub shmseg: u64,
+    /// Most pages in all segments.
+    pub shmall: u64,
+}
+
+/// `shmctl(SHM_INFO)`'s `struct shm_info`: what the segments use now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmUsage {
+    /// Segments.
+    pub used_ids: u32,
+    /// Pages in all segments.
+    pub shm_tot: u64,
+    /// Of them, resident.
+    pub shm_rss: u64,
+    /// Of them, swapped out.
+    pub shm_swp: u64,
+}
+
+/// How a rule set's `MAP_LOCKED` (Linux) or `MAP_WIRED` (NetBSD) mapping is locked: as a mapping
+/// made under `mlockall(MCL_FUTURE)` is, with these errnos.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapLocked {
+    /// An unprivileged guest whose locked-memory limit is 0 (`None`: the limit decides).
+    pub limit_zero: Option<Errno>,
+    /// Past the locked-memory limit.
+    pub over_memlock: Errno,
 }
 
 /// How long an attachment (one `shmat`) lives once its pages are unmapped by something other
@@ -437,17 +526,17 @@ pub struct ShmidDs {
     pub key: i32,
     /// Size in bytes, as asked for at creation.
     pub segsz: u64,
-    /// Guest of the last attach or detach.
+    /// Pid of the last attach or detach (0 before any).
     pub lpid: u32,
-    /// Guest that created it.
+    /// Pid of its creator.
     pub cpid: u32,
     /// Current attachments.
     pub nattch: u32,
-    /// Machine tick of the last attach.
+    /// Seconds since the Epoch at the last attach.
     pub atime: u32,
-    /// Machine tick of the last detach.
+    /// Seconds since the Epoch at the last detach.
     pub dtime: u32,
-    /// Machine tick of the last change.
+    /// Seconds since the Epoch at the last change.
     pub ctime: u32,
 }
 

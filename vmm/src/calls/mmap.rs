@@ -10,13 +10,16 @@
 
 use crate::base::addr::{GuestId, PageRange, Vaddr, Vpn};
 use crate::base::errno::Errno;
-use crate::base::types::Answers;
+use crate::base::types::{Answers, Invariant, LockSeen, Owner};
 use crate::calls::unmap;
 use crate::rules;
-use crate::vm::map::{Backing, Entry, Prot};
+use crate::vm::fault;
+use crate::vm::map::{Advice, Backing, Entry, Prot};
 use crate::vm::page::PageSlot;
+use crate::vm::pdaemon;
 use crate::vm::pmap;
 use crate::vm::state::{GuestVm, State};
+use crate::vm::wire::WireOp;
 use crate::vm::wiring::{self, LimitHit, Reshape};
 use bitflags::bitflags;
 
@@ -32,6 +35,11 @@ bitflags! {
         const FIXED = guest_abi::mman::MAP_FIXED as u32;
         /// Anonymous memory.
         const ANON = guest_abi::mman::MAP_ANON as u32;
+        /// Lock the new mapping (NetBSD's `MAP_WIRED`, Linux's `MAP_LOCKED`), where the rule
+        /// set has it.
+        const WIRED = guest_abi::mman::MAP_WIRED as u32;
+        /// Bring every page in before returning (Linux's `MAP_POPULATE`).
+        const POPULATE = guest_abi::mman::MAP_POPULATE as u32;
     }
 }
 
@@ -53,6 +61,8 @@ bitflags! {
         const CURRENT = guest_abi::mman::MCL_CURRENT as u32;
         /// Lock every future mapping.
         const FUTURE = guest_abi::mman::MCL_FUTURE as u32;
+        /// With `CURRENT` or `FUTURE`: lock on fault (Linux's `MCL_ONFAULT`).
+        const ONFAULT = guest_abi::mman::MCL_ONFAULT as u32;
     }
 }
 
@@ -67,8 +77,91 @@ impl MlockallFlags {
     }
 }
 
+bitflags! {
+    /// `msync` flags (numbers from `guest-abi`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct MsyncFlags: u32 {
+        /// Schedule the writes and return.
+        const ASYNC = guest_abi::mman::MS_ASYNC as u32;
+        /// Drop cached copies, so later reads see the backing store.
+        const INVALIDATE = guest_abi::mman::MS_INVALIDATE as u32;
+        /// Write and wait.
+        const SYNC = guest_abi::mman::MS_SYNC as u32;
+    }
+}
+
+impl MsyncFlags {
+    /// Decodes a guest's `flags` argument: `EINVAL` for unknown bits, or `MS_ASYNC` with
+    /// `MS_SYNC` (every kernel refuses both).
+    pub fn from_guest(bits: i32) -> Result<MsyncFlags, Errno> {
+        u32::try_from(bits)
+            .ok()
+            .and_then(MsyncFlags::from_bits)
+            .filter(|f| !f.contains(MsyncFlags::ASYNC | MsyncFlags::SYNC))
+            .ok_or(Errno::EINVAL)
+    }
+}
+
+/// `madvise` advice (numbers from `guest-abi`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Madvice {
+    /// No special treatment.
+    Normal,
+    /// Random access: no fault-ahead.
+    Random,
+    /// Sequential access: fault-ahead forward, far.
+    Sequential,
+    /// Bring the pages in now.
+    WillNeed,
+    /// The pages are not needed soon (Linux drops private anonymous ones).
+    DontNeed,
+    /// The pages' data may go (anonymous memory reads back as zeros).
+    Free,
+    /// Linux's `MADV_DONTNEED_LOCKED`: `DONTNEED`, locked pages included.
+    DontNeedLocked,
+}
+
+impl Madvice {
+    /// Decodes a guest's `advice` argument: `EINVAL` for advice the ABI does not have.
+    pub fn from_guest(advice: i32) -> Result<Madvice, Errno> {
+        use guest_abi::mman as m;
+        Ok(match advice {
+            m::MADV_NORMAL => Madvice::Normal,
+            m::MADV_RANDOM => Madvice::Random,
+            m::MADV_SEQUENTIAL => Madvice::Sequential,
+            m::MADV_WILLNEED => Madvice::WillNeed,
+            m::MADV_DONTNEED => Madvice::DontNeed,
+            m::MADV_FREE => Madvice::Free,
+            m::MADV_DONTNEED_LOCKED => Madvice::DontNeedLocked,
+            _ => return Err(Errno::EINVAL),
+        })
+    }
+
+    /// The C name (`"MADV_FREE"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Madvice::Normal => "MADV_NORMAL",
+            Madvice::Random => "MADV_RANDOM",
+            Madvice::Sequential => "MADV_SEQUENTIAL",
+            Madvice::WillNeed => "MADV_WILLNEED",
+            Madvice::DontNeed => "MADV_DONTNEED",
+            Madvice::Free => "MADV_FREE",
+            Madvice::DontNeedLocked => "MADV_DONTNEED_LOCKED",
+        }
+    }
+}
+
 /// The lowest page an address-less `mmap` or `shmat` picks, so that no mapping lands at 0.
 pub(crate) const PLACEMENT_FLOOR: Vpn = Vpn(1);
+
+/// How a new mapping is to be locked: as `mlockall(MCL_FUTURE)` asks, or as `MAP_WIRED` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockNew {
+    /// As `MCL_FUTURE` says: locked if it is in force.
+    AsFuture,
+    /// Locked (`MAP_WIRED`), with this errno past the locked-memory limit.
+    Wired(Errno),
+}
 
 /// Inserts a fresh entry into a free range (the caller checked it is free) and maps it into
 /// the guest's view; under `MCL_FUTURE` an accessible entry is then locked with the rule
@@ -77,6 +170,16 @@ pub(crate) const PLACEMENT_FLOOR: Vpn = Vpn(1);
 /// Errors: `ENOMEM` when the view refuses the mapping or the lock does not fit the limits or
 /// memory. Undone on failure: the entry is removed again, so nothing is left mapped.
 pub(crate) fn insert_entry(s: &mut State, g: GuestId, entry: Entry) -> Result<(), Errno> {
+    insert_entry_locked(s, g, entry, LockNew::AsFuture)
+}
+
+/// [`insert_entry`], locking the entry as `lock` says.
+fn insert_entry_locked(
+    s: &mut State,
+    g: GuestId,
+    entry: Entry,
+    lock: LockNew,
+) -> Result<(), Errno> {
     let (range, backing, prot) = (entry.range(), entry.backing, entry.prot);
     let vm = s.guest_mut(g)?;
     if backing == Backing::Anon {
@@ -90,16 +193,31 @@ pub(crate) fn insert_entry(s: &mut State, g: GuestId, entry: Entry) -> Result<()
     }
     // A PROT_NONE mapping is never locked, as NetBSD's uvm_mmaplock returns before wiring
     // one (and as `mlock` refuses one).
-    if !s.guests[&g].map.wire_future || prot.is_empty() {
+    let locked = match lock {
+        LockNew::AsFuture => s.guests[&g].map.wire_future,
+        LockNew::Wired(_) => true,
+    };
+    if !locked || prot.is_empty() {
         return Ok(());
     }
+    let onfault = lock == LockNew::AsFuture && s.guests[&g].map.wire_future_onfault;
     let r = match wiring::check_lock_limits(s, g, range, |_| true) {
         Ok(()) => {
-            let op = rules::of(s).lock_op();
+            let op = if onfault {
+                WireOp::MlockOnFault
+            } else {
+                rules::of(s).lock_op()
+            };
             wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
                 wiring::wire_entries(s, g, range, op, |_| true)
             })
-            .map_err(|_| Errno::ENOMEM)
+            .map_err(keep_eio)
+        }
+        Err(LimitHit::Memlock) if matches!(lock, LockNew::Wired(_)) => {
+            let LockNew::Wired(e) = lock else {
+                unreachable!()
+            };
+            Err(e)
         }
         Err(hit) => Err(future_refused(s, hit)),
     };
@@ -107,6 +225,16 @@ pub(crate) fn insert_entry(s: &mut State, g: GuestId, entry: Entry) -> Result<()
         unmap::remove_range(s, g, range)?;
     }
     r
+}
+
+/// A wiring that failed for want of memory is `ENOMEM` to the caller; `EIO` (the state found
+/// corrupt) stays `EIO`, so the runtime stops the guest on this call.
+fn keep_eio(e: Errno) -> Errno {
+    if e == Errno::EIO {
+        e
+    } else {
+        Errno::ENOMEM
+    }
 }
 
 /// The errno of a mapping under `MCL_FUTURE` that the limits refuse: the rule set's past the
@@ -146,21 +274,38 @@ pub(crate) fn mmap(
     prot: Prot,
     flags: MapFlags,
 ) -> Result<Vaddr, Errno> {
-    s.guest(g)?;
+    let answers = s.policy.answers;
+    let vm = s.guest(g)?;
     if !flags.contains(MapFlags::ANON)
         || flags.contains(MapFlags::SHARED | MapFlags::PRIVATE)
+        || (answers.mmap_needs_share_type
+            && !flags.intersects(MapFlags::SHARED | MapFlags::PRIVATE))
         || len == 0
     {
         return Err(Errno::EINVAL);
     }
+    let lock = if flags.contains(MapFlags::WIRED) {
+        let ml = answers.map_locked.ok_or(Errno::EINVAL)?;
+        if let Some(e) = ml.limit_zero {
+            if vm.memlock_limit == 0 && !vm.cred.is_privileged() {
+                return Err(e);
+            }
+        }
+        LockNew::Wired(ml.over_memlock)
+    } else {
+        LockNew::AsFuture
+    };
     let limit = s.limit_bytes();
     let range = if flags.contains(MapFlags::FIXED) {
         let r = PageRange::aligned(addr, len, limit)?;
-        if s.guests[&g].map.wire_future && !prot.is_empty() {
+        let locked = vm.map.wire_future || matches!(lock, LockNew::Wired(_));
+        if locked && !prot.is_empty() {
             // Checked before the old mappings go (counting the new range in full, whatever
             // it replaces), so a refused call changes nothing.
-            wiring::lock_limits(s, g, r.pages(), r.pages())
-                .map_err(|hit| future_refused(s, hit))?;
+            wiring::lock_limits(s, g, r.pages(), r.pages()).map_err(|hit| match (hit, lock) {
+                (LimitHit::Memlock, LockNew::Wired(e)) => e,
+                (hit, _) => future_refused(s, hit),
+            })?;
         }
         unmap::remove_range(s, g, r)?;
         r
@@ -175,12 +320,30 @@ pub(crate) fn mmap(
             .ok_or(Errno::ENOMEM)?;
         PageRange::new(start, start.plus(pages))
     };
-    insert_entry(
+    insert_entry_locked(
         s,
         g,
         Entry::new(range.start, range.end, prot, Prot::ALL, Backing::Anon),
+        lock,
     )?;
+    if flags.contains(MapFlags::POPULATE) && !prot.is_empty() {
+        populate(s, g, range);
+    }
     Ok(range.start.addr())
+}
+
+/// `MAP_POPULATE`: brings every page of the new mapping in, as Linux's `mm_populate` does after
+/// `do_mmap`; like it, a page that cannot be had is left for its first touch, and the mapping
+/// stands.
+fn populate(s: &mut State, g: GuestId, range: PageRange) {
+    for vpn in range.iter() {
+        let Some(o) = s.guests[&g].map.lookup(vpn).map(|e| e.owner_at(g, vpn)) else {
+            break;
+        };
+        if fault::page_in(s, o).is_err() {
+            break;
+        }
+    }
 }
 
 /// `munmap`: removes every mapping in the page-aligned range, really unwiring each; holes
@@ -236,19 +399,210 @@ pub(crate) fn mprotect(
 ///
 /// Errors: `EINVAL` for an unaligned range; `ENOMEM` for a hole. Changes nothing.
 pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<Vec<u8>, Errno> {
+    let (v, r) = mincore_to_hole(s, g, addr, len)?;
+    r.map(|()| v)
+}
+
+/// `mincore` as a guest sees it: the bytes the rule set writes and the call's result. A range
+/// that runs into a hole fails with `ENOMEM`, after the bytes of the pages before the hole
+/// where the rule set writes those ([`Answers::mincore_fills_to_hole`]), else after none.
+/// The outer error is one that writes nothing under every rule set.
+pub(crate) fn mincore_to_hole(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+) -> Result<(Vec<u8>, Result<(), Errno>), Errno> {
     let range = PageRange::aligned(addr, len, s.limit_bytes())?;
     let vm = s.guest(g)?;
-    if !vm.map.is_fully_mapped(range) {
-        return Err(Errno::ENOMEM);
-    }
-    let mut out = Vec::with_capacity(range.pages() as usize);
+    let mut out = Vec::with_capacity(range.pages().min(1 << 20) as usize);
+    let mut next = range.start;
     for e in vm.map.overlapping(range) {
+        if e.start > next {
+            break;
+        }
         for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
             let resident = matches!(s.slot(e.owner_at(g, vpn)), PageSlot::Resident(_));
             out.push(u8::from(resident));
         }
+        next = e.end;
     }
-    Ok(out)
+    if next >= range.end {
+        return Ok((out, Ok(())));
+    }
+    if !s.policy.answers.mincore_fills_to_hole {
+        out.clear();
+    }
+    Ok((out, Err(Errno::ENOMEM)))
+}
+
+/// `msync` of the pages the range touches. Anonymous memory and segments have no backing store
+/// to write to or read back from (swap is the pager's, not a file), so a call that passes its
+/// checks changes nothing; what it answers is each kernel's.
+///
+/// Errors: `EINVAL` for an unaligned address; `ENOMEM` for a hole or an out-of-space range;
+/// with `MS_INVALIDATE`, the rule set's errno when a page of the range is locked
+/// ([`Answers::msync_invalidate_locked`]: `EBUSY` under `proposed`, as NetBSD). Length 0
+/// succeeds.
+pub(crate) fn msync(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+    flags: MsyncFlags,
+) -> Result<(), Errno> {
+    let vm = s.guest(g)?;
+    if !addr.is_aligned() {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let range = PageRange::rounded(addr, len, s.limit_bytes())?;
+    if !vm.map.is_fully_mapped(range) {
+        return Err(Errno::ENOMEM);
+    }
+    let (busy, seen) = s.policy.answers.msync_invalidate_locked;
+    if flags.contains(MsyncFlags::INVALIDATE)
+        && vm.map.overlapping(range).any(|e| match seen {
+            LockSeen::Mlocked => e.is_mlocked(),
+            LockSeen::Wired => s.entry_wired(e),
+        })
+    {
+        return Err(busy);
+    }
+    Ok(())
+}
+
+/// `madvise` of the pages the range touches. `NORMAL`, `RANDOM` and `SEQUENTIAL` set the
+/// entries' advice, which fault-ahead follows; `WILLNEED` brings the pages in (stopping at the
+/// first that cannot be had, as advice may); `DONTNEED` drops the data of unlocked private
+/// anonymous pages where the rule set says so (Linux) and otherwise changes nothing here (the
+/// BSDs only deactivate); `FREE` drops the data of anonymous pages no wiring holds;
+/// `DONTNEED_LOCKED` (Linux) drops locked pages too, and their entries go on locked on fault,
+/// so each page comes back wired as it is touched. A segment's pages are never dropped.
+///
+/// Errors: `EINVAL` for an unaligned address, and for advice the rule set refuses on the range
+/// ([`Answers::madvise`]: Linux's `EINVAL` for `DONTNEED` or `FREE` over locked pages, NetBSD's
+/// `EBUSY` for `FREE` over wired ones); `ENOMEM` for a hole or an out-of-space range (checked
+/// first: nothing changes). Length 0 succeeds.
+pub(crate) fn madvise(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+    advice: Madvice,
+) -> Result<(), Errno> {
+    let ma = s.policy.answers.madvise;
+    let vm = s.guest(g)?;
+    if !addr.is_aligned() {
+        return Err(Errno::EINVAL);
+    }
+    if advice == Madvice::DontNeedLocked && !ma.dontneed_locked {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let range = PageRange::rounded(addr, len, s.limit_bytes())?;
+    if !vm.map.is_fully_mapped(range) {
+        return Err(Errno::ENOMEM);
+    }
+    let any = |f: &dyn Fn(&Entry) -> bool| vm.map.overlapping(range).any(|e| f(e));
+    match advice {
+        Madvice::Normal | Madvice::Random | Madvice::Sequential => {
+            let a = match advice {
+                Madvice::Random => Advice::Random,
+                Madvice::Sequential => Advice::Sequential,
+                _ => Advice::Normal,
+            };
+            wiring::with_clipped(s, g, range, Reshape::Merge, |s| {
+                let map = &mut s.guest_mut(g)?.map;
+                for start in map.starts_in(range) {
+                    map.get_mut(start).expect("listed").advice = a;
+                }
+                Ok(())
+            })
+        }
+        Madvice::WillNeed => {
+            populate(s, g, range);
+            Ok(())
+        }
+        Madvice::DontNeed => {
+            if let Some(e) = ma.dontneed_over_locked {
+                if any(&|e| e.is_mlocked()) {
+                    return Err(e);
+                }
+            }
+            if ma.dontneed_discards {
+                discard(s, g, range);
+            }
+            Ok(())
+        }
+        Madvice::Free => {
+            if ma.free_needs_anon && any(&|e| e.backing != Backing::Anon) {
+                return Err(Errno::EINVAL);
+            }
+            if let Some((e, seen)) = ma.free_over_locked {
+                let locked = |x: &Entry| match seen {
+                    LockSeen::Mlocked => x.is_mlocked(),
+                    LockSeen::Wired => s.entry_wired(x),
+                };
+                if any(&locked) {
+                    return Err(e);
+                }
+            }
+            discard(s, g, range);
+            Ok(())
+        }
+        Madvice::DontNeedLocked => {
+            // The locked anonymous entries stay locked, on fault from now on, so that their
+            // pages can go and come back wired as they are touched (a locked Linux vma faults
+            // its pages in mlocked); then every unwired anonymous page goes.
+            let mlocked_anon =
+                |e: &Entry| e.is_mlocked() && e.wire_count() == 0 && e.backing == Backing::Anon;
+            wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
+                wiring::wire_entries(s, g, range, WireOp::MlockOnFault, mlocked_anon)?;
+                let locked: Vec<PageRange> = s.guests[&g]
+                    .map
+                    .overlapping(range)
+                    .filter(|e| e.locks_on_fault() && !s.covered_by_lock(e))
+                    .filter_map(|e| e.range().intersect(&range))
+                    .collect();
+                for vpn in locked.iter().flat_map(|r| r.iter()) {
+                    let o = Owner::Anon { guest: g, vpn };
+                    if let PageSlot::Resident(f) = s.slot(o) {
+                        if s.phys.pool.unwire(f).is_err() {
+                            return Err(s.corrupted(
+                                Invariant::WireUnderflow,
+                                format!("{g:?} page {:?} unwired below zero", vpn.addr()),
+                            ));
+                        }
+                        if !pdaemon::discard_anon(s, o) {
+                            s.phys.pool.wire(f);
+                        }
+                    }
+                }
+                discard(s, g, range);
+                Ok(())
+            })
+        }
+    }
+}
+
+/// Drops the data of the unwired anonymous pages of guest `g`'s anonymous entries in `range`.
+fn discard(s: &mut State, g: GuestId, range: PageRange) {
+    let anon: Vec<PageRange> = s.guests[&g]
+        .map
+        .overlapping(range)
+        .filter(|e| e.backing == Backing::Anon && !s.entry_wired(e))
+        .filter_map(|e| e.range().intersect(&range))
+        .collect();
+    for r in anon {
+        for vpn in r.iter() {
+            pdaemon::discard_anon(s, Owner::Anon { guest: g, vpn });
+        }
+    }
 }
 
 /// `mlock` of the pages the range touches: the rule set's lock operation on every entry
@@ -260,6 +614,36 @@ pub(crate) fn mincore(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Resul
 /// maximum, or when no frame can be had. Other rule sets answer some of these with their
 /// kernel's errno ([`crate::rules`]). Undone on failure: every entry and page wired.
 pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<(), Errno> {
+    lock_range(s, g, addr, len, false)
+}
+
+/// Linux's `mlock2`: `mlock`, or with `onfault` (`MLOCK_ONFAULT`) a lock that brings nothing
+/// in: the pages resident are wired now, the others as they come in (`mm/mlock.c`,
+/// `VM_LOCKONFAULT`); a segment's entry is locked whole. Charged to the locked-memory limit
+/// in full, as Linux charges the range.
+///
+/// Errors: `ENOSYS` under a rule set without it (`mlock2` is Linux's); then `mlock`'s.
+pub(crate) fn mlock2(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+    onfault: bool,
+) -> Result<(), Errno> {
+    if !s.policy.answers.lock_on_fault {
+        return Err(Errno::ENOSYS);
+    }
+    lock_range(s, g, addr, len, onfault)
+}
+
+/// `mlock` and `mlock2`: the checks, then the lock (on fault when `onfault`).
+fn lock_range(
+    s: &mut State,
+    g: GuestId,
+    addr: Vaddr,
+    len: u64,
+    onfault: bool,
+) -> Result<(), Errno> {
     let answers = s.policy.answers;
     let vm = s.guest(g)?;
     may_lock(&answers, vm)?;
@@ -277,7 +661,11 @@ pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<
         if !e.is_mlocked() {
             more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
         }
-        more_wired += wiring::frames_to_wire_in(s, g, e, range, &mut shared);
+        more_wired += if onfault && e.backing == Backing::Anon {
+            wiring::resident_frames_to_wire_in(s, g, e, range)
+        } else {
+            wiring::frames_to_wire_in(s, g, e, range, &mut shared)
+        };
     }
     if next < range.end {
         return Err(Errno::ENOMEM);
@@ -289,7 +677,11 @@ pub(crate) fn mlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Result<
         LimitHit::Memlock => answers.mlock_over_memlock,
         LimitHit::Wired => answers.mlock_over_wired,
     })?;
-    let op = rules::of(s).lock_op();
+    let op = if onfault {
+        WireOp::MlockOnFault
+    } else {
+        rules::of(s).lock_op()
+    };
     wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
         wiring::wire_entries(s, g, range, op, |_| true)
     })
@@ -325,24 +717,38 @@ pub(crate) fn munlock(s: &mut State, g: GuestId, addr: Vaddr, len: u64) -> Resul
 /// Undone on failure: every entry and page wired, and `MCL_FUTURE` is not set.
 pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Result<(), Errno> {
     let all = s.whole_space();
+    let answers = s.policy.answers;
     s.guest(g)?;
-    if flags.is_empty() {
+    let onfault = flags.contains(MlockallFlags::ONFAULT);
+    if flags.is_empty()
+        || (onfault && !answers.lock_on_fault)
+        || (onfault && !flags.intersects(MlockallFlags::CURRENT | MlockallFlags::FUTURE))
+    {
         return Err(Errno::EINVAL);
     }
-    may_lock(&s.policy.answers, s.guest(g)?)?;
+    may_lock(&answers, s.guest(g)?)?;
     if flags.contains(MlockallFlags::CURRENT) {
         let accessible = |e: &Entry| !e.prot.is_empty();
         if wiring::check_lock_limits(s, g, all, accessible).is_err() {
             return Err(Errno::ENOMEM);
         }
-        let op = rules::of(s).lock_op();
+        let op = if onfault {
+            WireOp::MlockOnFault
+        } else {
+            rules::of(s).lock_op()
+        };
         wiring::with_clipped(s, g, all, Reshape::KeepClips, |s| {
             wiring::wire_entries(s, g, all, op, accessible)
         })
-        .map_err(|_| Errno::ENOMEM)?;
+        .map_err(keep_eio)?;
     }
+    let map = &mut s.guest_mut(g)?.map;
     if flags.contains(MlockallFlags::FUTURE) {
-        s.guest_mut(g)?.map.wire_future = true;
+        map.wire_future = true;
+        map.wire_future_onfault = onfault;
+    } else if answers.mlockall_current_ends_future {
+        map.wire_future = false;
+        map.wire_future_onfault = false;
     }
     Ok(())
 }
@@ -351,7 +757,9 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
 /// Fails only on corrupt state.
 pub(crate) fn munlockall(s: &mut State, g: GuestId) -> Result<(), Errno> {
     let all = s.whole_space();
-    s.guest_mut(g)?.map.wire_future = false;
+    let map = &mut s.guest_mut(g)?.map;
+    map.wire_future = false;
+    map.wire_future_onfault = false;
     wiring::with_clipped(s, g, all, Reshape::KeepClips, |s| {
         rules::of(s).munlockall(s, g)
     })
@@ -363,6 +771,7 @@ mod tests {
     use crate::base::addr::PAGE_SIZE;
     use crate::base::types::Access;
     use crate::base::types::Semantics;
+    use crate::calls::shm;
     use crate::diag::audit::audit;
     use crate::vm::fault;
 
@@ -577,6 +986,95 @@ mod tests {
             mlockall(&mut s, g, MlockallFlags::empty()),
             Err(Errno::EINVAL)
         );
+        audit(&s).unwrap();
+    }
+
+    /// A wiring that meets a failing swap reports `EIO`, not a shortage of memory, from
+    /// `mlockall` and from a mapping made under `MCL_FUTURE` (both once turned every wiring
+    /// error into `ENOMEM`), and everything it did is undone.
+    #[test]
+    fn a_lock_that_meets_a_failing_swap_says_eio_and_changes_nothing() {
+        let mut s = State::small(8, 16);
+        let g = s.add_guest(&Default::default()).unwrap();
+        let a = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON).unwrap();
+        fault::copy_in(&mut s, g, a, &[7; 2 * P as usize]).unwrap();
+        assert_eq!(crate::vm::pdaemon::reclaim(&mut s, 8), 2);
+        s.phys.swap.break_backing();
+        let before: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
+        assert_eq!(mlockall(&mut s, g, MlockallFlags::CURRENT), Err(Errno::EIO));
+        let after: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
+        assert_eq!(before, after, "no entry stays locked");
+        assert_eq!(s.phys.pool.wired(), 0);
+        assert_eq!(s.guest(g).unwrap().locked_pages(), 0);
+        audit(&s).unwrap();
+        // An attachment under MCL_FUTURE whose lock must bring a swapped segment page in.
+        let mut s = State::small(8, 16);
+        let g = s.add_guest(&Default::default()).unwrap();
+        let id = shm::shmget(&mut s, g, 0, 2 * P, 0o600).unwrap();
+        let at = shm::shmat(&mut s, g, id, None, 0).unwrap();
+        fault::copy_in(&mut s, g, at, &[7; 2 * P as usize]).unwrap();
+        shm::shmdt(&mut s, g, at).unwrap();
+        assert_eq!(crate::vm::pdaemon::reclaim(&mut s, 8), 2);
+        s.phys.swap.break_backing();
+        mlockall(&mut s, g, MlockallFlags::FUTURE).unwrap();
+        assert_eq!(shm::shmat(&mut s, g, id, None, 0), Err(Errno::EIO));
+        assert!(
+            s.guest(g).unwrap().map.iter().next().is_none(),
+            "nothing left mapped"
+        );
+        assert_eq!(s.phys.pool.wired(), 0);
+        audit(&s).unwrap();
+    }
+
+    #[test]
+    fn mmap_share_type_is_the_rule_sets() {
+        for sem in Semantics::ALL {
+            let (mut s, g) = one_guest(16);
+            s.cfg.semantics = sem;
+            s.policy = sem.policy();
+            let r = mmap(&mut s, g, Vaddr(0), P, Prot::RW, MapFlags::ANON);
+            let strict = matches!(sem, Semantics::Linux | Semantics::Illumos);
+            assert_eq!(r.is_err(), strict, "{sem}: {r:?}");
+            if strict {
+                assert_eq!(r, Err(Errno::EINVAL), "{sem}");
+            }
+            audit(&s).unwrap();
+        }
+    }
+
+    #[test]
+    fn map_populate_brings_every_page_in_and_map_wired_locks_them() {
+        let (mut s, g) = one_guest(16);
+        let a = mmap(
+            &mut s,
+            g,
+            Vaddr(0),
+            3 * P,
+            Prot::RW,
+            ANON | MapFlags::POPULATE,
+        )
+        .unwrap();
+        assert_eq!(resident(&s, g, a, 3), 3);
+        assert_eq!(s.phys.pool.wired(), 0, "populated, not wired");
+        let b = mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON | MapFlags::WIRED).unwrap();
+        assert_eq!(resident(&s, g, b, 2), 2);
+        assert_eq!(s.phys.pool.wired(), 2);
+        assert_eq!(s.guest(g).unwrap().locked_pages(), 2);
+        munlock(&mut s, g, b, 2 * P).unwrap();
+        assert_eq!(
+            s.phys.pool.wired(),
+            0,
+            "munlock undoes MAP_WIRED, as NetBSD"
+        );
+        // Past the locked-memory limit: refused (NetBSD's ENOMEM), nothing mapped.
+        s.guest_mut(g).unwrap().memlock_limit = P;
+        let before: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
+        assert_eq!(
+            mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON | MapFlags::WIRED),
+            Err(Errno::ENOMEM)
+        );
+        let after: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
+        assert_eq!(before, after);
         audit(&s).unwrap();
     }
 

@@ -29,17 +29,18 @@
 use crate::base::addr::{pages_for, GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::base::errno::Errno;
 use crate::base::events::EventKind;
-use crate::base::types::{Attachment, AttachmentLife};
+use crate::base::types::{Attachment, AttachmentLife, Owner};
 use crate::calls::mmap::{self, PLACEMENT_FLOOR};
 use crate::calls::unmap;
 use crate::rules;
 use crate::vm::map::{Backing, Entry, Prot};
 use crate::vm::object::VmObject;
+use crate::vm::page::PageSlot;
 use crate::vm::segment::{NewSegment, Segment, R, W};
 use crate::vm::state::State;
 use guest_abi::ipc;
 
-pub use crate::base::types::{IpcPerm, ShmCmd, ShmidDs};
+pub use crate::base::types::{IpcPerm, ShmCmd, ShmLimitsInfo, ShmUsage, ShmidDs};
 pub use crate::vm::segment::{ipc_allows, ShmTable};
 
 /// `shmget(key, size, shmflg)`: finds the segment with `key`, or creates one (always for
@@ -91,7 +92,7 @@ pub(crate) fn shmget(
         return Err(Errno::ENOSPC);
     }
     let object = VmObject::new("vmm-shm", pages).map_err(|_| Errno::ENOMEM)?;
-    let now = s.tick();
+    let now = s.now();
     let id = s
         .shm
         .insert(NewSegment {
@@ -105,7 +106,7 @@ pub(crate) fn shmget(
                 mode: want_mode,
             },
             object,
-            cpid: g.0,
+            cpid: s.guest(g)?.pid(),
             now,
         })
         .expect("room checked above");
@@ -190,9 +191,9 @@ pub(crate) fn shmat(
         pages,
         shm: id,
     });
-    let now = s.tick();
+    let (pid, now) = (s.guest(g)?.pid(), s.now());
     let seg = s.shm.get_mut(id).expect("checked above");
-    seg.attached(g.0, now);
+    seg.attached(pid, now);
     tracing::debug!(target: "vmm::shm", guest = g.0, shmid = id.0, at = start.addr().0, nattch = seg.nattch(), "attach");
     Ok(start.addr())
 }
@@ -261,7 +262,7 @@ pub(crate) fn shmctl(
             if !owner {
                 return Err(Errno::EPERM);
             }
-            let now = s.tick();
+            let now = s.now();
             let seg = s.shm.get_mut(id).expect("checked above");
             seg.set_owner(uid, gid, mode, now);
             Ok(None)
@@ -270,7 +271,7 @@ pub(crate) fn shmctl(
             if !owner {
                 return Err(Errno::EPERM);
             }
-            let now = s.tick();
+            let now = s.now();
             let seg = s.shm.get_mut(id).expect("checked above");
             seg.mark_removed(now);
             let attached = seg.nattch() > 0;
@@ -296,6 +297,76 @@ pub(crate) fn shmctl(
             Ok(None)
         }
     }
+}
+
+/// Linux's `shmctl(IPC_INFO)`: the machine's limits, and the highest segment index in use
+/// (0 when there is none), which the call returns (`ipc/shm.c:shmctl_ipc_info`: `SHMMIN` is 1
+/// and `SHMSEG` is `SHMMNI`).
+///
+/// Errors: `EINVAL` where the rule set has no such command.
+pub(crate) fn ipc_info(s: &State) -> Result<(ShmLimitsInfo, u32), Errno> {
+    if !s.policy.answers.shm_info {
+        return Err(Errno::EINVAL);
+    }
+    let l = s.cfg.limits;
+    let info = ShmLimitsInfo {
+        shmmax: l.shmmax,
+        shmmin: 1,
+        shmmni: u64::from(l.shmmni),
+        shmseg: u64::from(l.shmmni),
+        shmall: l.shmall,
+    };
+    Ok((info, s.shm.max_index().unwrap_or(0)))
+}
+
+/// Linux's `shmctl(SHM_INFO)`: what the segments use, in pages, and the highest index in use
+/// (`ipc/shm.c:shmctl_shm_info`, `shm_get_stat`).
+///
+/// Errors: `EINVAL` where the rule set has no such command.
+pub(crate) fn shm_info(s: &State) -> Result<(ShmUsage, u32), Errno> {
+    if !s.policy.answers.shm_info {
+        return Err(Errno::EINVAL);
+    }
+    let mut u = ShmUsage {
+        used_ids: 0,
+        shm_tot: 0,
+        shm_rss: 0,
+        shm_swp: 0,
+    };
+    for seg in s.shm.iter() {
+        u.used_ids += 1;
+        u.shm_tot += seg.pages();
+        for pgoff in 0..seg.pages() {
+            match s.slot(Owner::Object { shm: seg.id, pgoff }) {
+                PageSlot::Resident(_) => u.shm_rss += 1,
+                PageSlot::Swapped(_) => u.shm_swp += 1,
+                PageSlot::Untouched => {}
+            }
+        }
+    }
+    Ok((u, s.shm.max_index().unwrap_or(0)))
+}
+
+/// Linux's `shmctl(SHM_STAT)` and `shmctl(SHM_STAT_ANY)` (`any`): the status of the segment
+/// at table index `idx`, and its id, which the call returns (`ipc/shm.c:shmctl_stat`).
+///
+/// Errors: `EINVAL` for an index with no segment, or where the rule set has no such command;
+/// `EACCES` for `SHM_STAT` without read permission (`SHM_STAT_ANY` asks none).
+pub(crate) fn shm_stat_index(
+    s: &State,
+    g: GuestId,
+    idx: u32,
+    any: bool,
+) -> Result<(ShmId, ShmidDs), Errno> {
+    if !s.policy.answers.shm_info {
+        return Err(Errno::EINVAL);
+    }
+    let cred = s.guest(g)?.cred;
+    let seg = s.shm.at_index(idx).ok_or(Errno::EINVAL)?;
+    if !any && !ipc_allows(cred, &seg.perm, R) {
+        return Err(Errno::EACCES);
+    }
+    Ok((seg.id, seg.stat()))
 }
 
 impl State {

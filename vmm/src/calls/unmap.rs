@@ -55,12 +55,13 @@ pub(crate) fn remove_range(s: &mut State, g: GuestId, range: PageRange) -> Resul
 /// Ends guest `g`'s attachment `aid` whose pages are gone from the map: one detach.
 pub(crate) fn end_attachment(s: &mut State, g: GuestId, aid: AttachId) -> Result<(), Errno> {
     let vm = s.guest_mut(g)?;
+    let pid = vm.pid();
     let a = vm
         .take_attachment(aid)
         .expect("ending a recorded attachment");
-    let now = s.tick();
+    let now = s.now();
     let seg = s.shm.get_mut(a.shm).expect("an attached segment exists");
-    seg.detached(g.0, now);
+    seg.detached(pid, now);
     tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch(), "detach");
     if seg.nattch() == 0 && seg.removed {
         destroy_segment(s, a.shm)?;

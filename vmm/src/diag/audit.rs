@@ -22,7 +22,9 @@
 //!   which leaves the mark behind after a failed SHM_UNLOCK);
 //! - `locked-pages`: a guest's locked-page count is the size of its flagged entries;
 //! - `wired-not-resident`: every page under a wired entry or a locked segment is resident
-//!   (under a lazy `SHM_LOCK`, `linux`, the segment's pages are wired as they come in instead);
+//!   (under a lazy `SHM_LOCK`, `linux`, the segment's pages are wired as they come in instead,
+//!   and so are the pages of an entry locked on fault, which only an mlocked anonymous entry
+//!   may be);
 //! - `page-wire-count`: a frame's wire count is the number of entries mapping its page that hold
 //!   their own page wiring (wired by flag or count, and not covered by their segment's lock,
 //!   `State::entry_holds_pages`), plus one if its segment's object holds its wiring;
@@ -157,9 +159,23 @@ fn check_guest(
         }
         if s.entry_holds_pages(e) {
             for vpn in e.range().iter() {
-                let f = resident_owner(s, e.owner_at(g, vpn), "its entry is wired")?;
+                let o = e.owner_at(g, vpn);
+                // Locked on fault: the pages not in yet take the wiring when they come.
+                if e.locks_on_fault() && !matches!(s.slot(o), PageSlot::Resident(_)) {
+                    continue;
+                }
+                let f = resident_owner(s, o, "its entry is wired")?;
                 expected[f.index()] += 1;
             }
+        }
+        if e.locks_on_fault() && !(e.is_mlocked() && e.backing == Backing::Anon) {
+            return fail(
+                Invariant::WiredNotResident,
+                format!(
+                    "{g:?} entry {:?} locks on fault but is not an mlocked anonymous entry",
+                    e.range()
+                ),
+            );
         }
     }
     vm.check_locked_pages(g)?;

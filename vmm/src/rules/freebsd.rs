@@ -1,7 +1,7 @@
 //! `freebsd`: a user-wired flag beside the system wire count (`sys/vm/vm_map.c`), no
 //! `SHM_LOCK` (`sys/kern/sysv_shm.c`), and a `shmmap_state` record per attachment until `shmdt`.
 
-use super::{Answers, AttachmentLife, Policy, Rules};
+use super::{Answers, AttachmentLife, LockSeen, MadviseAnswers, Policy, Rules};
 use crate::base::addr::{GuestId, PageRange, ShmId};
 use crate::base::errno::Errno;
 use crate::vm::state::State;
@@ -30,6 +30,29 @@ impl Rules for Freebsd {
                 future_over_memlock: Errno::ENOMEM,
                 attach_removed: None,
                 rmid_hides_id: false,
+                // `vm/vm_mmap.c:kern_mmap` checks for a share type only when mapping a file
+                // (`P_OSREL_MAP_FSTRICT`); anonymous memory without one is private.
+                mmap_needs_share_type: false,
+                mincore_fills_to_hole: false,
+                // `vm/vm_map.c:vm_map_sync`: invalidating a user-wired entry is
+                // `KERN_INVALID_ARGUMENT`, which `kern_msync` reports as `EBUSY`.
+                msync_invalidate_locked: (Errno::EBUSY, LockSeen::Mlocked),
+                // No `MAP_LOCKED` or `MAP_WIRED`: an unknown flag to `kern_mmap`.
+                map_locked: None,
+                lock_on_fault: false,
+                // `IPC_INFO` and `SHM_INFO` exist only in the Linux emulation (`linux_ipc.c`).
+                shm_info: false,
+                // `vm/vm_mmap.c:kern_mlockall` sets `MAP_WIREFUTURE` only for `MCL_FUTURE`.
+                mlockall_current_ends_future: false,
+                // `vm/vm_map.c:vm_map_madvise` → `vm_object_madvise`: `MADV_DONTNEED` deactivates,
+                // `MADV_FREE` frees unwired anonymous pages and skips wired ones; no errno.
+                madvise: MadviseAnswers {
+                    dontneed_discards: false,
+                    dontneed_over_locked: None,
+                    free_over_locked: None,
+                    free_needs_anon: false,
+                    dontneed_locked: false,
+                },
             },
         }
     }

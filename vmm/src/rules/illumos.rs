@@ -1,7 +1,7 @@
 //! `illumos`: per-page POSIX locks (`uts/common/vm/seg_vn.c`), `SHM_LOCK` a balanced count on
 //! the segment (`uts/common/os/shm.c`), and a `segacct` record per attachment until `shmdt`.
 
-use super::{lock_object, unlock_object, Answers, AttachmentLife, Policy, Rules};
+use super::{lock_object, unlock_object, Answers, AttachmentLife, LockSeen, Policy, Rules};
 use crate::base::addr::{GuestId, ShmId};
 use crate::base::errno::Errno;
 use crate::vm::state::State;
@@ -26,6 +26,21 @@ impl Rules for Illumos {
                 future_over_memlock: Errno::ENOMEM,
                 attach_removed: Some(Errno::EINVAL),
                 rmid_hides_id: true,
+                // `uts/common/os/grow.c:smmap_common`: a type other than `MAP_PRIVATE` or
+                // `MAP_SHARED` is `EINVAL`.
+                mmap_needs_share_type: true,
+                mincore_fills_to_hole: false,
+                // `uts/common/vm/seg_vn.c:segvn_sync`: `MS_INVALIDATE` over pages locked
+                // through the mapping (`VPP_ISPPLOCK`: `mlock`, `memcntl(MC_LOCK)`) is `EPERM`;
+                // `SHM_LOCK` locks the segment's anon pages, not the mapping's.
+                msync_invalidate_locked: (Errno::EPERM, LockSeen::Mlocked),
+                // No `MAP_LOCKED`: `smmap_common` refuses flags it does not know.
+                map_locked: None,
+                lock_on_fault: false,
+                shm_info: false,
+                mlockall_current_ends_future: false,
+                // Not read in illumos yet: the proposed rules' (NetBSD's) answers.
+                madvise: super::PROPOSED_ANSWERS.madvise,
             },
         }
     }

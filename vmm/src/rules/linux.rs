@@ -2,7 +2,7 @@
 //! segment whose pages become unevictable as they come in (`ipc/shm.c`, `mm/shmem.c`), and
 //! attachments that end with their mapping.
 
-use super::{lock_object, unlock_object, Answers, AttachmentLife, Policy, Rules};
+use super::{lock_object, unlock_object, Answers, AttachmentLife, LockSeen, MadviseAnswers, MapLocked, Policy, Rules};
 use crate::base::addr::{GuestId, ShmId};
 use crate::base::errno::Errno;
 use crate::base::limits::Limits;
@@ -29,6 +29,40 @@ impl Rules for Linux {
                 future_over_memlock: Errno::EAGAIN,
                 attach_removed: None,
                 rmid_hides_id: false,
+                // `mm/mmap.c:do_mmap` switches on `flags & MAP_TYPE`; anything but
+                // `MAP_SHARED`, `MAP_SHARED_VALIDATE` or `MAP_PRIVATE` is `-EINVAL`.
+                mmap_needs_share_type: true,
+                // `mm/mincore.c:do_mincore` fills the vector a run of pages at a time and
+                // copies each run out before it looks at the next; the first address with no
+                // vma ends the walk with `-ENOMEM`.
+                mincore_fills_to_hole: true,
+                // `mm/msync.c:sys_msync`: `MS_INVALIDATE` on a `VM_LOCKED` vma is `-EBUSY`.
+                msync_invalidate_locked: (Errno::EBUSY, LockSeen::Mlocked),
+                // `mm/mmap.c:do_mmap`: `MAP_LOCKED` needs `can_do_mlock` (`-EPERM`), then
+                // `mlock_future_ok` (`-EAGAIN`).
+                map_locked: Some(MapLocked {
+                    limit_zero: Some(Errno::EPERM),
+                    over_memlock: Errno::EAGAIN,
+                }),
+                // `mm/mlock.c`: `mlock2(MLOCK_ONFAULT)`, `mlockall(MCL_ONFAULT)` set
+                // `VM_LOCKONFAULT`.
+                lock_on_fault: true,
+                // `ipc/shm.c:ksys_shmctl`: `shmctl_ipc_info`, `shmctl_shm_info`, `shmctl_stat`.
+                shm_info: true,
+                // `mm/mlock.c:apply_mlockall_flags` clears `def_flags`' `VM_LOCKED_MASK` first,
+                // and sets it again only for `MCL_FUTURE`.
+                mlockall_current_ends_future: true,
+                // `mm/madvise.c`: `madvise_dontneed_free_valid_vma` refuses a `VM_LOCKED` vma for
+                // `MADV_DONTNEED` and `MADV_FREE` (`-EINVAL`) but not for
+                // `MADV_DONTNEED_LOCKED`; `zap_page_range_single` drops anonymous pages;
+                // `madvise_free_single_vma` takes anonymous vmas only (`-EINVAL`).
+                madvise: MadviseAnswers {
+                    dontneed_discards: true,
+                    dontneed_over_locked: Some(Errno::EINVAL),
+                    free_over_locked: Some((Errno::EINVAL, LockSeen::Mlocked)),
+                    free_needs_anon: true,
+                    dontneed_locked: true,
+                },
             },
         }
     }

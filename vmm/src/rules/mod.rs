@@ -61,7 +61,9 @@ use crate::vm::wiring;
 use std::fmt;
 use std::str::FromStr;
 
-pub use crate::base::types::{Answers, AttachmentLife, Policy, Semantics};
+pub use crate::base::types::{
+    Answers, AttachmentLife, LockSeen, MadviseAnswers, MapLocked, Policy, Semantics,
+};
 
 /// Declares the rule sets: for each, the constant that names it (`Semantics::Linux`), its
 /// module and the type implementing [`Rules`]. The first is the default.
@@ -196,6 +198,34 @@ pub(crate) const PROPOSED_ANSWERS: Answers = Answers {
     future_over_memlock: Errno::ENOMEM,
     attach_removed: Some(Errno::EIDRM),
     rmid_hides_id: false,
+    // NetBSD `uvm_mmap.c:sys_mmap` defaults the share type only for files and never checks
+    // it for `MAP_ANON`, which `uvm_mmap` then maps private unless `MAP_SHARED` is given.
+    mmap_needs_share_type: false,
+    mincore_fills_to_hole: false,
+    // NetBSD `uvm_mmap.c:sys___msync13` turns `MS_INVALIDATE` into `PGO_FREE`, and
+    // `uvm_map.c:uvm_map_clean` refuses `PGO_FREE` on a wired entry with `EBUSY`.
+    msync_invalidate_locked: (Errno::EBUSY, LockSeen::Wired),
+    // NetBSD `uvm_mmap.c:uvm_mmap`: `MAP_WIRED` locks the new mapping as `VM_MAP_WIREFUTURE`
+    // does (`uvm_map_pageable` after the `RLIMIT_MEMLOCK` check, `ENOMEM` past it).
+    map_locked: Some(MapLocked {
+        limit_zero: None,
+        over_memlock: Errno::ENOMEM,
+    }),
+    lock_on_fault: false,
+    shm_info: false,
+    // NetBSD `uvm_mmap.c:sys_mlockall` → `uvm_map_pageable_all` sets `VM_MAP_WIREFUTURE`
+    // only when asked and clears it only in `munlockall`.
+    mlockall_current_ends_future: false,
+    // NetBSD `uvm_mmap.c:sys_madvise`: `MADV_DONTNEED` deactivates
+    // (`uvm_map_clean(PGO_DEACTIVATE)`), keeping the data; `MADV_FREE` is
+    // `uvm_map_clean(PGO_FREE)`, which refuses a wired entry with `EBUSY`.
+    madvise: MadviseAnswers {
+        dontneed_discards: false,
+        dontneed_over_locked: None,
+        free_over_locked: Some((Errno::EBUSY, LockSeen::Wired)),
+        free_needs_anon: false,
+        dontneed_locked: false,
+    },
 };
 
 /// SHM_LOCK's shape under every rule set: the object's own wiring, then `hold` (the entries'

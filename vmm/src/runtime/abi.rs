@@ -8,7 +8,7 @@
 use super::GuestCtx;
 use crate::base::addr::{pages_for, Vaddr, PAGE_SIZE};
 use crate::base::errno::Errno;
-use crate::calls::mmap::{MapFlags, MlockallFlags};
+use crate::calls::mmap::{MapFlags, MlockallFlags, MsyncFlags};
 use crate::calls::shm::{ShmCmd, ShmidDs};
 use crate::machine::Violation;
 use crate::vm::map::Prot;
@@ -116,9 +116,9 @@ fn mmap<T>(caller: &mut Caller<'_, T>, ctx: &GuestCtx, a: i32, l: i32, prot: i32
 }
 
 fn mincore(ctx: &GuestCtx, a: i32, l: i32, vec: i32) -> R {
-    let v = ctx.machine.mincore(ctx.guest, addr(a), len(l))?;
+    let (v, r) = ctx.machine.mincore_to_hole(ctx.guest, addr(a), len(l))?;
     ctx.machine.write(ctx.guest, addr(vec), &v)?;
-    Ok(0)
+    r.map(|()| 0)
 }
 
 /// `shmat`: a null address takes room inside the guest's memory (growing it when there is
@@ -180,9 +180,61 @@ fn encode(d: &ShmidDs) -> [u8; ds::SIZE as usize] {
     out
 }
 
+/// Little-endian 32-bit fields at their offsets (values past `u32::MAX` are clamped).
+fn encode_fields<const N: usize>(fields: &[(u32, u64)]) -> [u8; N] {
+    let mut out = [0u8; N];
+    for &(off, v) in fields {
+        let v = v.min(u64::from(u32::MAX)) as u32;
+        out[off as usize..off as usize + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Linux's `shmctl` commands, where the rule set has them (the machine says `EINVAL`
+/// elsewhere): `IPC_INFO` and `SHM_INFO` fill their structure and return the highest index in
+/// use; `SHM_STAT` and `SHM_STAT_ANY` take an index for `id` and return the segment's id.
+fn shmctl_linux(ctx: &GuestCtx, id: i32, cmd: i32, buf: i32) -> R {
+    use guest_abi::{shm_info as si, shminfo as li};
+    let (m, g) = (&ctx.machine, ctx.guest);
+    match cmd {
+        ipc::IPC_INFO => {
+            let (i, max) = m.ipc_info(g)?;
+            let b: [u8; li::SIZE as usize] = encode_fields(&[
+                (li::SHMMAX, i.shmmax),
+                (li::SHMMIN, i.shmmin),
+                (li::SHMMNI, i.shmmni),
+                (li::SHMSEG, i.shmseg),
+                (li::SHMALL, i.shmall),
+            ]);
+            m.write(g, addr(buf), &b)?;
+            Ok(max as i32)
+        }
+        ipc::SHM_INFO => {
+            let (u, max) = m.shm_info(g)?;
+            let b: [u8; si::SIZE as usize] = encode_fields(&[
+                (si::USED_IDS, u64::from(u.used_ids)),
+                (si::SHM_TOT, u.shm_tot),
+                (si::SHM_RSS, u.shm_rss),
+                (si::SHM_SWP, u.shm_swp),
+            ]);
+            m.write(g, addr(buf), &b)?;
+            Ok(max as i32)
+        }
+        _ => {
+            let idx = u32::try_from(id).map_err(|_| Errno::EINVAL)?;
+            let (sid, d) = m.shm_stat_index(g, idx, cmd == ipc::SHM_STAT_ANY)?;
+            m.write(g, addr(buf), &encode(&d))?;
+            Ok(sid.0)
+        }
+    }
+}
+
 fn shmctl(ctx: &GuestCtx, id: i32, cmd: i32, buf: i32) -> R {
     let (m, g, id) = (&ctx.machine, ctx.guest, ShmId(id));
     let cmd = match cmd {
+        ipc::IPC_INFO | ipc::SHM_INFO | ipc::SHM_STAT | ipc::SHM_STAT_ANY => {
+            return shmctl_linux(ctx, id.0, cmd, buf)
+        }
         ipc::IPC_STAT => ShmCmd::Stat,
         ipc::IPC_RMID => ShmCmd::Rmid,
         ipc::SHM_LOCK => ShmCmd::Lock,
@@ -250,6 +302,13 @@ pub fn add_to_linker<T: 'static>(
                 .machine
                 .mlock(x.guest, addr(a), len(l))
                 .map(|()| 0))),
+            "mlock2" => host!("mlock2", |x, a, l, fl| ret(match fl {
+                0 | guest_abi::mman::MLOCK_ONFAULT => x
+                    .machine
+                    .mlock2(x.guest, addr(a), len(l), fl != 0)
+                    .map(|()| 0),
+                _ => Err(Errno::EINVAL),
+            })),
             "munlock" => host!("munlock", |x, a, l| ret(x
                 .machine
                 .munlock(x.guest, addr(a), len(l))
@@ -260,6 +319,14 @@ pub fn add_to_linker<T: 'static>(
             "munlockall" => host!("munlockall", |x| ret(x
                 .machine
                 .munlockall(x.guest)
+                .map(|()| 0))),
+            "madvise" => host!("madvise", |x, a, l, adv| ret(crate::Madvice::from_guest(
+                adv
+            )
+            .and_then(|adv| x.machine.madvise(x.guest, addr(a), len(l), adv))
+            .map(|()| 0))),
+            "msync" => host!("msync", |x, a, l, fl| ret(MsyncFlags::from_guest(fl)
+                .and_then(|fl| x.machine.msync(x.guest, addr(a), len(l), fl))
                 .map(|()| 0))),
             "shmget" => host!("shmget", |x, k, s, fl| ret(x
                 .machine

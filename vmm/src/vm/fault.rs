@@ -13,7 +13,7 @@ use crate::base::events::EventKind;
 use crate::base::types::Invariant;
 use crate::base::types::{Access, FaultError, Owner, RefusedFault};
 use crate::vm::host::{HostStore, View};
-use crate::vm::map::Prot;
+use crate::vm::map::{Advice, Prot};
 use crate::vm::page::PageSlot;
 use crate::vm::pdaemon;
 use crate::vm::state::{FaultAhead, State};
@@ -265,9 +265,17 @@ impl State {
             return;
         };
         if self.entry_wired(&e) {
-            // A wired entry's pages are resident and wired; none is in swap to come in.
+            // A wired entry's pages are resident and wired; none is in swap to come in (and
+            // one locked on fault must take its wiring page by page).
             return;
         }
+        // The entry's advice, as UVM's `uvmadvice[]`: none for random access, forward only
+        // and as far as the sequential maximum for sequential access.
+        let (back, forward) = match e.advice {
+            Advice::Normal => (back, forward),
+            Advice::Random => return,
+            Advice::Sequential => (0, sequential_max.max(forward)),
+        };
         let after = PageRange::new(vpn.plus(1), e.end.min(vpn.plus(1 + u64::from(forward))));
         let before = PageRange::new(
             Vpn(e.start.0.max(vpn.0.saturating_sub(u64::from(back)))),
@@ -302,10 +310,17 @@ impl State {
         }
     }
 
-    /// Whether page `o` must be wired as it comes in (a segment under a lazy `SHM_LOCK`).
+    /// Whether page `o` must be wired as it comes in: a page of a segment under a lazy
+    /// `SHM_LOCK`, or an anonymous page whose entry is locked on fault.
+    #[inline]
     fn comes_in_wired(&self, o: Owner) -> bool {
-        matches!(o, Owner::Object { shm, .. }
-            if self.shm.get(shm).is_some_and(|s| s.object_wired()))
+        match o {
+            Owner::Object { shm, .. } => self.shm.get(shm).is_some_and(|s| s.object_wired()),
+            Owner::Anon { guest, vpn } => self
+                .guests
+                .get(&guest)
+                .is_some_and(|vm| vm.wires_on_fault(vpn)),
+        }
     }
 
     /// Brings in `run` (consecutive pages of one entry, in consecutive swap slots) for
@@ -367,10 +382,10 @@ impl State {
             return Ok(f);
         }
         // A page of a segment whose object holds its wiring comes in wired: this happens only
-        // under a lazy `SHM_LOCK` (Linux), where the lock did not bring every page in. Past the
-        // wired maximum the fault fails, as a wiring would.
-        let wire = matches!(o, Owner::Object { shm, .. }
-            if self.shm.get(shm).is_some_and(|s| s.object_wired()));
+        // under a lazy `SHM_LOCK` (Linux), where the lock did not bring every page in. So does
+        // an anonymous page whose entry is locked on fault. Past the wired maximum the fault
+        // fails, as a wiring would.
+        let wire = self.comes_in_wired(o);
         if wire && !self.phys.wired_allows(&self.cfg.limits, 1) {
             return Err(Errno::ENOMEM);
         }

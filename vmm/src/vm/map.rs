@@ -96,6 +96,21 @@ pub struct Entry {
     /// The `shmat` this entry belongs to (segment entries only). Clipping keeps it; entries of
     /// different attachments never merge.
     pub attachment: Option<AttachId>,
+    /// How the guest said it will use the pages (`madvise`), which fault-ahead follows.
+    pub advice: Advice,
+}
+
+/// An entry's access advice (`madvise`'s `NORMAL`, `RANDOM`, `SEQUENTIAL`), as UVM keeps it
+/// per entry (`uvm_map_advice`) and its fault-ahead reads it (`uvmadvice[]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Advice {
+    /// The machine's fault-ahead window.
+    #[default]
+    Normal,
+    /// No fault-ahead.
+    Random,
+    /// Fault-ahead forward only, at the machine's sequential maximum.
+    Sequential,
 }
 
 impl Entry {
@@ -109,6 +124,7 @@ impl Entry {
             backing,
             wiring: WireState::default(),
             attachment: None,
+            advice: Advice::Normal,
         }
     }
 
@@ -135,6 +151,13 @@ impl Entry {
     #[inline]
     pub fn is_mlocked(&self) -> bool {
         self.wiring.is_mlocked()
+    }
+
+    /// Whether the entry is locked on fault: wired, with only its resident pages holding the
+    /// wiring ([`crate::vm::wire::EntryFlags::ONFAULT`]).
+    #[inline]
+    pub fn locks_on_fault(&self) -> bool {
+        self.wiring.locks_on_fault()
     }
 
     /// The entry's wiring state (flag and count), to read.
@@ -189,6 +212,7 @@ impl Entry {
             && self.max_prot == next.max_prot
             && self.wiring == next.wiring
             && self.attachment == next.attachment
+            && self.advice == next.advice
             && match (self.backing, next.backing) {
                 (Backing::Anon, Backing::Anon) => true,
                 (
@@ -224,6 +248,9 @@ pub struct VmMap {
     limit: Vpn,
     /// `mlockall(MCL_FUTURE)`: new mappings start locked.
     pub wire_future: bool,
+    /// With `wire_future`: new mappings are locked on fault (`mlockall(MCL_FUTURE |
+    /// MCL_ONFAULT)`, Linux's).
+    pub wire_future_onfault: bool,
 }
 
 impl VmMap {
@@ -233,6 +260,7 @@ impl VmMap {
             entries: BTreeMap::new(),
             limit,
             wire_future: false,
+            wire_future_onfault: false,
         }
     }
 

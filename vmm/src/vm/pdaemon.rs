@@ -45,6 +45,36 @@ pub(crate) fn reclaim(s: &mut State, n: usize) -> usize {
     done
 }
 
+/// Drops anonymous page `o`'s data, as `MADV_DONTNEED` and `MADV_FREE` do: its frame (with
+/// its host memory) or its swap slot is freed and it reads back as zeros. A wired page is
+/// left as it is, and so is one a view would not let go (false for both).
+pub(crate) fn discard_anon(s: &mut State, o: Owner) -> bool {
+    match s.slot(o) {
+        PageSlot::Untouched => true,
+        PageSlot::Swapped(slot) => {
+            s.phys.swap.free(slot);
+            s.set_slot(o, PageSlot::Untouched);
+            true
+        }
+        PageSlot::Resident(f) => {
+            if s.phys.pool.frame(f).is_wired() {
+                return false;
+            }
+            let maps = pmap::mappings_of(s, o);
+            if !pmap::pmap_page_remove(s, &maps) {
+                pmap::pmap_page_restore(s, &maps);
+                return false;
+            }
+            let (store, idx) = s.store(o);
+            let _ = store.release(idx, 1);
+            s.phys.pool.release(f);
+            s.set_slot(o, PageSlot::Untouched);
+            pmap::pmap_page_restore(s, &maps);
+            true
+        }
+    }
+}
+
 impl State {
     /// Writes one unwired page to swap, releases its host memory and frees its frame.
     fn evict(&mut self, f: FrameId) -> Result<(), Errno> {

@@ -64,7 +64,7 @@ pub struct NewSegment {
     pub object: VmObject,
     /// The creating guest.
     pub cpid: u32,
-    /// The machine tick of its creation.
+    /// When it was created (seconds since the Epoch).
     pub now: u32,
 }
 
@@ -131,21 +131,21 @@ impl Segment {
         self.object.pages()
     }
 
-    /// An attach by guest `pid` at tick `now`.
+    /// An attach by the guest with pid `pid` at `now` (seconds since the Epoch).
     pub fn attached(&mut self, pid: u32, now: u32) {
         self.nattch += 1;
         self.lpid = pid;
         self.atime = now;
     }
 
-    /// A detach by guest `pid` at tick `now`.
+    /// A detach by the guest with pid `pid` at `now`.
     pub fn detached(&mut self, pid: u32, now: u32) {
         self.nattch -= 1;
         self.lpid = pid;
         self.dtime = now;
     }
 
-    /// `IPC_SET`'s change of owner and mode at tick `now`.
+    /// `IPC_SET`'s change of owner and mode at `now`.
     pub fn set_owner(&mut self, uid: u32, gid: u32, mode: u32, now: u32) {
         self.perm.uid = uid;
         self.perm.gid = gid;
@@ -153,7 +153,7 @@ impl Segment {
         self.ctime = now;
     }
 
-    /// `IPC_RMID`'s mark at tick `now`: the key becomes private, new attaches are refused.
+    /// `IPC_RMID`'s mark at `now`: the key becomes private, new attaches are refused.
     pub fn mark_removed(&mut self, now: u32) {
         self.removed = true;
         self.key = ipc::IPC_PRIVATE;
@@ -242,6 +242,19 @@ impl ShmTable {
     /// Every live segment.
     pub fn iter(&self) -> impl Iterator<Item = &Segment> {
         self.slots.iter().filter_map(|s| s.seg.as_ref())
+    }
+
+    /// The segment in slot `idx` (what Linux's `SHM_STAT` names by index), if any.
+    pub fn at_index(&self, idx: u32) -> Option<&Segment> {
+        self.slots.get(idx as usize)?.seg.as_ref()
+    }
+
+    /// The highest slot index in use, if any segment exists (Linux's `ipc_get_maxidx`).
+    pub fn max_index(&self) -> Option<u32> {
+        self.slots
+            .iter()
+            .rposition(|s| s.seg.is_some())
+            .map(|i| i as u32)
     }
 
     /// Pages in all segments.

@@ -206,6 +206,18 @@ pub(crate) struct GuestVm {
     /// Where the last fault-ahead ended and how far it reached: a fault there is sequential
     /// access, and the next window doubles.
     pub ahead: (Vpn, u32),
+    /// Whether an entry of its map has ever been locked on fault, so that its anonymous pages
+    /// must be looked up as they come in (to take the entry's wiring); false keeps the fault
+    /// path of every other guest free of the lookup.
+    lock_on_fault_seen: bool,
+    /// Its process id: stable for its life, never 0 (which `shm_lpid` uses for "none") or 1
+    /// (the parent every guest reports, as init).
+    pid: u32,
+}
+
+/// The process id of the guest made with id `id`: guest ids count from 0, pids from 2.
+pub(crate) fn pid_of(id: GuestId) -> u32 {
+    id.0.saturating_add(2)
 }
 
 impl GuestVm {
@@ -222,7 +234,26 @@ impl GuestVm {
             fault: None,
             refused: None,
             ahead: (Vpn(u64::MAX), 0),
+            lock_on_fault_seen: false,
+            pid: pid_of(id),
         })
+    }
+
+    /// Notes that an entry of this guest is locked on fault.
+    pub fn note_lock_on_fault(&mut self) {
+        self.lock_on_fault_seen = true;
+    }
+
+    /// Whether anonymous page `vpn` must take its entry's wiring as it comes in: its entry is
+    /// locked on fault.
+    #[inline]
+    pub fn wires_on_fault(&self, vpn: Vpn) -> bool {
+        self.lock_on_fault_seen && self.map.lookup(vpn).is_some_and(|e| e.locks_on_fault())
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// Pages in entries carrying the POSIX lock flag.
@@ -505,7 +536,6 @@ pub(crate) struct Diag {
     pub events: Option<EventLog>,
     /// The guest whose call is running, if one is.
     pub caller: Option<GuestId>,
-    ticks: u32,
 }
 
 impl Diag {
@@ -516,7 +546,6 @@ impl Diag {
             corrupt: None,
             events: None,
             caller: None,
-            ticks: 0,
         }
     }
 
@@ -527,12 +556,6 @@ impl Diag {
         self.corrupt
             .get_or_insert(Violation::new(invariant, detail));
         Errno::EIO
-    }
-
-    /// The next tick of the machine's clock.
-    pub fn tick(&mut self) -> u32 {
-        self.ticks = self.ticks.wrapping_add(1);
-        self.ticks
     }
 }
 
@@ -726,9 +749,12 @@ impl State {
         self.cfg.space_pages * PAGE_SIZE
     }
 
-    /// The next tick of the machine's clock.
-    pub fn tick(&mut self) -> u32 {
-        self.diag.tick()
+    /// Now, in seconds since the Epoch, as `shmid_ds` times are (0 if the host clock is
+    /// before 1970; a `u32` lasts until 2106).
+    pub fn now(&self) -> u32 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
     }
 
     /// Records an event with the frame counts after it, if recording is on.

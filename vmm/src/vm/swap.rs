@@ -166,6 +166,14 @@ impl Swap {
     pub fn backing_bytes(&self) -> io::Result<u64> {
         host::host_bytes(&self.file)
     }
+
+    /// Makes every later read and write of the backing fail, as a disk that died would: for
+    /// tests of the paths that meet a failing swap.
+    #[cfg(test)]
+    pub(crate) fn break_backing(&mut self) {
+        // A directory opened for reading refuses positional reads and writes (EISDIR, EBADF).
+        self.file = File::open("/").expect("the root directory opens");
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +219,15 @@ mod tests {
         s.check().unwrap();
         s.used += 1;
         assert_eq!(s.check().unwrap_err().invariant, Invariant::SwapCount);
+    }
+
+    #[test]
+    fn a_broken_backing_fails_reads_and_writes() {
+        let mut s = Swap::new(&SwapBacking::Memory, 4).unwrap();
+        let a = s.alloc().unwrap();
+        s.break_backing();
+        assert!(s.write(a, &[1; PAGE_SIZE as usize]).is_err());
+        assert!(s.read(a, &mut [0; PAGE_SIZE as usize]).is_err());
     }
 
     #[test]

@@ -35,6 +35,11 @@ bitflags! {
     pub struct EntryFlags: u32 {
         /// POSIX-locked (`mlock`, `mlockall`): not a count.
         const MLOCKED = 1 << 0;
+        /// With `MLOCKED`: locked on fault (Linux's `VM_LOCKONFAULT`, from
+        /// `mlock2(MLOCK_ONFAULT)` or `mlockall(MCL_ONFAULT)`). The lock brings nothing in: the
+        /// pages resident hold the entry's wiring, and each page takes it as it comes in.
+        /// Only anonymous entries carry it.
+        const ONFAULT = 1 << 1;
     }
 }
 
@@ -66,6 +71,13 @@ impl WireState {
         self.flags.contains(EntryFlags::MLOCKED)
     }
 
+    /// Whether the entry is locked on fault ([`EntryFlags::ONFAULT`]): wired, with only its
+    /// resident pages holding the wiring.
+    #[inline]
+    pub fn locks_on_fault(self) -> bool {
+        self.flags.contains(EntryFlags::ONFAULT)
+    }
+
     /// The flags.
     pub fn flags(self) -> EntryFlags {
         self.flags
@@ -80,9 +92,12 @@ impl WireState {
 /// A change to one entry's wiring state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WireOp {
-    /// POSIX lock: set the flag (idempotent).
+    /// POSIX lock: set the flag (idempotent; clears lock-on-fault, as a plain `mlock` of a
+    /// lock-on-fault range does in Linux).
     Mlock,
-    /// POSIX unlock: clear the flag (idempotent; the count is left alone).
+    /// POSIX lock on fault: set the flag and [`EntryFlags::ONFAULT`].
+    MlockOnFault,
+    /// POSIX unlock: clear the flag and lock-on-fault (idempotent; the count is left alone).
     Munlock,
     /// Take one SVID or kernel wiring.
     Hold,
@@ -125,6 +140,7 @@ impl WireOp {
     pub fn name(self) -> &'static str {
         match self {
             WireOp::Mlock => "Mlock",
+            WireOp::MlockOnFault => "MlockOnFault",
             WireOp::Munlock => "Munlock",
             WireOp::Hold => "Hold",
             WireOp::Release => "Release",
@@ -138,8 +154,16 @@ impl WireOp {
         let before = *w;
         let mut after = before;
         match self {
-            WireOp::Mlock => after.flags.insert(EntryFlags::MLOCKED),
-            WireOp::Munlock => after.flags.remove(EntryFlags::MLOCKED),
+            WireOp::Mlock => {
+                after.flags.insert(EntryFlags::MLOCKED);
+                after.flags.remove(EntryFlags::ONFAULT);
+            }
+            WireOp::MlockOnFault => after
+                .flags
+                .insert(EntryFlags::MLOCKED | EntryFlags::ONFAULT),
+            WireOp::Munlock => after
+                .flags
+                .remove(EntryFlags::MLOCKED | EntryFlags::ONFAULT),
             WireOp::Hold => after.count = after.count.checked_add(1).ok_or(CountUnderflow)?,
             WireOp::Release => after.count = after.count.checked_sub(1).ok_or(CountUnderflow)?,
             WireOp::Remove => after = WireState::default(),
@@ -207,6 +231,21 @@ mod tests {
         apply(WireOp::Hold, &mut w);
         assert_eq!(apply(WireOp::Remove, &mut w), Transition::Unwire);
         assert_eq!((w.flags(), w.count()), (EntryFlags::empty(), 0));
+    }
+
+    #[test]
+    fn lock_on_fault_is_a_lock_that_mlock_and_munlock_end() {
+        let mut w = WireState::default();
+        assert_eq!(apply(WireOp::MlockOnFault, &mut w), Transition::Wire);
+        assert!(w.is_mlocked() && w.locks_on_fault());
+        assert_eq!(apply(WireOp::Mlock, &mut w), Transition::Unchanged);
+        assert!(
+            w.is_mlocked() && !w.locks_on_fault(),
+            "a plain mlock populates"
+        );
+        assert_eq!(apply(WireOp::MlockOnFault, &mut w), Transition::Unchanged);
+        assert_eq!(apply(WireOp::Munlock, &mut w), Transition::Unwire);
+        assert_eq!(w.flags(), EntryFlags::empty());
     }
 
     #[test]

@@ -30,13 +30,36 @@ pub(crate) enum Reshape {
     KeepClips,
 }
 
+/// Whether a wiring of an entry's pages takes only those resident now (an entry locked on
+/// fault, whose other pages take it as they come in) or every page, bringing each in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pages {
+    /// Every page.
+    All,
+    /// Only the resident pages (lock on fault).
+    Resident,
+}
+
+impl Pages {
+    /// The pages an entry's own wiring holds.
+    pub(crate) fn of(e: &Entry) -> Pages {
+        if e.locks_on_fault() {
+            Pages::Resident
+        } else {
+            Pages::All
+        }
+    }
+}
+
 /// Wires every page under `[start, end)` of an entry with `backing` in guest `g`, bringing
-/// each in first. On failure the pages wired so far are unwired again.
+/// each in first, or only the resident ones (`Pages::Resident`, anonymous memory only). On
+/// failure the pages wired so far are unwired again.
 pub(crate) fn wire_pages(
     s: &mut State,
     g: GuestId,
     range: PageRange,
     backing: Backing,
+    which: Pages,
 ) -> Result<(), Errno> {
     let base = range.start;
     if let Backing::Shm { id, pgoff } = backing {
@@ -44,17 +67,29 @@ pub(crate) fn wire_pages(
         return match s.wire_object_run(id, pgoff, range.pages()) {
             Ok(()) => Ok(()),
             Err((done, e)) => {
-                unwire_pages(s, g, PageRange::new(base, base.plus(done)), backing)?;
+                unwire_pages(
+                    s,
+                    g,
+                    PageRange::new(base, base.plus(done)),
+                    backing,
+                    Pages::All,
+                )?;
                 Err(e)
             }
         };
     }
     for vpn in range.iter() {
         let o = offset_backing(backing, vpn.0 - base.0).owner(g, vpn);
+        if which == Pages::Resident {
+            if let PageSlot::Resident(f) = s.slot(o) {
+                s.phys.pool.wire(f);
+            }
+            continue;
+        }
         match fault::page_in(s, o) {
             Ok(f) => s.phys.pool.wire(f),
             Err(e) => {
-                unwire_pages(s, g, PageRange::new(base, vpn), backing)?;
+                unwire_pages(s, g, PageRange::new(base, vpn), backing, which)?;
                 return Err(e);
             }
         }
@@ -62,12 +97,33 @@ pub(crate) fn wire_pages(
     Ok(())
 }
 
-/// Drops one wiring from every page under `[start, end)` of an entry with `backing`.
+/// Brings in and wires the pages under an anonymous entry's `range` that are not resident
+/// (the resident ones hold its wiring already: it was locked on fault).
+fn wire_missing_pages(
+    s: &mut State,
+    g: GuestId,
+    range: PageRange,
+    backing: Backing,
+) -> Result<(), Errno> {
+    let base = range.start;
+    for vpn in range.iter() {
+        let o = offset_backing(backing, vpn.0 - base.0).owner(g, vpn);
+        if !matches!(s.slot(o), PageSlot::Resident(_)) {
+            let f = fault::page_in(s, o)?;
+            s.phys.pool.wire(f);
+        }
+    }
+    Ok(())
+}
+
+/// Drops one wiring from every page under `[start, end)` of an entry with `backing`, or from
+/// the resident ones only (`Pages::Resident`: an entry locked on fault).
 pub(crate) fn unwire_pages(
     s: &mut State,
     g: GuestId,
     range: PageRange,
     backing: Backing,
+    which: Pages,
 ) -> Result<(), Errno> {
     let base = range.start;
     if let Backing::Shm { id, pgoff } = backing {
@@ -95,6 +151,9 @@ pub(crate) fn unwire_pages(
     for vpn in range.iter() {
         let o = offset_backing(backing, vpn.0 - base.0).owner(g, vpn);
         let PageSlot::Resident(f) = s.slot(o) else {
+            if which == Pages::Resident {
+                continue;
+            }
             return Err(s.corrupted(
                 Invariant::WireResident,
                 format!(
@@ -145,6 +204,8 @@ struct Applied {
     transition: Transition,
     /// Whether its segment's lock held the pages, so the transition changed none.
     covered: bool,
+    /// The pages its transition wired or unwired.
+    pages: Pages,
 }
 
 /// Applies `op` to guest `g`'s entry at `start`, if `pick` takes it, and does the page-level
@@ -161,14 +222,20 @@ fn wire_entry(
     if !pick(e) {
         return Ok(None);
     }
-    let was_locked = e.is_mlocked();
+    // Only anonymous memory locks on fault: a segment's pages are shared, and which of them
+    // are in is not one entry's business, so a segment entry is locked whole.
+    let op = match op {
+        WireOp::MlockOnFault if e.backing != Backing::Anon => WireOp::Mlock,
+        op => op,
+    };
+    let (was_locked, was) = (e.is_mlocked(), Pages::of(e));
     let Ok((t, saved)) = e.apply(op) else {
         return Err(s.corrupted(
             Invariant::EntryCountUnderflow,
             format!("{g:?} entry at {:?} released with no hold", start.addr()),
         ));
     };
-    let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+    let (erange, backing, now_locked, now) = (e.range(), e.backing, e.is_mlocked(), Pages::of(e));
     if t != Transition::Unchanged {
         tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
         s.record(EventKind::Wire {
@@ -182,10 +249,23 @@ fn wire_entry(
     // Under a segment lock that stands for every attacher, the object's wiring holds the
     // pages: the entry's own transition changes no page.
     let covered = s.lock_covers(backing);
+    let pages = match t {
+        Transition::Unwire => was,
+        _ => now,
+    };
+    if pages == Pages::Resident {
+        s.guest_mut(g)?.note_lock_on_fault();
+    }
     let r = match t {
         _ if covered => Ok(()),
-        Transition::Wire => wire_pages(s, g, erange, backing),
-        Transition::Unwire => unwire_pages(s, g, erange, backing),
+        Transition::Wire => wire_pages(s, g, erange, backing, pages),
+        Transition::Unwire => unwire_pages(s, g, erange, backing, pages),
+        // A lock on fault become a whole lock (a plain `mlock` over it): the pages not in yet
+        // come in wired. On failure those already brought in stay wired, which the lock on
+        // fault the entry goes back to holds them by.
+        Transition::Unchanged if was == Pages::Resident && now == Pages::All => {
+            wire_missing_pages(s, g, erange, backing)
+        }
         Transition::Unchanged => Ok(()),
     };
     let vm = s.guests.get_mut(&g).expect("guest checked");
@@ -202,6 +282,7 @@ fn wire_entry(
         saved,
         transition: t,
         covered,
+        pages,
     }))
 }
 
@@ -224,7 +305,7 @@ fn undo_entries(s: &mut State, g: GuestId, done: SmallVec<[Applied; 4]>) -> Resu
         s.count_entry_wiring(backing, erange.pages(), back);
         // Only wiring operations can fail, so only wirings need undoing.
         if a.transition == Transition::Wire && !a.covered {
-            unwire_pages(s, g, erange, backing)?;
+            unwire_pages(s, g, erange, backing, a.pages)?;
         }
     }
     Ok(())
@@ -288,19 +369,44 @@ pub(crate) fn frames_to_wire_in(
     range: PageRange,
     shared: &mut std::collections::HashSet<Owner>,
 ) -> u64 {
-    if s.entry_wired(e) {
+    let onfault = e.locks_on_fault() && !s.covered_by_lock(e);
+    if s.entry_wired(e) && !onfault {
         return 0;
     }
     let mut n = 0;
     for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
         let o = e.owner_at(g, vpn);
         match s.slot(o) {
+            // Locked on fault: what is resident is wired already; the rest would come in.
+            PageSlot::Resident(_) if onfault => {}
             PageSlot::Resident(f) if s.phys.pool.frame(f).is_wired() => {}
             _ if matches!(o, Owner::Object { .. }) => n += u64::from(shared.insert(o)),
             _ => n += 1,
         }
     }
     n
+}
+
+/// The frames a lock on fault of entry `e` over `range` would newly wire: its resident pages
+/// with no wiring yet (0 when the entry is wired already).
+pub(crate) fn resident_frames_to_wire_in(
+    s: &State,
+    g: GuestId,
+    e: &Entry,
+    range: PageRange,
+) -> u64 {
+    if s.entry_wired(e) {
+        return 0;
+    }
+    e.range()
+        .intersect(&range)
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|&vpn| {
+            matches!(s.slot(e.owner_at(g, vpn)),
+                PageSlot::Resident(f) if !s.phys.pool.frame(f).is_wired())
+        })
+        .count() as u64
 }
 
 /// Which limit a lock would pass.
@@ -459,9 +565,9 @@ pub(crate) fn hand_over_entry_wirings(
         .collect();
     for (g, range, backing) in held {
         if to_lock {
-            unwire_pages(s, g, range, backing)?;
+            unwire_pages(s, g, range, backing, Pages::All)?;
         } else {
-            wire_pages(s, g, range, backing)?;
+            wire_pages(s, g, range, backing, Pages::All)?;
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ extern "C" {
 #define MAP_ANON 0x20
 #define MAP_ANONYMOUS MAP_ANON
 #define MAP_NORESERVE 0x4000
+#define MAP_LOCKED 0x2000
 #define MAP_POPULATE 0x8000
 #define MAP_FILE 0
 
@@ -30,6 +31,23 @@ extern "C" {
 
 #define MCL_CURRENT 1
 #define MCL_FUTURE 2
+#define MCL_ONFAULT 4
+
+#define MLOCK_ONFAULT 1
+
+#define MADV_NORMAL 0
+#define MADV_RANDOM 1
+#define MADV_SEQUENTIAL 2
+#define MADV_WILLNEED 3
+#define MADV_DONTNEED 4
+#define MADV_FREE 8
+#define MADV_DONTNEED_LOCKED 24
+
+#define POSIX_MADV_NORMAL 0
+#define POSIX_MADV_RANDOM 1
+#define POSIX_MADV_SEQUENTIAL 2
+#define POSIX_MADV_WILLNEED 3
+#define POSIX_MADV_DONTNEED 4
 
 #define MS_ASYNC 1
 #define MS_INVALIDATE 2
@@ -40,9 +58,13 @@ int munmap(void *addr, size_t len);
 int mprotect(void *addr, size_t len, int prot);
 int mincore(void *addr, size_t len, unsigned char *vec);
 int mlock(const void *addr, size_t len);
+int mlock2(const void *addr, size_t len, unsigned int flags);
 int munlock(const void *addr, size_t len);
 int mlockall(int flags);
 int munlockall(void);
+int msync(void *addr, size_t len, int flags);
+int madvise(void *addr, size_t len, int advice);
+int posix_madvise(void *addr, size_t len, int advice);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@ extern "C" {
 #define SHM_UNLOCK 12
 #define SHM_STAT 13
 #define SHM_INFO 14
+#define SHM_STAT_ANY 15
 
 /* State bits in shm_perm.mode, as Linux reports them. */
 #define SHM_DEST 01000
@@ -40,6 +41,21 @@ struct shmid_ds {
     pid_t shm_lpid;
     shmatt_t shm_nattch;
 };
+
+/* shmctl(IPC_INFO): the limits (Linux's struct shminfo). */
+struct shminfo {
+    unsigned long shmmax, shmmin, shmmni, shmseg, shmall, __unused[4];
+};
+
+/* shmctl(SHM_INFO): what the segments use, in pages (Linux's struct shm_info, glibc's names). */
+struct shm_info {
+    int used_ids;
+    unsigned long shm_tot, shm_rss, shm_swp;
+    unsigned long swap_attempts, swap_successes;
+};
+#define __used_ids used_ids
+#define __swap_attempts swap_attempts
+#define __swap_successes swap_successes
 
 void *shmat(int shmid, const void *addr, int shmflg);
 int shmctl(int shmid, int cmd, struct shmid_ds *buf);
