@@ -104,7 +104,10 @@ fn every_ported_kernel_test_prints_what_linux_prints_or_is_blocked_as_listed() {
         return skip(TEST, "clang and wasi-libc for wasm32");
     }
     if host_semantics() != Some(Semantics::Linux) {
-        return skip_for_privilege(TEST, "the ports' expectations are Linux's; this host is not Linux");
+        return skip_for_privilege(
+            TEST,
+            "the ports' expectations are Linux's; this host is not Linux",
+        );
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ported");
     let mut programs: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -113,14 +116,24 @@ fn every_ported_kernel_test_prints_what_linux_prints_or_is_blocked_as_listed() {
         .filter(|p| p.extension().is_some_and(|x| x == "c"))
         .collect();
     programs.sort();
-    assert!(programs.len() >= 27, "only {} ported programs", programs.len());
+    assert!(
+        programs.len() >= 27,
+        "only {} ported programs",
+        programs.len()
+    );
     let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
     let names: Vec<String> = programs.iter().map(|p| name(p)).collect();
     for (b, _) in BLOCKED {
-        assert!(names.iter().any(|n| n == b), "BLOCKED names {b}, which is not in guests/ported/");
+        assert!(
+            names.iter().any(|n| n == b),
+            "BLOCKED names {b}, which is not in guests/ported/"
+        );
     }
     for f in FORKING {
-        assert!(names.iter().any(|n| n == f), "FORKING names {f}, which is not in guests/ported/");
+        assert!(
+            names.iter().any(|n| n == f),
+            "FORKING names {f}, which is not in guests/ported/"
+        );
     }
 
     let rt = Runtime::new().unwrap();
@@ -175,7 +188,10 @@ fn every_ported_kernel_test_prints_what_linux_prints_or_is_blocked_as_listed() {
             )),
             (Some(why), Guest::Differs(d)) => {
                 blocked += 1;
-                eprintln!("blocked  {n}: {why}; differs, first: {} ({secs:.1} s)", first_line(d));
+                eprintln!(
+                    "blocked  {n}: {why}; differs, first: {} ({secs:.1} s)",
+                    first_line(d)
+                );
             }
             (Some(why), Guest::Failed(e)) => {
                 blocked += 1;
