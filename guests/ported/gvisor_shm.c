@@ -5,6 +5,7 @@
  * guests/ported/ported.h). ShmSegment's destructor (IPC_RMID, expected to succeed) is an explicit
  * rmid() at the end of each TEST; TempPath::CreateFile is mkstemp in /tmp (gVisor's TEST_TMPDIR
  * default); IsRunningOnGvisor() and GvisorPlatform() answer "native" here, as they do on Linux.
+ * After a failed ASSERT the TEST returns without removing its segment (gtest's destructor would).
  *
  * Forks: ShmDeathTest_ReadonlySegment (gtest's EXPECT_EXIT runs the statement in a child) and
  * ShmDeathTest_SegmentNotAccessibleAfterDetach (InForkedProcess). */
