@@ -26,6 +26,9 @@ mod sys {
         pub fn munlock(addr: i32, len: i32) -> i32;
         pub fn mlockall(flags: i32) -> i32;
         pub fn munlockall() -> i32;
+        pub fn mlock2(addr: i32, len: i32, flags: i32) -> i32;
+        pub fn msync(addr: i32, len: i32, flags: i32) -> i32;
+        pub fn madvise(addr: i32, len: i32, advice: i32) -> i32;
         pub fn shmget(key: i32, size: i32, flags: i32) -> i32;
         pub fn shmat(id: i32, addr: i32, flags: i32) -> i32;
         pub fn shmdt(addr: i32) -> i32;
@@ -136,6 +139,20 @@ flags!(
         CURRENT = mman::MCL_CURRENT,
         /// Lock what is mapped later.
         FUTURE = mman::MCL_FUTURE,
+        /// With either: lock on fault (Linux's).
+        ONFAULT = mman::MCL_ONFAULT,
+    }
+);
+
+flags!(
+    /// `msync` flags.
+    Ms {
+        /// Schedule and return.
+        ASYNC = mman::MS_ASYNC,
+        /// Drop cached copies (refused over locked pages).
+        INVALIDATE = mman::MS_INVALIDATE,
+        /// Write and wait.
+        SYNC = mman::MS_SYNC,
     }
 );
 
@@ -245,6 +262,32 @@ pub fn munlock(addr: usize, len: usize) -> Result<(), Errno> {
 pub fn mlockall(flags: Mcl) -> Result<(), Errno> {
     // SAFETY: locking changes no memory contents.
     unit(unsafe { sys::mlockall(flags.0) })
+}
+
+/// Linux's `mlock2`: with `on_fault` (`MLOCK_ONFAULT`) nothing is brought in and each page is
+/// locked as it is touched. `ENOSYS` under a rule set without it.
+pub fn mlock2(addr: usize, len: usize, on_fault: bool) -> Result<(), Errno> {
+    let flags = if on_fault { mman::MLOCK_ONFAULT } else { 0 };
+    // SAFETY: locking changes no memory contents.
+    unit(unsafe { sys::mlock2(a(addr), a(len), flags) })
+}
+
+/// `msync`: checks the range (anonymous memory has no file to write back); `MS_INVALIDATE` is
+/// refused over locked pages.
+pub fn msync(addr: usize, len: usize, flags: Ms) -> Result<(), Errno> {
+    // SAFETY: nothing is written back or dropped.
+    unit(unsafe { sys::msync(a(addr), a(len), flags.0) })
+}
+
+/// `madvise` with one of `guest_abi::mman::MADV_*`.
+///
+/// # Safety
+///
+/// `MADV_DONTNEED` (under `linux`), `MADV_FREE` and `MADV_DONTNEED_LOCKED` drop the data of the
+/// pages: nothing may be borrowed from them.
+pub unsafe fn madvise(addr: usize, len: usize, advice: i32) -> Result<(), Errno> {
+    // SAFETY: the caller keeps no borrow of pages whose data may be dropped.
+    unit(unsafe { sys::madvise(a(addr), a(len), advice) })
 }
 
 /// Clears every lock flag and `MCL_FUTURE`.

@@ -23,6 +23,7 @@ static const char *errno_name(int e) {
     case ENOSPC: return "ENOSPC";
     case ENOSYS: return "ENOSYS";
     case EIDRM: return "EIDRM";
+    case EBUSY: return "EBUSY";
     default: return "E?";
     }
 }

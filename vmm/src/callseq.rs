@@ -1,7 +1,9 @@
 //! Bytes to multi-guest call sequences, for fuzzing the core and for running the fuzzer's corpus
 //! as an ordinary test.
 //!
-//! Every 8 bytes are one step `[op, guest, a0, a1, a2, a3, a4, a5]` on a tiny machine (16 frames,
+//! Every 8 bytes are one step `[op, guest, a0, a1, a2, a3, a4, a5]` (20 operations: the
+//! memory and shared-memory calls, Linux's `mlock2`, `msync`, `madvise` and `shmctl` info
+//! commands, guest memory reads and writes, reclaim, and a guest's death) on a tiny machine (16 frames,
 //! a wired maximum of 8, 64 swap slots, a locked-memory limit of 6 pages), so the pagedaemon
 //! works on nearly every call and every limit is within reach. Three guest slots with different
 //! identities (root, uid 1000, uid 1001 in group 100) take turns; a step may kill a guest and
@@ -27,7 +29,7 @@
 use crate::base::addr::{ShmId, Vaddr, PAGE_SIZE};
 use crate::base::errno::Errno;
 use crate::base::types::Semantics;
-use crate::calls::mmap::{MapFlags, MlockallFlags};
+use crate::calls::mmap::{Madvice, MapFlags, MlockallFlags, MsyncFlags};
 use crate::calls::shm::ShmCmd;
 use crate::machine::{Cred, GuestConfig, Machine, MachineConfig};
 use crate::vm::map::Prot;
@@ -57,7 +59,7 @@ const HOSTILE: [u64; 8] = [
     u64::MAX,
 ];
 
-const OPS: u8 = 16;
+const OPS: u8 = 20;
 
 struct World {
     m: Machine,
@@ -128,6 +130,16 @@ impl World {
                 let prot = Prot::from_guest(raw(s[5]) & 7)?;
                 let flags = if s[6] >= 0xc0 {
                     MapFlags::from_guest(raw(s[6]) << 8)?
+                } else if s[6] >= 0x80 {
+                    // Locked or populated, as `MAP_LOCKED` and `MAP_POPULATE` ask.
+                    let mut f = MapFlags::ANON | MapFlags::PRIVATE | MapFlags::FIXED;
+                    if s[7] & 1 != 0 {
+                        f |= MapFlags::WIRED;
+                    }
+                    if s[7] & 2 != 0 {
+                        f |= MapFlags::POPULATE;
+                    }
+                    f
                 } else {
                     MapFlags::ANON | MapFlags::PRIVATE | MapFlags::FIXED
                 };
@@ -145,7 +157,7 @@ impl World {
             3 => m.mincore(g, self.addr(s[2]), self.len(s[3])).map(drop),
             4 => m.mlock(g, self.addr(s[2]), self.len(s[3])),
             5 => m.munlock(g, self.addr(s[2]), self.len(s[3])),
-            6 => m.mlockall(g, MlockallFlags::from_guest(raw(s[4]) & 3)?),
+            6 => m.mlockall(g, MlockallFlags::from_guest(raw(s[4]) & 7)?),
             7 => m.munlockall(g),
             8 => {
                 let key = if s[2] == 0 {
@@ -206,6 +218,26 @@ impl World {
                 m.reclaim(usize::from(s[2]));
                 Ok(())
             }
+            16 => m.mlock2(g, self.addr(s[2]), self.len(s[3]), s[4] & 1 == 1),
+            17 => m.msync(
+                g,
+                self.addr(s[2]),
+                self.len(s[3]),
+                MsyncFlags::from_guest(raw(s[4]) & 7)?,
+            ),
+            18 => m.madvise(
+                g,
+                self.addr(s[2]),
+                self.len(s[3]),
+                Madvice::from_guest(i32::from(s[4] % 8) + if s[4] >= 0xf0 { 20 } else { 0 })?,
+            ),
+            19 => match s[3] % 3 {
+                0 => m.ipc_info(g).map(drop),
+                1 => m.shm_info(g).map(drop),
+                _ => m
+                    .shm_stat_index(g, u32::from(s[2] % 8), s[4] & 1 == 1)
+                    .map(drop),
+            },
             _ => {
                 // The guest dies in the middle of whatever it held; a fresh one takes its slot.
                 m.exit_guest(g)?;

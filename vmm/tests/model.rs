@@ -34,8 +34,8 @@ use proptest::test_runner::{Config, TestRunner};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use vmm::{
-    Cred, Errno, GuestConfig, GuestId, Machine, MachineConfig, MapFlags, MlockallFlags, Prot,
-    Semantics, ShmCmd, ShmId, SwapBacking, Vaddr, PAGE_SIZE,
+    Cred, Errno, GuestConfig, GuestId, Machine, MachineConfig, MapFlags, MlockallFlags, MsyncFlags,
+    Prot, Semantics, ShmCmd, ShmId, SwapBacking, Vaddr, PAGE_SIZE,
 };
 
 const P: u64 = PAGE_SIZE;
@@ -131,6 +131,20 @@ enum Op {
     Munlockall {
         g: usize,
     },
+    /// Linux's `mlock2`, on fault or not.
+    Mlock2 {
+        g: usize,
+        page: u64,
+        len: u64,
+        onfault: bool,
+    },
+    /// `msync` with raw flags (bit 3 is unknown).
+    Msync {
+        g: usize,
+        page: u64,
+        len: u64,
+        flags: i32,
+    },
     Shmget {
         g: usize,
         key: usize,
@@ -217,6 +231,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (g.clone(), page.clone(), len.clone()).prop_map(|(g, page, len)| Op::Munlock { g, page, len }),
         1 => (g.clone(), 0..5i32).prop_map(|(g, flags)| Op::Mlockall { g, flags }),
         1 => g.clone().prop_map(|g| Op::Munlockall { g }),
+        2 => (g.clone(), page.clone(), len.clone(), any::<bool>()).prop_map(|(g, page, len, onfault)| Op::Mlock2 { g, page, len, onfault }),
+        2 => (g.clone(), page.clone(), len.clone(), 0..16i32).prop_map(|(g, page, len, flags)| Op::Msync { g, page, len, flags }),
         3 => (g.clone(), 0..KEYS.len(), 1..5u64, prop::bool::weighted(0.85), prop::bool::weighted(0.2), prop_oneof![3 => Just(0usize), 2 => 0..MODES.len()])
             .prop_map(|(g, key, pages, create, excl, mode)| Op::Shmget { g, key, pages, create, excl, mode }),
         3 => (g.clone(), 0..6usize, proptest::option::of(page.clone()), prop::bool::weighted(0.2), prop_oneof![2 => Just(0u8), 1 => 0..4u8])
@@ -292,6 +308,14 @@ struct Kernel {
     /// (`map->size > lim_cur(RLIMIT_MEMLOCK)`): `MCL_CURRENT` compares every mapped page,
     /// `PROT_NONE` ones too, with the limit.
     mlockall_counts_mapped: bool,
+    /// Linux `mm/mlock.c`: `mlock2` (and `MLOCK_ONFAULT`); elsewhere there is no such call
+    /// (`ENOSYS`).
+    has_mlock2: bool,
+    /// `msync(MS_INVALIDATE)` over a lock: the errno, and whether a segment's `SHM_LOCK`
+    /// counts as one. Linux `sys_msync`: `EBUSY` over `VM_LOCKED`; NetBSD `uvm_map_clean`:
+    /// `EBUSY` over any wired entry (a locked segment's too); FreeBSD `vm_map_sync`: `EBUSY`
+    /// over user wiring; illumos `segvn_sync`: `EPERM` over pages locked through the mapping.
+    msync_invalidate_locked: (Errno, bool),
     /// Linux `apply_mlockall_flags`: `mlockall` without `MCL_FUTURE` clears `VM_LOCKED` from
     /// `mm->def_flags`, ending an earlier `MCL_FUTURE`; NetBSD, FreeBSD and illumos only set it.
     current_ends_future: bool,
@@ -349,6 +373,8 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_over_memlock: Errno::ENOMEM,
             future_locks_prot_none: false,
             current_ends_future: false,
+            has_mlock2: false,
+            msync_invalidate_locked: (Errno::EBUSY, true),
             shm_lock: ShmLock::State,
             attach_removed: Some(Errno::EIDRM),
             rmid_hides_id: false,
@@ -370,6 +396,8 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_over_memlock: Errno::EAGAIN,
             future_locks_prot_none: true,
             current_ends_future: true,
+            has_mlock2: true,
+            msync_invalidate_locked: (Errno::EBUSY, false),
             shm_lock: ShmLock::Lazy,
             attach_removed: None,
             rmid_hides_id: false,
@@ -391,6 +419,8 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_over_memlock: Errno::ENOMEM,
             future_locks_prot_none: false,
             current_ends_future: false,
+            has_mlock2: false,
+            msync_invalidate_locked: (Errno::EBUSY, false),
             shm_lock: ShmLock::Absent,
             attach_removed: None,
             rmid_hides_id: false,
@@ -412,6 +442,8 @@ fn kernel_of(sem: Semantics) -> Kernel {
             future_over_memlock: Errno::ENOMEM,
             future_locks_prot_none: false,
             current_ends_future: false,
+            has_mlock2: false,
+            msync_invalidate_locked: (Errno::EPERM, false),
             shm_lock: ShmLock::Counted,
             attach_removed: Some(Errno::EINVAL),
             rmid_hides_id: true,
@@ -470,6 +502,9 @@ struct MPage {
     /// Whether `mprotect` may make it writable (not a `SHM_RDONLY` attachment).
     may_write: bool,
     mlocked: bool,
+    /// Locked on fault (`mlock2(MLOCK_ONFAULT)`, anonymous pages only) and not known to have
+    /// come in since: it may or may not be wired.
+    onfault_pending: bool,
     /// The attachment a segment page belongs to.
     att: Option<u64>,
 }
@@ -650,12 +685,16 @@ impl World {
     /// not known to have come in since the lock).
     fn wired(&self, guests: &[MGuest], segs: &[MSeg]) -> (HashSet<Phys>, HashSet<Phys>) {
         let mut sure = HashSet::new();
+        let mut maybe = HashSet::new();
         for mg in guests {
             for p in mg.pages.values().filter(|p| p.mlocked) {
-                sure.insert(p.phys);
+                if p.onfault_pending {
+                    maybe.insert(p.phys);
+                } else {
+                    sure.insert(p.phys);
+                }
             }
         }
-        let mut maybe = HashSet::new();
         for (i, s) in segs.iter().enumerate().filter(|(_, s)| s.alive && s.locked) {
             for o in 0..s.pages {
                 if self.k.shm_lock != ShmLock::Lazy || s.lazy_in[o as usize] {
@@ -716,9 +755,16 @@ impl World {
 
     /// A page of a lazily locked segment came in: it is wired from now on.
     fn touched(&mut self, phys: Phys) {
-        if let Phys::Seg(s, o) = phys {
-            if self.segs[s].locked {
-                self.segs[s].lazy_in[o as usize] = true;
+        match phys {
+            Phys::Seg(s, o) => {
+                if self.segs[s].locked {
+                    self.segs[s].lazy_in[o as usize] = true;
+                }
+            }
+            Phys::Anon(g, v) => {
+                if let Some(p) = self.guests[g].pages.get_mut(&v) {
+                    p.onfault_pending = false;
+                }
             }
         }
     }
@@ -726,10 +772,11 @@ impl World {
     /// Whether the machine may refuse to bring `phys` in: a page of a lazily locked segment
     /// not known to be in, when the pages wired or maybe wired pass the wired maximum.
     fn fault_may_be_refused(&self, phys: Phys) -> bool {
-        let Phys::Seg(s, o) = phys else {
-            return false;
-        };
         let (sure, maybe) = self.wired(&self.guests, &self.segs);
+        let Phys::Seg(s, o) = phys else {
+            // A page locked on fault, likewise.
+            return maybe.contains(&phys) && (sure.len() + maybe.len()) as u64 > WIRED_MAX;
+        };
         self.k.shm_lock == ShmLock::Lazy
             && self.segs[s].alive
             && self.segs[s].locked
@@ -816,6 +863,7 @@ impl World {
             Op::Mlock { .. } | Op::Munlock { .. } | Op::Mlockall { .. } | Op::Munlockall { .. } => {
                 self.locks(op)?
             }
+            Op::Mlock2 { .. } | Op::Msync { .. } => self.linux_locks_and_sync(op)?,
             Op::Shmget { .. } | Op::Shmat { .. } | Op::Shmdt { .. } => self.shm_get_at_dt(op)?,
             Op::Shmctl { .. } | Op::IpcSet { .. } => self.shm_ctl(op)?,
             Op::Write { .. } | Op::Read { .. } | Op::Reclaim { .. } | Op::Exit { .. } => {
@@ -828,7 +876,12 @@ impl World {
         let held: Vec<Phys> = self
             .guests
             .iter()
-            .flat_map(|mg| mg.pages.values().filter(|p| p.mlocked).map(|p| p.phys))
+            .flat_map(|mg| {
+                mg.pages
+                    .values()
+                    .filter(|p| p.mlocked && !p.onfault_pending)
+                    .map(|p| p.phys)
+            })
             .collect();
         for phys in held {
             self.touched(phys);
@@ -927,6 +980,7 @@ impl World {
                                     prot,
                                     may_write: true,
                                     mlocked: future,
+                                    onfault_pending: false,
                                     att: None,
                                 },
                             );
@@ -984,55 +1038,132 @@ impl World {
         Ok(())
     }
 
+    /// `mlock` (and Linux's `mlock2`, locking on fault when `onfault`): the answer, with the
+    /// model changed when it succeeds. A page locked on fault is not known to be wired until it
+    /// is seen in; a segment's page is locked whole, as an anonymous page locked whole stays.
+    fn mlock_model(
+        &mut self,
+        g: usize,
+        page: u64,
+        len: u64,
+        onfault: bool,
+        real: Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let limit_zero = self.k.limit_zero_eperm && self.limit(g) == 0 && !self.privileged(g);
+        if page + len > SPACE {
+            return Err(if limit_zero {
+                Errno::EPERM
+            } else {
+                Errno::ENOMEM
+            });
+        }
+        if limit_zero {
+            return Err(Errno::EPERM);
+        }
+        if !self.fully_mapped(g, page, len) {
+            return Err(Errno::ENOMEM);
+        }
+        if (page..page + len).any(|v| self.guests[g].pages[&v].prot.is_empty()) {
+            return Err(self.k.mlock_prot_none);
+        }
+        let new = (page..page + len)
+            .filter(|v| !self.guests[g].pages[v].mlocked)
+            .count() as u64;
+        let impl_over = !self.memlock_ok(g, new);
+        let kernel_over = if self.k.mlock_counts_whole_range {
+            !self.memlock_ok(g, len)
+        } else {
+            impl_over
+        };
+        let over = self.choose(
+            "freebsd-mlock-whole-range",
+            kernel_over,
+            impl_over,
+            real == Err(self.k.mlock_over_memlock),
+        );
+        let mut guests = self.guests.clone();
+        for v in page..page + len {
+            let p = guests[g].pages.get_mut(&v).unwrap();
+            let anon = matches!(p.phys, Phys::Anon(..));
+            p.onfault_pending = if onfault && anon {
+                // Newly locked on fault, or already so; a whole lock stays whole.
+                !p.mlocked || p.onfault_pending
+            } else {
+                false
+            };
+            p.mlocked = true;
+        }
+        if over {
+            Err(self.k.mlock_over_memlock)
+        } else if self.fits(&guests, &self.segs).unwrap_or(real.is_ok()) {
+            self.guests = guests;
+            Ok(())
+        } else {
+            Err(self.k.mlock_over_wired)
+        }
+    }
+
+    /// Linux's `mlock2`, and `msync` under every kernel.
+    fn linux_locks_and_sync(&mut self, op: &Op) -> Result<(), String> {
+        match *op {
+            Op::Mlock2 {
+                g,
+                page,
+                len,
+                onfault,
+            } => {
+                let real = self
+                    .m
+                    .mlock2(self.ids[g], Vaddr(page * P), len * P, onfault);
+                self.saw("mlock2", &real);
+                let model = if self.k.has_mlock2 {
+                    self.mlock_model(g, page, len, onfault, real)
+                } else {
+                    Err(Errno::ENOSYS)
+                };
+                expect_eq("mlock2", real, model)
+            }
+            Op::Msync {
+                g,
+                page,
+                len,
+                flags,
+            } => {
+                let real = MsyncFlags::from_guest(flags)
+                    .and_then(|f| self.m.msync(self.ids[g], Vaddr(page * P), len * P, f));
+                self.saw("msync", &real);
+                let (busy, segment_lock_counts) = self.k.msync_invalidate_locked;
+                let locked = |p: &MPage| {
+                    p.mlocked
+                        || (segment_lock_counts
+                            && matches!(p.phys, Phys::Seg(s, _) if self.segs[s].locked))
+                };
+                let model = if flags & !7 != 0 || flags & 5 == 5 {
+                    Err(Errno::EINVAL)
+                } else if len == 0 {
+                    Ok(())
+                } else if page + len > SPACE || !self.fully_mapped(g, page, len) {
+                    Err(Errno::ENOMEM)
+                } else if flags & 2 != 0
+                    && (page..page + len).any(|v| locked(&self.guests[g].pages[&v]))
+                {
+                    Err(busy)
+                } else {
+                    Ok(())
+                };
+                expect_eq("msync", real, model)
+            }
+            _ => unreachable!("not an mlock2 or msync"),
+        }
+    }
+
     /// `mlock`, `munlock`, `mlockall`, `munlockall`.
     fn locks(&mut self, op: &Op) -> Result<(), String> {
         match *op {
             Op::Mlock { g, page, len } => {
                 let real = self.m.mlock(self.ids[g], Vaddr(page * P), len * P);
                 self.saw("mlock", &real);
-                let limit_zero =
-                    self.k.limit_zero_eperm && self.limit(g) == 0 && !self.privileged(g);
-                let model = if page + len > SPACE {
-                    if limit_zero {
-                        Err(Errno::EPERM)
-                    } else {
-                        Err(Errno::ENOMEM)
-                    }
-                } else if limit_zero {
-                    Err(Errno::EPERM)
-                } else if !self.fully_mapped(g, page, len) {
-                    Err(Errno::ENOMEM)
-                } else if (page..page + len).any(|v| self.guests[g].pages[&v].prot.is_empty()) {
-                    Err(self.k.mlock_prot_none)
-                } else {
-                    let new = (page..page + len)
-                        .filter(|v| !self.guests[g].pages[v].mlocked)
-                        .count() as u64;
-                    let impl_over = !self.memlock_ok(g, new);
-                    let kernel_over = if self.k.mlock_counts_whole_range {
-                        !self.memlock_ok(g, len)
-                    } else {
-                        impl_over
-                    };
-                    let over = self.choose(
-                        "freebsd-mlock-whole-range",
-                        kernel_over,
-                        impl_over,
-                        real == Err(self.k.mlock_over_memlock),
-                    );
-                    let mut guests = self.guests.clone();
-                    for v in page..page + len {
-                        guests[g].pages.get_mut(&v).unwrap().mlocked = true;
-                    }
-                    if over {
-                        Err(self.k.mlock_over_memlock)
-                    } else if self.fits(&guests, &self.segs).unwrap_or(real.is_ok()) {
-                        self.guests = guests;
-                        Ok(())
-                    } else {
-                        Err(self.k.mlock_over_wired)
-                    }
-                };
+                let model = self.mlock_model(g, page, len, false, real);
                 expect_eq("mlock", real, model)?;
             }
             Op::Munlock { g, page, len } => {
@@ -1046,7 +1177,9 @@ impl World {
                     Err(Errno::ENOMEM)
                 } else {
                     for v in page..page + len {
-                        self.guests[g].pages.get_mut(&v).unwrap().mlocked = false;
+                        let p = self.guests[g].pages.get_mut(&v).unwrap();
+                        p.mlocked = false;
+                        p.onfault_pending = false;
                     }
                     Ok(())
                 };
@@ -1075,6 +1208,7 @@ impl World {
                 self.saw("munlockall", &real);
                 for p in self.guests[g].pages.values_mut() {
                     p.mlocked = false;
+                    p.onfault_pending = false;
                 }
                 self.guests[g].future = false;
                 expect_eq("munlockall", real, Ok(()))?;
@@ -1115,6 +1249,7 @@ impl World {
             }
             for p in guests[g].pages.values_mut().filter(|p| !p.prot.is_empty()) {
                 p.mlocked = true;
+                p.onfault_pending = false;
             }
             if !self.fits(&guests, &self.segs).unwrap_or(real.is_ok()) {
                 return (Err(Errno::ENOMEM), None);
@@ -1284,6 +1419,7 @@ impl World {
                                     prot: if rdonly { Prot::READ } else { Prot::RW },
                                     may_write: !rdonly,
                                     mlocked: future,
+                                    onfault_pending: false,
                                     att: Some(serial),
                                 },
                             );

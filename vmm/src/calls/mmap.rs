@@ -475,8 +475,8 @@ pub(crate) fn msync(
 }
 
 /// `madvise` of the pages the range touches. `NORMAL`, `RANDOM` and `SEQUENTIAL` set the
-/// entries' advice, which fault-ahead follows; `WILLNEED` brings the pages in (stopping at the
-/// first that cannot be had, as advice may); `DONTNEED` drops the data of unlocked private
+/// entries' advice, which fault-ahead follows; `WILLNEED` brings back the pages in swap
+/// (stopping at the first that cannot be had, as advice may); `DONTNEED` drops the data of unlocked private
 /// anonymous pages where the rule set says so (Linux) and otherwise changes nothing here (the
 /// BSDs only deactivate); `FREE` drops the data of anonymous pages no wiring holds;
 /// `DONTNEED_LOCKED` (Linux) drops locked pages too, and their entries go on locked on fault,
@@ -525,7 +525,7 @@ pub(crate) fn madvise(
             })
         }
         Madvice::WillNeed => {
-            populate(s, g, range);
+            swap_in(s, g, range);
             Ok(())
         }
         Madvice::DontNeed => {
@@ -586,6 +586,21 @@ pub(crate) fn madvise(
                 discard(s, g, range);
                 Ok(())
             })
+        }
+    }
+}
+
+/// `MADV_WILLNEED`: brings back the pages of `range` that are in swap, stopping at the first
+/// that cannot be had. Untouched pages stay untouched, as Linux's `madvise_willneed` only reads
+/// swap ahead for anonymous memory and NetBSD's `uvm_map_willneed` leaves anonymous memory
+/// alone.
+fn swap_in(s: &mut State, g: GuestId, range: PageRange) {
+    for vpn in range.iter() {
+        let Some(o) = s.guests[&g].map.lookup(vpn).map(|e| e.owner_at(g, vpn)) else {
+            break;
+        };
+        if matches!(s.slot(o), PageSlot::Swapped(_)) && fault::page_in(s, o).is_err() {
+            break;
         }
     }
 }

@@ -241,6 +241,23 @@ const PLANTS: &[Plant] = &[
         assert!(m.shmctl(g, id, ShmCmd::Lock).is_err());
         m
     }),
+    // A page-in that got no frame must put its page back in swap, and swap refuses the
+    // write: two frames, both wired, one page in swap, a backing gone read-only.
+    (Invariant::SwapLost, || {
+        let m = Machine::new(MachineConfig::default().phys_mem(2 * P).swap(4 * P)).unwrap();
+        let g = m.add_guest(GuestConfig::default()).unwrap();
+        let a = m.mmap(g, Vaddr(0), 3 * P, Prot::RW, ANON).unwrap();
+        m.write(g, a, b"swapped").unwrap();
+        assert_eq!(m.reclaim(usize::MAX), 1);
+        m.mlock(g, Vaddr(a.0 + P), 2 * P).unwrap();
+        m.audit().unwrap();
+        m.with(|s| s.phys.swap.break_writes());
+        assert!(
+            m.read(g, a, &mut [0u8; 7]).is_err(),
+            "the page cannot come in"
+        );
+        m
+    }),
 ];
 
 /// Planted by a test elsewhere, with where.
@@ -279,11 +296,9 @@ const PLANTED_ELSEWHERE: &[(Invariant, &str)] = &[
     ),
 ];
 
-/// Not planted yet. Both are raised by an operation that finds the host failing it, not the
-/// state: `swap-lost` when a page-in that got no frame cannot write its page back to swap, and
-/// `pmap-remove` when a guest's host view refuses both unmapping and protecting a range. Their
-/// plants need a swap and a view that can be made to fail.
-const NOT_YET_PLANTED: &[Invariant] = &[Invariant::SwapLost, Invariant::PmapRemove];
+/// Not planted yet: `pmap-remove` is raised when a guest's host view refuses both unmapping
+/// and protecting a range, and its plant needs a view that can be made to fail.
+const NOT_YET_PLANTED: &[Invariant] = &[Invariant::PmapRemove];
 
 fn machine() -> (Machine, GuestId) {
     let m = Machine::new(MachineConfig::default().phys_mem(16 * P).swap(16 * P)).unwrap();

@@ -167,6 +167,16 @@ impl Swap {
         host::host_bytes(&self.file)
     }
 
+    /// Makes every later write of the backing fail while reads still work, as a disk that went
+    /// read-only would: for tests of the paths that must put a page back.
+    #[cfg(test)]
+    pub(crate) fn break_writes(&mut self) {
+        use std::os::fd::AsRawFd;
+        // The backing opened again through its descriptor, read-only (it may be unlinked).
+        let path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        self.file = File::open(path).expect("the backing opens again read-only");
+    }
+
     /// Makes every later read and write of the backing fail, as a disk that died would: for
     /// tests of the paths that meet a failing swap.
     #[cfg(test)]
@@ -228,6 +238,20 @@ mod tests {
         s.break_backing();
         assert!(s.write(a, &[1; PAGE_SIZE as usize]).is_err());
         assert!(s.read(a, &mut [0; PAGE_SIZE as usize]).is_err());
+    }
+
+    #[test]
+    fn a_read_only_backing_reads_and_refuses_writes() {
+        for b in [SwapBacking::TempFile, SwapBacking::Memory] {
+            let mut s = Swap::new(&b, 4).unwrap();
+            let a = s.alloc().unwrap();
+            s.write(a, &[3; PAGE_SIZE as usize]).unwrap();
+            s.break_writes();
+            let mut back = [0u8; PAGE_SIZE as usize];
+            s.read(a, &mut back).unwrap();
+            assert_eq!(back, [3; PAGE_SIZE as usize], "{b:?}");
+            assert!(s.write(a, &[1; PAGE_SIZE as usize]).is_err(), "{b:?}");
+        }
     }
 
     #[test]

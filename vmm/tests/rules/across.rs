@@ -248,7 +248,7 @@ fn map_locked_is_each_kernels() {
 }
 
 /// `madvise`: advice is kept on the entries (split where it starts and ends); `WILLNEED`
-/// brings pages in; `DONTNEED` drops private anonymous data only under Linux, which refuses it
+/// brings swapped pages back; `DONTNEED` drops private anonymous data only under Linux, which refuses it
 /// over locked pages; `FREE` drops anonymous data no wiring holds, refused over locked pages by
 /// Linux (`EINVAL`) and NetBSD (`EBUSY`), skipped over them by FreeBSD; `DONTNEED_LOCKED` is
 /// Linux's; unknown advice, unaligned addresses and holes are refused.
@@ -288,8 +288,14 @@ fn madvise_is_each_kernels() {
         );
         m.madvise(g, a, 4 * P, Madvice::Normal).unwrap();
         assert_eq!(m.entries(g).unwrap().len(), 1, "{sem}: merged back");
-        m.madvise(g, a, 2 * P, Madvice::WillNeed).unwrap();
-        assert_eq!(m.mincore(g, a, 4 * P).unwrap(), vec![1, 1, 0, 0], "{sem}");
+        m.write(g, page(1), b"x").unwrap();
+        m.reclaim(usize::MAX);
+        m.madvise(g, a, 4 * P, Madvice::WillNeed).unwrap();
+        assert_eq!(
+            m.mincore(g, a, 4 * P).unwrap(),
+            vec![0, 1, 0, 0],
+            "{sem}: WILLNEED brings back what is in swap, and nothing untouched"
+        );
         for i in 0..4 {
             m.write(g, page(i), &[i as u8 + 1]).unwrap();
         }
