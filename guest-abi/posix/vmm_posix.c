@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -394,6 +395,41 @@ int __wrap_fstat(int fd, struct stat *st) {
     if (proc_slot(fd) < 0) return __real_fstat(fd, st);
     memset(st, 0, sizeof *st);
     st->st_mode = S_IFREG | 0444;
+    return 0;
+}
+
+/* access() of a /proc file: it exists if the host makes it; none can be written. */
+int __real_access(const char *path, int mode);
+int __wrap_access(const char *path, int mode) {
+    if (!is_proc(path)) return __real_access(path, mode);
+    if (ret(__vmm_procfs_read(P(path), (int)strlen(path), 0, 0)) < 0) return -1;
+    return mode & W_OK ? fail(EACCES) : 0;
+}
+
+/* A /proc file's first line, without its newline, into `out` (`n` bytes); 0 if there is none. */
+static int proc_line(const char *path, char *out, size_t n) {
+    int len = __vmm_procfs_read(P(path), (int)strlen(path), P(out), (int)n - 1);
+    if (len <= 0) return 0;
+    size_t k = (size_t)len < n - 1 ? (size_t)len : n - 1;
+    out[k] = 0;
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = 0;
+    return 1;
+}
+
+/* uname() says the system the guest's rule set stands for, as its native build would see it
+ * (under --semantics linux: Linux and the host's release, /proc/sys/kernel/ostype and
+ * osrelease); elsewhere the C library's own answer. */
+int __real_uname(struct utsname *u);
+int __wrap_uname(struct utsname *u) {
+    int r = __real_uname(u);
+    if (r != 0) return r;
+    char sys[sizeof u->sysname], rel[sizeof u->release];
+    if (proc_line("/proc/sys/kernel/ostype", sys, sizeof sys) &&
+        proc_line("/proc/sys/kernel/osrelease", rel, sizeof rel)) {
+        memcpy(u->sysname, sys, sizeof sys);
+        memcpy(u->release, rel, sizeof rel);
+    }
     return 0;
 }
 

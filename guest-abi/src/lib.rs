@@ -76,6 +76,10 @@ pub mod posix {
             "include/linux/capability.h",
             include_str!("../include/posix/linux/capability.h"),
         ),
+        (
+            "include/linux/mman.h",
+            include_str!("../include/posix/linux/mman.h"),
+        ),
         ("include/pwd.h", include_str!("../include/posix/pwd.h")),
         ("include/grp.h", include_str!("../include/posix/grp.h")),
         (
@@ -101,6 +105,8 @@ pub mod posix {
         "lseek",
         "__lseek",
         "fstat",
+        "access",
+        "uname",
     ];
 
     /// `include/posix/vmm_test.h` as checked in: what [`write_test_header`] writes (a test

@@ -8,6 +8,7 @@
 //! | `/proc/sysvipc/shm` | Linux's header and one line per segment (`ipc/shm.c:sysvipc_shm_proc_show`) |
 //! | `/proc/sys/kernel/shmmax`, `shmall`, `shmmni` | the machine's limits (`shmall` in pages) |
 //! | `/proc/sys/kernel/shm_next_id` | `-1`: ids are chosen by the machine |
+//! | `/proc/sys/kernel/ostype`, `osrelease` | `Linux` and the host's release (what `uname` reports) |
 //!
 //! Each file is the machine's state at the moment it is opened, as one `read` of a real procfs
 //! file would see it. Anything else under `/proc` is `ENOENT`; they cannot be written (Linux
@@ -123,6 +124,12 @@ pub fn read(ctx: &GuestCtx, path: &str) -> Result<String, Errno> {
         "sys/kernel/shmall" => out = format!("{}\n", limits.shmall),
         "sys/kernel/shmmni" => out = format!("{}\n", limits.shmmni),
         "sys/kernel/shm_next_id" => out = "-1\n".to_string(),
+        "sys/kernel/ostype" => out = "Linux\n".to_string(),
+        // The host's release where the host is Linux, as the guest's native build would see.
+        "sys/kernel/osrelease" => {
+            out = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_else(|_| "6.1.0\n".to_string())
+        }
         _ => return Err(Errno::ENOENT),
     }
     Ok(out)
