@@ -511,7 +511,7 @@ pub(crate) fn madvise(
     if !vm.map.is_fully_mapped(range) {
         return Err(Errno::ENOMEM);
     }
-    let any = |f: &dyn Fn(&Entry) -> bool| vm.map.overlapping(range).any(|e| f(e));
+    let any = |f: &dyn Fn(&Entry) -> bool| vm.map.overlapping(range).any(f);
     match advice {
         Madvice::Normal | Madvice::Random | Madvice::Sequential => {
             let a = match advice {
