@@ -63,6 +63,12 @@ const SETPCAP: Caps = Caps::from_bits_retain(1 << 8);
 /// (`__sys_setgid`, `__sys_setresgid`). A uid change then adjusts the capabilities as
 /// `security/commoncap.c:cap_emulate_setxuid` does.
 pub(crate) fn set_id(s: &mut State, g: GuestId, call: IdCall, id: u32) -> Result<(), Errno> {
+    // Linux refuses `(uid_t)-1` (`uid_valid`); the ABI cannot return an id that reads as a
+    // negated errno either (`get*id` answer in an `i32`), so the ids above 2^32 - 4096 are
+    // refused with it.
+    if id > u32::MAX - 4095 {
+        return Err(Errno::EINVAL);
+    }
     let policy = s.policy;
     let old = s.guest(g)?.cred;
     let mut new = old;
@@ -215,6 +221,27 @@ mod tests {
             assert_eq!(set_id(s, g, IdCall::Seteuid, 1000), Ok(()));
             assert_eq!(set_id(s, g, IdCall::Setgid, 100), Ok(()));
         });
+    }
+
+    /// Found by the `guest_args` fuzzer: root's `seteuid(-128)` made `geteuid` answer -128,
+    /// which reads as an errno. Ids the ABI cannot return, `(uid_t)-1` among them, are refused.
+    #[test]
+    fn ids_that_read_as_errnos_are_refused() {
+        let (m, g) = machine(Semantics::Linux, Cred::ROOT);
+        m.with(|s| {
+            for id in [u32::MAX, (-128i32) as u32, u32::MAX - 4094] {
+                for call in [
+                    IdCall::Setuid,
+                    IdCall::Seteuid,
+                    IdCall::Setgid,
+                    IdCall::Setegid,
+                ] {
+                    assert_eq!(set_id(s, g, call, id), Err(Errno::EINVAL), "{call:?} {id}");
+                }
+            }
+            assert_eq!(set_id(s, g, IdCall::Seteuid, u32::MAX - 4095), Ok(()));
+        });
+        assert_eq!(cred(&m, g).uid, u32::MAX - 4095);
     }
 
     #[test]
