@@ -204,11 +204,7 @@ fn insert_entry_locked(
     let onfault = lock == LockNew::AsFuture && s.guests[&g].map.wire_future_onfault;
     let r = match wiring::check_lock_limits(s, g, range, |_| true) {
         Ok(()) => {
-            let op = if onfault {
-                WireOp::MlockOnFault
-            } else {
-                rules::of(s).lock_op()
-            };
+            let op = lock_op(s, onfault);
             wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
                 wiring::wire_entries(s, g, range, op, |_| true)
             })
@@ -226,6 +222,16 @@ fn insert_entry_locked(
         unmap::remove_range(s, g, range)?;
     }
     r
+}
+
+/// The entry operation of a POSIX lock: the rule set's, or a lock on fault (Linux's
+/// `VM_LOCKONFAULT`, which only rule sets with `Answers::lock_on_fault` let through).
+fn lock_op(s: &State, onfault: bool) -> WireOp {
+    if onfault {
+        WireOp::MlockOnFault
+    } else {
+        rules::of(s).lock_op()
+    }
 }
 
 /// A wiring that failed for want of memory is `ENOMEM` to the caller; `EIO` (the state found
@@ -704,11 +710,7 @@ fn lock_range(
         LimitHit::Memlock => answers.mlock_over_memlock,
         LimitHit::Wired => answers.mlock_over_wired,
     })?;
-    let op = if onfault {
-        WireOp::MlockOnFault
-    } else {
-        rules::of(s).lock_op()
-    };
+    let op = lock_op(s, onfault);
     let whole = PageRange::new(range.start, none_at.unwrap_or(range.end));
     let rest = PageRange::new(whole.end, range.end);
     wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
@@ -786,11 +788,7 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
         if !within {
             return Err(Errno::ENOMEM);
         }
-        let op = if onfault {
-            WireOp::MlockOnFault
-        } else {
-            rules::of(s).lock_op()
-        };
+        let op = lock_op(s, onfault);
         wiring::with_clipped(s, g, all, Reshape::KeepClips, |s| {
             wiring::wire_entries(s, g, all, op, accessible)
         })

@@ -316,10 +316,7 @@ impl State {
     fn comes_in_wired(&self, o: Owner) -> bool {
         match o {
             Owner::Object { shm, .. } => self.shm.get(shm).is_some_and(|s| s.object_wired()),
-            Owner::Anon { guest, vpn } => self
-                .guests
-                .get(&guest)
-                .is_some_and(|vm| vm.wires_on_fault(vpn)),
+            Owner::Anon { guest, vpn } => self.guests.wires_on_fault(guest, vpn),
         }
     }
 

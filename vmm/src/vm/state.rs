@@ -231,10 +231,6 @@ pub(crate) struct GuestVm {
     /// Where the last fault-ahead ended and how far it reached: a fault there is sequential
     /// access, and the next window doubles.
     pub ahead: (Vpn, u32),
-    /// Whether an entry of its map has ever been locked on fault, so that its anonymous pages
-    /// must be looked up as they come in (to take the entry's wiring); false keeps the fault
-    /// path of every other guest free of the lookup.
-    lock_on_fault_seen: bool,
     /// Its process id: stable for its life, never 0 (which `shm_lpid` uses for "none") or 1
     /// (the parent every guest reports, as init).
     pid: u32,
@@ -264,21 +260,8 @@ impl GuestVm {
             fault: None,
             refused: None,
             ahead: (Vpn(u64::MAX), 0),
-            lock_on_fault_seen: false,
             pid: pid_of(id),
         })
-    }
-
-    /// Notes that an entry of this guest is locked on fault.
-    pub fn note_lock_on_fault(&mut self) {
-        self.lock_on_fault_seen = true;
-    }
-
-    /// Whether anonymous page `vpn` must take its entry's wiring as it comes in: its entry is
-    /// locked on fault.
-    #[inline]
-    pub fn wires_on_fault(&self, vpn: Vpn) -> bool {
-        self.lock_on_fault_seen && self.map.lookup(vpn).is_some_and(|e| e.locks_on_fault())
     }
 
     /// Its process id.
@@ -451,9 +434,30 @@ impl GuestVm {
 pub(crate) struct Guests {
     vms: BTreeMap<GuestId, GuestVm>,
     next: u32,
+    /// Whether any entry of any guest has been locked on fault, so that anonymous pages must
+    /// be looked up as they come in (to take their entry's wiring); false keeps every page-in
+    /// free of the lookup.
+    lock_on_fault_seen: bool,
 }
 
 impl Guests {
+    /// Notes that an entry is locked on fault.
+    pub fn note_lock_on_fault(&mut self) {
+        self.lock_on_fault_seen = true;
+    }
+
+    /// Whether guest `g`'s anonymous page `vpn` must take its entry's wiring as it comes in:
+    /// its entry is locked on fault.
+    #[inline]
+    pub fn wires_on_fault(&self, g: GuestId, vpn: Vpn) -> bool {
+        self.lock_on_fault_seen
+            && self
+                .vms
+                .get(&g)
+                .and_then(|vm| vm.map.lookup(vpn))
+                .is_some_and(|e| e.locks_on_fault())
+    }
+
     /// The id the next guest gets (taken only when the guest is inserted).
     pub fn next_id(&self) -> GuestId {
         GuestId(self.next)

@@ -254,7 +254,7 @@ fn wire_entry(
         _ => now,
     };
     if pages == Pages::Resident {
-        s.guest_mut(g)?.note_lock_on_fault();
+        s.guests.note_lock_on_fault();
     }
     let r = match t {
         _ if covered => Ok(()),
