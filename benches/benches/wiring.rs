@@ -282,7 +282,7 @@ fn map_ops(c: &mut Criterion) {
                 .iter()
                 .find(|e| e.range().contains(mid.vpn()))
                 .unwrap()
-                .prot;
+                .prot();
             let other = if orig == Prot::RW {
                 Prot::READ
             } else {

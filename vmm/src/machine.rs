@@ -7,7 +7,7 @@
 use crate::base::addr::{GuestId, PageRange, ShmId, Vaddr, PAGE_SIZE};
 use crate::base::calllog::{shm_cmd_name, Arg, Call, CallRecord, Logged};
 use crate::base::errno::Errno;
-use crate::base::events::{Event, EventKind, EventLog};
+use crate::base::events::{Event, EventKind};
 use crate::base::types::{Resource, Rlimit};
 use crate::calls::mmap::{self, PLACEMENT_FLOOR};
 use crate::calls::process;
@@ -120,16 +120,15 @@ impl Machine {
     ) -> Result<R, Errno> {
         self.with(|s| {
             // Calls refused after the breakage stay out of the log: it shows what led there.
-            if s.diag.corrupt.is_some() {
+            if s.diag.corrupt().is_some() {
                 return Err(Errno::EIO);
             }
-            s.diag.caller = Some(c.guest);
+            s.diag.set_caller(Some(c.guest));
             let r = f(s);
-            s.diag.caller = None;
+            s.diag.set_caller(None);
             let rec = s
                 .diag
-                .log
-                .record(&c, r.as_ref().map(Logged::logged).map_err(|e| *e));
+                .log_call(&c, r.as_ref().map(Logged::logged).map_err(|e| *e));
             s.record(EventKind::Call(rec));
             r
         })
@@ -139,7 +138,7 @@ impl Machine {
     /// the state has been found corrupt.
     fn quiet<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Errno>) -> Result<R, Errno> {
         self.with(|s| {
-            if s.diag.corrupt.is_some() {
+            if s.diag.corrupt().is_some() {
                 Err(Errno::EIO)
             } else {
                 f(s)
@@ -151,10 +150,10 @@ impl Machine {
     /// that led to it. Once set, every VM call fails with `EIO`.
     pub fn corruption(&self) -> Option<Corruption> {
         self.with(|s| {
-            s.diag.corrupt.clone().map(|violation| Corruption {
+            s.diag.corrupt().cloned().map(|violation| Corruption {
                 violation,
                 semantics: s.cfg.semantics,
-                calls: s.diag.log.recent(),
+                calls: s.diag.log().recent(),
             })
         })
     }
@@ -419,13 +418,13 @@ impl Machine {
     /// changes), keeping the last `bound` events; see [`crate::base::events`]. Recording again
     /// starts afresh.
     pub fn record_events(&self, bound: usize) {
-        self.with(|s| s.diag.events = Some(EventLog::new(bound)));
+        self.with(|s| s.diag.record_events(bound));
     }
 
     /// The recorded events, oldest first, and how many were dropped before them (empty when
     /// not recording).
     pub fn events(&self) -> (Vec<Event>, u64) {
-        self.with(|s| match &s.diag.events {
+        self.with(|s| match &s.diag.events() {
             Some(log) => (log.iter().copied().collect(), log.dropped()),
             None => (Vec::new(), 0),
         })
@@ -434,13 +433,13 @@ impl Machine {
     /// How many events have been recorded so far (dropped ones included; 0 when not
     /// recording): the `seq` of the newest.
     pub fn events_recorded(&self) -> u64 {
-        self.with(|s| s.diag.events.as_ref().map_or(0, |l| l.total()))
+        self.with(|s| s.diag.events().as_ref().map_or(0, |l| l.total()))
     }
 
     /// Current counters.
     pub fn stats(&self) -> Stats {
         self.with(|s| {
-            let mut st = s.diag.stats;
+            let mut st = *s.diag.stats();
             st.frames = s.phys.pool.total();
             st.free_frames = s.phys.pool.free_count();
             st.wired_frames = s.phys.pool.wired();
@@ -475,7 +474,7 @@ impl Machine {
                 total += vm.amap.store().host_bytes()?;
             }
             for seg in s.shm.iter() {
-                total += seg.object.store().host_bytes()?;
+                total += seg.object().store().host_bytes()?;
             }
             Ok(total)
         })
@@ -483,7 +482,7 @@ impl Machine {
 
     /// How guest views fault on this machine, and why the fallback was taken if it was.
     pub fn paging(&self) -> (PagingMode, Option<String>) {
-        self.with(|s| (s.views.mode, s.views.note.clone()))
+        self.with(|s| (s.views.mode(), s.views.note().map(str::to_string)))
     }
 
     /// Gives guest `g` a view: `len` bytes of host address space where its memory appears at its
@@ -500,12 +499,12 @@ impl Machine {
             if s.views.contains_key(&g) {
                 return Err(io::Error::other(format!("{g:?} already has a memory")));
             }
-            let v = Arc::new(View::new(len, s.views.mode, owner)?);
+            let v = Arc::new(View::new(len, s.views.mode(), owner)?);
             s.views.insert(g, v.clone());
             let entries: Vec<_> = s.guests[&g]
                 .map
                 .iter()
-                .map(|e| (e.range(), e.backing, e.prot))
+                .map(|e| (e.range(), e.backing(), e.prot()))
                 .collect();
             for (r, b, p) in entries {
                 if let Err(e) = pmap::pmap_enter(s, g, r, b, p) {
@@ -521,20 +520,24 @@ impl Machine {
 
     /// The memory fault guest `g` must trap for, if host code hit one on its behalf.
     pub fn pending_fault(&self, g: GuestId) -> Option<String> {
-        self.with(|s| s.guests.get(&g).and_then(|vm| vm.fault.clone()))
+        self.with(|s| {
+            s.guests
+                .get(&g)
+                .and_then(|vm| vm.fault().map(str::to_string))
+        })
     }
 
     /// The first fault in guest `g`'s view that the machine refused, if any: why the guest
     /// traps when its own memory access does (see [`RefusedFault`]).
     pub fn refused_fault(&self, g: GuestId) -> Option<RefusedFault> {
-        self.with(|s| s.guests.get(&g).and_then(|vm| vm.refused))
+        self.with(|s| s.guests.get(&g).and_then(|vm| vm.refused()))
     }
 
     /// Marks guest `g` to stop: it traps with `why` at its next check (wasm code checks at loop
     /// heads and calls once the runtime bumps the epoch; see `runtime::stop_guest`).
     pub fn stop_guest(&self, g: GuestId, why: &str) -> Result<(), Errno> {
         self.with(|s| {
-            s.guest_mut(g)?.fault.get_or_insert_with(|| why.to_string());
+            s.guest_mut(g)?.note_fault(|| why.to_string());
             Ok(())
         })
     }
@@ -656,7 +659,7 @@ impl Machine {
                     let target = st.cfg.free_target as usize;
                     let free = st.phys.pool.free_count();
                     if free < target {
-                        st.diag.stats.pdaemon_runs += 1;
+                        st.diag.count_pdaemon_run();
                         pdaemon::reclaim(st, target - free);
                     }
                 });
@@ -683,7 +686,7 @@ impl Drop for Pagedaemon {
 impl Machine {
     /// Guest `g`'s identity now: ids and capability sets.
     pub fn cred(&self, g: GuestId) -> Result<Cred, Errno> {
-        self.quiet(|s| Ok(s.guest(g)?.cred))
+        self.quiet(|s| Ok(s.guest(g)?.cred()))
     }
 
     /// `setuid`, `seteuid`, `setgid` or `setegid` by guest `g`.

@@ -382,3 +382,78 @@ fn state_machine_and_semantics_methods_are_public_only_in_their_own_modules() {
         }
     }
 }
+
+/// The structs of the VM core (`vm`, `rules`, `calls`, `diag`, `machine`) whose fields may be
+/// public: the parts a composition holds side by
+/// side (so that an operation can borrow two of them at once), and plain records (settings, a
+/// call's argument, a report). Every other field of a VM part is private to its module, with
+/// one writer.
+const OPEN_FIELDS: &[(&str, &str, &[&str])] = &[
+    (
+        "vm::state",
+        "State",
+        &["cfg", "policy", "phys", "shm", "guests", "diag", "views"],
+    ),
+    ("vm::state", "GuestVm", &["map", "amap"]),
+    ("vm::state", "Phys", &["pool", "swap"]),
+    ("vm::state", "MachineConfig", &["*"]),
+    ("vm::state", "FaultAhead", &["*"]),
+    ("vm::state", "GuestConfig", &["*"]),
+    ("vm::segment", "NewSegment", &["*"]),
+    ("vm::host", "FaultOwner", &["*"]),
+    ("calls::process", "CapSets", &["*"]),
+    ("machine", "Corruption", &["*"]),
+    ("diag::dump", "*", &["*"]),
+];
+
+#[test]
+fn the_parts_fields_are_private_to_their_modules() {
+    let open = |m: &str, ty: &str, field: &str| {
+        OPEN_FIELDS.iter().any(|(om, oty, fields)| {
+            *om == m
+                && (*oty == "*" || *oty == ty)
+                && fields.iter().any(|f| *f == "*" || *f == field)
+        })
+    };
+    let mut found = Vec::new();
+    for (m, src) in modules() {
+        if !["vm", "rules", "calls", "diag", "machine"].contains(&folder(&m)) {
+            continue;
+        }
+        let mut ty: Option<String> = None;
+        for line in code(&src).lines() {
+            let t = line.trim_start();
+            if let Some(rest) = ["pub struct ", "pub(crate) struct ", "struct "]
+                .iter()
+                .find_map(|p| t.strip_prefix(p))
+            {
+                if rest.trim_end().ends_with('{') {
+                    ty = Some(
+                        rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .next()
+                            .unwrap()
+                            .to_string(),
+                    );
+                }
+                continue;
+            }
+            if line == "}" {
+                ty = None;
+                continue;
+            }
+            let Some(ty) = &ty else { continue };
+            let Some(rest) = t
+                .strip_prefix("pub ")
+                .or_else(|| t.strip_prefix("pub(crate) "))
+            else {
+                continue;
+            };
+            if let Some((field, _)) = rest.split_once(':') {
+                if !field.contains(' ') && !field.contains('(') && !open(&m, ty, field) {
+                    found.push(format!("{m}: {ty}.{field}"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "public fields of VM parts: {found:?}");
+}

@@ -181,7 +181,7 @@ fn insert_entry_locked(
     entry: Entry,
     lock: LockNew,
 ) -> Result<(), Errno> {
-    let (range, backing, prot) = (entry.range(), entry.backing, entry.prot);
+    let (range, backing, prot) = (entry.range(), entry.backing(), entry.prot());
     let vm = s.guest_mut(g)?;
     if backing == Backing::Anon {
         vm.amap.reserve(range);
@@ -195,13 +195,13 @@ fn insert_entry_locked(
     // A PROT_NONE mapping is never locked, as NetBSD's uvm_mmaplock returns before wiring
     // one (and as `mlock` refuses one).
     let locked = match lock {
-        LockNew::AsFuture => s.guests[&g].map.wire_future,
+        LockNew::AsFuture => s.guests[&g].map.wire_future(),
         LockNew::Wired(_) => true,
     };
     if !locked || prot.is_empty() {
         return Ok(());
     }
-    let onfault = lock == LockNew::AsFuture && s.guests[&g].map.wire_future_onfault;
+    let onfault = lock == LockNew::AsFuture && s.guests[&g].map.wire_future_onfault();
     let r = match wiring::check_lock_limits(s, g, range, |_| true) {
         Ok(()) => {
             let op = lock_op(s, onfault);
@@ -258,7 +258,7 @@ fn future_refused(s: &State, hit: LimitHit) -> Errno {
 fn may_lock(policy: &Policy, vm: &GuestVm) -> Result<(), Errno> {
     // Linux `mm/mlock.c:can_do_mlock`: a limit that is not 0, or `CAP_IPC_LOCK`.
     match policy.answers.mlock_limit_zero {
-        Some(e) if vm.memlock_limit == 0 && !vm.cred.may_lock(policy) => Err(e),
+        Some(e) if vm.memlock_limit() == 0 && !vm.cred().may_lock(policy) => Err(e),
         _ => Ok(()),
     }
 }
@@ -296,7 +296,7 @@ pub(crate) fn mmap(
         let ml = answers.map_locked.ok_or(Errno::EINVAL)?;
         if let Some(e) = ml.limit_zero {
             // Linux `mm/mmap.c:do_mmap`: MAP_LOCKED needs `can_do_mlock` (`CAP_IPC_LOCK`).
-            if vm.memlock_limit == 0 && !vm.cred.may_lock(&s.policy) {
+            if vm.memlock_limit() == 0 && !vm.cred().may_lock(&s.policy) {
                 return Err(e);
             }
         }
@@ -307,7 +307,7 @@ pub(crate) fn mmap(
     let limit = s.limit_bytes();
     let range = if flags.contains(MapFlags::FIXED) {
         let r = PageRange::aligned(addr, len, limit)?;
-        let locked = vm.map.wire_future || matches!(lock, LockNew::Wired(_));
+        let locked = vm.map.wire_future() || matches!(lock, LockNew::Wired(_));
         if locked && !prot.is_empty() {
             // Checked before the old mappings go (counting the new range in full, whatever
             // it replaces), so a refused call changes nothing.
@@ -389,14 +389,14 @@ pub(crate) fn mprotect(
     if vm
         .map
         .overlapping(range)
-        .any(|e| !e.max_prot.contains(prot))
+        .any(|e| !e.max_prot().contains(prot))
     {
         return Err(Errno::EACCES);
     }
     wiring::with_clipped(s, g, range, Reshape::Merge, |s| {
         let map = &mut s.guest_mut(g)?.map;
         for start in map.starts_in(range) {
-            map.get_mut(start).expect("listed").prot = prot;
+            map.get_mut(start).expect("listed").set_prot(prot);
         }
         Ok(())
     })?;
@@ -427,14 +427,14 @@ pub(crate) fn mincore_to_hole(
     let mut out = Vec::with_capacity(range.pages().min(1 << 20) as usize);
     let mut next = range.start;
     for e in vm.map.overlapping(range) {
-        if e.start > next {
+        if e.start() > next {
             break;
         }
         for vpn in e.range().intersect(&range).iter().flat_map(|r| r.iter()) {
             let resident = matches!(s.slot(e.owner_at(g, vpn)), PageSlot::Resident(_));
             out.push(u8::from(resident));
         }
-        next = e.end;
+        next = e.end();
     }
     if next >= range.end {
         return Ok((out, Ok(())));
@@ -528,7 +528,7 @@ pub(crate) fn madvise(
             wiring::with_clipped(s, g, range, Reshape::Merge, |s| {
                 let map = &mut s.guest_mut(g)?.map;
                 for start in map.starts_in(range) {
-                    map.get_mut(start).expect("listed").advice = a;
+                    map.get_mut(start).expect("listed").set_advice(a);
                 }
                 Ok(())
             })
@@ -549,7 +549,7 @@ pub(crate) fn madvise(
             Ok(())
         }
         Madvice::Free => {
-            if ma.free_needs_anon && any(&|e| e.backing != Backing::Anon) {
+            if ma.free_needs_anon && any(&|e| e.backing() != Backing::Anon) {
                 return Err(Errno::EINVAL);
             }
             if let Some((e, seen)) = ma.free_over_locked {
@@ -569,7 +569,7 @@ pub(crate) fn madvise(
             // pages can go and come back wired as they are touched (a locked Linux vma faults
             // its pages in mlocked); then every unwired anonymous page goes.
             let mlocked_anon =
-                |e: &Entry| e.is_mlocked() && e.wire_count() == 0 && e.backing == Backing::Anon;
+                |e: &Entry| e.is_mlocked() && e.wire_count() == 0 && e.backing() == Backing::Anon;
             wiring::with_clipped(s, g, range, Reshape::KeepClips, |s| {
                 wiring::wire_entries(s, g, range, WireOp::MlockOnFault, mlocked_anon)?;
                 let locked: Vec<PageRange> = s.guests[&g]
@@ -619,7 +619,7 @@ fn discard(s: &mut State, g: GuestId, range: PageRange) {
     let anon: Vec<PageRange> = s.guests[&g]
         .map
         .overlapping(range)
-        .filter(|e| e.backing == Backing::Anon && !s.entry_wired(e))
+        .filter(|e| e.backing() == Backing::Anon && !s.entry_wired(e))
         .filter_map(|e| e.range().intersect(&range))
         .collect();
     for r in anon {
@@ -680,18 +680,18 @@ fn lock_range(
     let (mut next, mut none_at, mut more_locked, mut more_wired) = (range.start, None, 0, 0);
     let mut shared = std::collections::HashSet::new();
     for e in vm.map.overlapping(range) {
-        if e.start > next {
+        if e.start() > next {
             break;
         }
-        next = e.end;
-        if e.prot.is_empty() && none_at.is_none() {
-            none_at = Some(e.start.max(range.start));
+        next = e.end();
+        if e.prot().is_empty() && none_at.is_none() {
+            none_at = Some(e.start().max(range.start));
         }
         if !e.is_mlocked() {
             more_locked += e.range().intersect(&range).map_or(0, |r| r.pages());
         }
         let on_fault_here = onfault || (locks_prot_none && none_at.is_some());
-        more_wired += if on_fault_here && e.backing == Backing::Anon {
+        more_wired += if on_fault_here && e.backing() == Backing::Anon {
             wiring::resident_frames_to_wire_in(s, g, e, range)
         } else {
             wiring::frames_to_wire_in(s, g, e, range, &mut shared)
@@ -772,14 +772,14 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     }
     may_lock(&s.policy, s.guest(g)?)?;
     if flags.contains(MlockallFlags::CURRENT) {
-        let accessible = |e: &Entry| !e.prot.is_empty();
+        let accessible = |e: &Entry| !e.prot().is_empty();
         let within = if answers.mlockall_counts_mapped {
             // Every mapped page against the lock limit, then the frames against the maximum.
             let vm = s.guest(g)?;
             let mapped: u64 = vm.map.iter().map(|e| e.range().pages()).sum();
             // Linux `mm/mlock.c:do_mlockall`: `capable(CAP_IPC_LOCK)` lifts the limit.
-            let exempt = vm.cred.may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
-            (exempt || Limits::memlock_allows(0, mapped, vm.memlock_limit))
+            let exempt = vm.cred().may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
+            (exempt || Limits::memlock_allows(0, mapped, vm.memlock_limit()))
                 && wiring::lock_limits(s, g, 0, wiring::frames_to_wire(s, g, all, accessible))
                     .is_ok()
         } else {
@@ -796,11 +796,9 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
     }
     let map = &mut s.guest_mut(g)?.map;
     if flags.contains(MlockallFlags::FUTURE) {
-        map.wire_future = true;
-        map.wire_future_onfault = onfault;
+        map.set_wire_future(true, onfault);
     } else if answers.mlockall_current_ends_future {
-        map.wire_future = false;
-        map.wire_future_onfault = false;
+        map.set_wire_future(false, false);
     }
     Ok(())
 }
@@ -810,8 +808,7 @@ pub(crate) fn mlockall(s: &mut State, g: GuestId, flags: MlockallFlags) -> Resul
 pub(crate) fn munlockall(s: &mut State, g: GuestId) -> Result<(), Errno> {
     let all = s.whole_space();
     let map = &mut s.guest_mut(g)?.map;
-    map.wire_future = false;
-    map.wire_future_onfault = false;
+    map.set_wire_future(false, false);
     wiring::with_clipped(s, g, all, Reshape::KeepClips, |s| {
         rules::of(s).munlockall(s, g)
     })
@@ -821,8 +818,8 @@ pub(crate) fn munlockall(s: &mut State, g: GuestId) -> Result<(), Errno> {
 mod tests {
     use super::*;
     use crate::base::addr::PAGE_SIZE;
-    use crate::base::types::Access;
     use crate::base::types::Semantics;
+    use crate::base::types::{Access, Resource, Rlimit};
     use crate::calls::shm;
     use crate::diag::audit::audit;
     use crate::vm::fault;
@@ -956,7 +953,9 @@ mod tests {
             Err(Errno::EINVAL),
             "PROT_NONE"
         );
-        s.guest_mut(g).unwrap().memlock_limit = P;
+        let vm = s.guest_mut(g).unwrap();
+        let hard = vm.rlimit(Resource::Memlock).max;
+        vm.set_rlimit(Resource::Memlock, Rlimit { cur: P, max: hard });
         assert_eq!(
             mlock(&mut s, g, Vaddr(a.0 + 3 * P), 2 * P),
             Err(Errno::ENOMEM)
@@ -1007,7 +1006,7 @@ mod tests {
             .map
             .get_mut(a.vpn())
             .unwrap()
-            .max_prot = Prot::READ;
+            .corrupt_max_prot(Prot::READ);
         assert_eq!(mprotect(&mut s, g, a, P, Prot::RW), Err(Errno::EACCES));
         assert_eq!(
             mprotect(&mut s, g, Vaddr(a.0 + 8 * P), P, Prot::RW),
@@ -1119,7 +1118,9 @@ mod tests {
             "munlock undoes MAP_WIRED, as NetBSD"
         );
         // Past the locked-memory limit: refused (NetBSD's ENOMEM), nothing mapped.
-        s.guest_mut(g).unwrap().memlock_limit = P;
+        let vm = s.guest_mut(g).unwrap();
+        let hard = vm.rlimit(Resource::Memlock).max;
+        vm.set_rlimit(Resource::Memlock, Rlimit { cur: P, max: hard });
         let before: Vec<_> = s.guest(g).unwrap().map.iter().cloned().collect();
         assert_eq!(
             mmap(&mut s, g, Vaddr(0), 2 * P, Prot::RW, ANON | MapFlags::WIRED),

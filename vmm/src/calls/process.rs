@@ -70,7 +70,7 @@ pub(crate) fn set_id(s: &mut State, g: GuestId, call: IdCall, id: u32) -> Result
         return Err(Errno::EINVAL);
     }
     let policy = s.policy;
-    let old = s.guest(g)?.cred;
+    let old = s.guest(g)?.cred();
     let mut new = old;
     match call {
         IdCall::Setuid => {
@@ -105,7 +105,7 @@ pub(crate) fn set_id(s: &mut State, g: GuestId, call: IdCall, id: u32) -> Result
         }
     }
     fix_caps_after_setuid(&old, &mut new);
-    s.guest_mut(g)?.cred = new;
+    s.guest_mut(g)?.set_cred(new);
     Ok(())
 }
 
@@ -132,7 +132,7 @@ fn fix_caps_after_setuid(old: &Cred, new: &mut Cred) {
 /// effective, the new permitted set within the old, and the new effective set within the new
 /// permitted set; `EPERM` otherwise, and nothing changes.
 pub(crate) fn capset(s: &mut State, g: GuestId, new: CapSets) -> Result<(), Errno> {
-    let old = s.guest(g)?.cred;
+    let old = s.guest(g)?.cred();
     let may_add_inheritable = old.caps.contains(SETPCAP);
     if (!may_add_inheritable && !(old.inheritable | old.permitted).contains(new.inheritable))
         || !old.permitted.contains(new.permitted)
@@ -140,23 +140,17 @@ pub(crate) fn capset(s: &mut State, g: GuestId, new: CapSets) -> Result<(), Errn
     {
         return Err(Errno::EPERM);
     }
-    let c = &mut s.guest_mut(g)?.cred;
+    let mut c = old;
     c.caps = new.effective;
     c.permitted = new.permitted;
     c.inheritable = new.inheritable;
+    s.guest_mut(g)?.set_cred(c);
     Ok(())
 }
 
 /// Guest `g`'s limit for `r`.
 pub(crate) fn getrlimit(s: &State, g: GuestId, r: Resource) -> Result<Rlimit, Errno> {
-    let vm = s.guest(g)?;
-    Ok(match r {
-        Resource::Memlock => Rlimit {
-            cur: vm.memlock_limit,
-            max: vm.memlock_hard,
-        },
-        _ => vm.rlimits[r.index()],
-    })
+    Ok(s.guest(g)?.rlimit(r))
 }
 
 /// Linux's `sysctl_nr_open` default (`fs/file.c`): the most `RLIMIT_NOFILE` may be.
@@ -176,16 +170,10 @@ pub(crate) fn setrlimit(s: &mut State, g: GuestId, r: Resource, new: Rlimit) -> 
     }
     let old = getrlimit(s, g, r)?;
     let vm = s.guest_mut(g)?;
-    if new.max > old.max && !vm.cred.may_raise_hard_limit(&policy) {
+    if new.max > old.max && !vm.cred().may_raise_hard_limit(&policy) {
         return Err(Errno::EPERM);
     }
-    match r {
-        Resource::Memlock => {
-            vm.memlock_limit = new.cur;
-            vm.memlock_hard = new.max;
-        }
-        _ => vm.rlimits[r.index()] = new,
-    }
+    vm.set_rlimit(r, new);
     Ok(())
 }
 
@@ -208,7 +196,7 @@ mod tests {
     }
 
     fn cred(m: &Machine, g: GuestId) -> Cred {
-        m.with(|s| s.guest(g).unwrap().cred)
+        m.with(|s| s.guest(g).unwrap().cred())
     }
 
     #[test]
@@ -312,7 +300,7 @@ mod tests {
                 setrlimit(s, g, Resource::Memlock, lim(1 << 17, 1 << 17)),
                 Ok(())
             );
-            assert_eq!(s.guest(g).unwrap().memlock_limit, 1 << 17);
+            assert_eq!(s.guest(g).unwrap().memlock_limit(), 1 << 17);
             assert_eq!(setrlimit(s, g, Resource::Memlock, lim(0, 1 << 12)), Ok(()));
             assert_eq!(
                 setrlimit(s, g, Resource::Memlock, lim(0, 1 << 13)),

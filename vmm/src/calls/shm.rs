@@ -58,7 +58,7 @@ pub(crate) fn shmget(
     size: u64,
     shmflg: i32,
 ) -> Result<ShmId, Errno> {
-    let cred = s.guest(g)?.cred;
+    let cred = s.guest(g)?.cred();
     let want_mode = (shmflg & ipc::MODE_MASK) as u32;
     if key != ipc::IPC_PRIVATE {
         if let Some(id) = s.shm.find_key(key) {
@@ -70,13 +70,13 @@ pub(crate) fn shmget(
             let want = (want_mode >> 6) | ((want_mode >> 3) & 0o7) | (want_mode & 0o7);
             if !ipc_allows(
                 cred,
-                &seg.perm,
+                &seg.perm(),
                 want & 0o6,
                 cred.may_bypass_ipc_perms(&s.policy),
             ) {
                 return Err(Errno::EACCES);
             }
-            if size > seg.size {
+            if size > seg.size() {
                 return Err(Errno::EINVAL);
             }
             return Ok(id);
@@ -135,12 +135,12 @@ pub(crate) fn shmat(
     addr: Option<Vaddr>,
     shmflg: i32,
 ) -> Result<Vaddr, Errno> {
-    let cred = s.guest(g)?.cred;
+    let cred = s.guest(g)?.cred();
     if shmflg & !(ipc::SHM_RDONLY | ipc::SHM_RND) != 0 {
         return Err(Errno::EINVAL);
     }
     let seg = s.named_seg(id)?;
-    if seg.removed {
+    if seg.removed() {
         if let Some(e) = s.policy.answers.attach_removed {
             return Err(e);
         }
@@ -148,7 +148,7 @@ pub(crate) fn shmat(
     let rdonly = shmflg & ipc::SHM_RDONLY != 0;
     if !ipc_allows(
         cred,
-        &seg.perm,
+        &seg.perm(),
         if rdonly { R } else { R | W },
         cred.may_bypass_ipc_perms(&s.policy),
     ) {
@@ -227,7 +227,7 @@ pub(crate) fn shmdt(s: &mut State, g: GuestId, addr: Vaddr) -> Result<(), Errno>
             let pieces: Vec<PageRange> = vm
                 .map
                 .overlapping(a.range())
-                .filter(|e| e.attachment == Some(a.id))
+                .filter(|e| e.attachment() == Some(a.id))
                 .map(|e| e.range())
                 .collect();
             // Removing the last piece ends the attachment.
@@ -258,14 +258,15 @@ pub(crate) fn shmctl(
     id: ShmId,
     cmd: ShmCmd,
 ) -> Result<Option<ShmidDs>, Errno> {
-    let cred = s.guest(g)?.cred;
+    let cred = s.guest(g)?.cred();
     let seg = s.named_seg(id)?;
     // Linux `ipc/util.c:ipcctl_obtain_check`: owner, creator, or `CAP_SYS_ADMIN`.
-    let owner =
-        cred.may_administer_ipc(&s.policy) || cred.uid == seg.perm.uid || cred.uid == seg.perm.cuid;
+    let owner = cred.may_administer_ipc(&s.policy)
+        || cred.uid == seg.perm().uid
+        || cred.uid == seg.perm().cuid;
     match cmd {
         ShmCmd::Stat => {
-            if !ipc_allows(cred, &seg.perm, R, cred.may_bypass_ipc_perms(&s.policy)) {
+            if !ipc_allows(cred, &seg.perm(), R, cred.may_bypass_ipc_perms(&s.policy)) {
                 return Err(Errno::EACCES);
             }
             Ok(Some(seg.stat()))
@@ -349,7 +350,10 @@ pub(crate) fn shm_info(s: &State) -> Result<(ShmUsage, u32), Errno> {
         u.used_ids += 1;
         u.shm_tot += seg.pages();
         for pgoff in 0..seg.pages() {
-            match s.slot(Owner::Object { shm: seg.id, pgoff }) {
+            match s.slot(Owner::Object {
+                shm: seg.id(),
+                pgoff,
+            }) {
                 PageSlot::Resident(_) => u.shm_rss += 1,
                 PageSlot::Swapped(_) => u.shm_swp += 1,
                 PageSlot::Untouched => {}
@@ -373,12 +377,12 @@ pub(crate) fn shm_stat_index(
     if !s.policy.answers.shm_info {
         return Err(Errno::EINVAL);
     }
-    let cred = s.guest(g)?.cred;
+    let cred = s.guest(g)?.cred();
     let seg = s.shm.at_index(idx).ok_or(Errno::EINVAL)?;
-    if !any && !ipc_allows(cred, &seg.perm, R, cred.may_bypass_ipc_perms(&s.policy)) {
+    if !any && !ipc_allows(cred, &seg.perm(), R, cred.may_bypass_ipc_perms(&s.policy)) {
         return Err(Errno::EACCES);
     }
-    Ok((seg.id, seg.stat()))
+    Ok((seg.id(), seg.stat()))
 }
 
 impl State {
@@ -386,7 +390,7 @@ impl State {
     /// rules take a removed id out of the id space at once (illumos).
     fn named_seg(&self, id: ShmId) -> Result<&Segment, Errno> {
         let seg = self.seg(id)?;
-        if seg.removed && self.policy.answers.rmid_hides_id {
+        if seg.removed() && self.policy.answers.rmid_hides_id {
             return Err(Errno::EINVAL);
         }
         Ok(seg)

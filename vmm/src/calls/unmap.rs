@@ -31,7 +31,7 @@ pub(crate) fn remove_range(s: &mut State, g: GuestId, range: PageRange) -> Resul
         let mut attachments: Vec<AttachId> = s.guests[&g]
             .map
             .overlapping(range)
-            .filter_map(|e| e.attachment)
+            .filter_map(|e| e.attachment())
             .collect();
         attachments.dedup();
         for start in s.guests[&g].map.starts_in(range) {
@@ -42,7 +42,7 @@ pub(crate) fn remove_range(s: &mut State, g: GuestId, range: PageRange) -> Resul
                 .map
                 .remove(start)
                 .expect("listed");
-            if e.backing == Backing::Anon {
+            if e.backing() == Backing::Anon {
                 s.free_anon(g, e.range())?;
             }
         }
@@ -63,7 +63,7 @@ pub(crate) fn end_attachment(s: &mut State, g: GuestId, aid: AttachId) -> Result
     let seg = s.shm.get_mut(a.shm).expect("an attached segment exists");
     seg.detached(pid, now);
     tracing::debug!(target: "vmm::shm", guest = g.0, shmid = a.shm.0, nattch = seg.nattch(), "detach");
-    if seg.nattch() == 0 && seg.removed {
+    if seg.nattch() == 0 && seg.removed() {
         destroy_segment(s, a.shm)?;
     }
     Ok(())
@@ -72,7 +72,7 @@ pub(crate) fn end_attachment(s: &mut State, g: GuestId, aid: AttachId) -> Result
 /// Frees a segment with no attachment left: its object's wirings, frames and swap slots.
 pub(crate) fn destroy_segment(s: &mut State, id: ShmId) -> Result<(), Errno> {
     tracing::debug!(target: "vmm::shm", shmid = id.0, "segment destroyed");
-    let guest = s.diag.caller;
+    let guest = s.diag.caller();
     s.record(EventKind::Segment {
         guest,
         shm: id,
@@ -84,7 +84,7 @@ pub(crate) fn destroy_segment(s: &mut State, id: ShmId) -> Result<(), Errno> {
         wiring::unwire_object(s, id)?;
     }
     let seg = s.shm.take(id).expect("checked above");
-    for (pgoff, slot) in seg.object.slots() {
+    for (pgoff, slot) in seg.object().slots() {
         if let Err(f) = s.phys.free(slot) {
             return Err(s.corrupted(
                 Invariant::FreeWired,

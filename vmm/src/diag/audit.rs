@@ -59,7 +59,7 @@ fn fail<T>(invariant: Invariant, detail: String) -> Result<T, Violation> {
 
 /// Checks the whole machine.
 pub(crate) fn audit(s: &State) -> Result<(), Violation> {
-    if let Some(v) = &s.diag.corrupt {
+    if let Some(v) = s.diag.corrupt() {
         return Err(v.clone());
     }
     let expected = check_guests_and_segments(s)?;
@@ -88,7 +88,7 @@ fn check_guests_and_segments(s: &State) -> Result<Vec<u32>, Violation> {
         check_guest(s, g, vm, &mut expected, &mut entry_wired_pages)?;
     }
     for seg in s.shm.iter() {
-        let own = entry_wired_pages.get(&seg.id).copied().unwrap_or(0);
+        let own = entry_wired_pages.get(&seg.id()).copied().unwrap_or(0);
         check_segment(s, seg, own, &mut expected)?;
     }
     for (g, vm) in &s.guests {
@@ -135,7 +135,7 @@ fn check_guest(
         .map_err(|v| Violation::new(v.invariant, format!("{g:?}: {}", v.detail)))?;
     vm.check_attachments(g, s.policy.attachment_life)?;
     for e in vm.map.iter() {
-        if let Backing::Shm { id, .. } = e.backing {
+        if let Backing::Shm { id, .. } = e.backing() {
             if s.shm.get(id).is_none() {
                 return fail(
                     Invariant::ShmDangling,
@@ -168,7 +168,7 @@ fn check_guest(
                 expected[f.index()] += 1;
             }
         }
-        if e.locks_on_fault() && !(e.is_mlocked() && e.backing == Backing::Anon) {
+        if e.locks_on_fault() && !(e.is_mlocked() && e.backing() == Backing::Anon) {
             return fail(
                 Invariant::WiredNotResident,
                 format!(
@@ -199,7 +199,7 @@ fn check_segment(
             Invariant::ShmLockMark,
             format!(
                 "{:?} is marked {} (lock count {}) but its object is {}",
-                seg.id,
+                seg.id(),
                 if seg.locked() { "locked" } else { "unlocked" },
                 seg.lock_count(),
                 if seg.object_wired() {
@@ -215,14 +215,17 @@ fn check_segment(
             Invariant::ShmEntryWiring,
             format!(
                 "{:?} counts {} pages wired by their entries, its entries have {own}",
-                seg.id,
+                seg.id(),
                 seg.entry_wired_pages()
             ),
         );
     }
     if seg.object_wired() {
         for pgoff in 0..seg.pages() {
-            let o = Owner::Object { shm: seg.id, pgoff };
+            let o = Owner::Object {
+                shm: seg.id(),
+                pgoff,
+            };
             if s.policy.lazy_shm_lock && !matches!(s.slot(o), PageSlot::Resident(_)) {
                 // A lazy lock wires pages as they come in.
                 continue;
@@ -234,14 +237,19 @@ fn check_segment(
     let attached: usize = s
         .guests
         .values()
-        .map(|vm| vm.attachments().iter().filter(|a| a.shm == seg.id).count())
+        .map(|vm| {
+            vm.attachments()
+                .iter()
+                .filter(|a| a.shm == seg.id())
+                .count()
+        })
         .sum();
     if attached != seg.nattch() as usize {
         return fail(
             Invariant::ShmNattch,
             format!(
                 "{:?} counts {} attachments, guests hold {attached}",
-                seg.id,
+                seg.id(),
                 seg.nattch()
             ),
         );
@@ -257,13 +265,13 @@ fn check_frames(s: &State, expected: &[u32]) -> Result<(), Violation> {
                 Invariant::PageWireCount,
                 format!(
                     "{f:?} ({:?}) has wire count {} but {} wirings hold it",
-                    fr.owner,
+                    fr.owner(),
                     fr.wire_count(),
                     expected[f.index()]
                 ),
             );
         }
-        if let Some(o) = fr.owner {
+        if let Some(o) = fr.owner() {
             if s.slot(o) != PageSlot::Resident(f) {
                 return fail(
                     Invariant::FrameOwner,
@@ -288,21 +296,25 @@ fn check_pages(s: &State) -> Result<(), Violation> {
         );
     }
     for seg in s.shm.iter() {
-        pages.extend(
-            seg.object
-                .slots()
-                .map(|(pgoff, sl)| (Owner::Object { shm: seg.id, pgoff }, sl)),
-        );
+        pages.extend(seg.object().slots().map(|(pgoff, sl)| {
+            (
+                Owner::Object {
+                    shm: seg.id(),
+                    pgoff,
+                },
+                sl,
+            )
+        }));
     }
     for (o, sl) in pages {
         match sl {
             PageSlot::Resident(f) => {
-                if f.index() >= nframes || s.phys.pool.frame(f).owner != Some(o) {
+                if f.index() >= nframes || s.phys.pool.frame(f).owner() != Some(o) {
                     return fail(
                         Invariant::PageFrame,
                         format!(
                             "{o:?} says it is in {f:?}, which holds {:?}",
-                            s.phys.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner)
+                            s.phys.pool.iter().nth(f.index()).map(|(_, fr)| fr.owner())
                         ),
                     );
                 }

@@ -88,7 +88,7 @@ const PLANTS: &[Plant] = &[
         let (m, g, _) = attached();
         m.with(|s| {
             let map = &mut s.guests.get_mut(&g).unwrap().map;
-            let start = map.iter().next().unwrap().start;
+            let start = map.iter().next().unwrap().start();
             map.get_mut(start).unwrap().apply(WireOp::Hold).unwrap();
         });
         m
@@ -117,7 +117,7 @@ const PLANTS: &[Plant] = &[
         let (m, g, a) = mapped();
         m.with(|s| {
             let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
-            e.start = e.start.plus(1);
+            e.corrupt_bounds(e.start().plus(1), e.end());
         });
         m
     }),
@@ -125,7 +125,7 @@ const PLANTS: &[Plant] = &[
         let (m, g, a) = mapped();
         m.with(|s| {
             let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
-            e.end = e.start;
+            e.corrupt_bounds(e.start(), e.start());
         });
         m
     }),
@@ -133,7 +133,7 @@ const PLANTS: &[Plant] = &[
         let (m, g, a) = mapped();
         m.with(|s| {
             let e = s.guests.get_mut(&g).unwrap().map.get_mut(a.vpn()).unwrap();
-            e.max_prot = Prot::READ;
+            e.corrupt_max_prot(Prot::READ);
         });
         m
     }),
@@ -153,7 +153,7 @@ const PLANTS: &[Plant] = &[
                 .phys
                 .pool
                 .iter()
-                .find(|(_, fr)| fr.owner.is_none())
+                .find(|(_, fr)| fr.owner().is_none())
                 .unwrap();
             s.set_slot(anon(g, a), PageSlot::Resident(f));
         });
@@ -180,7 +180,7 @@ const PLANTS: &[Plant] = &[
         let (m, g, _) = attached();
         m.with(|s| {
             let map = &mut s.guests.get_mut(&g).unwrap().map;
-            let start = map.iter().next().unwrap().start;
+            let start = map.iter().next().unwrap().start();
             map.remove(start).unwrap();
         });
         m

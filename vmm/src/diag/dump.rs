@@ -291,7 +291,7 @@ fn shared_wirings(s: &State) -> HashMap<(ShmId, u64), u32> {
     let mut m = HashMap::new();
     for vm in s.guests.values() {
         for e in vm.map.iter().filter(|e| s.entry_holds_pages(e)) {
-            if let Backing::Shm { id, pgoff } = e.backing {
+            if let Backing::Shm { id, pgoff } = e.backing() {
                 for i in 0..e.range().pages() {
                     *m.entry((id, pgoff + i)).or_insert(0) += 1;
                 }
@@ -312,12 +312,12 @@ pub(crate) fn dump_map(s: &State, g: GuestId, pages: bool) -> Result<MapDump, cr
         .map
         .iter()
         .map(|e| EntryRow {
-            start: e.start.addr().0,
-            end: e.end.addr().0,
+            start: e.start().addr().0,
+            end: e.end().addr().0,
             pages: e.range().pages(),
-            prot: prot_str(e.prot),
-            max_prot: prot_str(e.max_prot),
-            backing: match e.backing {
+            prot: prot_str(e.prot()),
+            max_prot: prot_str(e.max_prot()),
+            backing: match e.backing() {
                 Backing::Anon => BackingRow::Anon,
                 Backing::Shm { id, pgoff } => BackingRow::Shm {
                     shmid: id.0,
@@ -334,7 +334,7 @@ pub(crate) fn dump_map(s: &State, g: GuestId, pages: bool) -> Result<MapDump, cr
         kind: "map",
         guest: g.0,
         semantics: s.cfg.semantics.to_string(),
-        wire_future: vm.map.wire_future,
+        wire_future: vm.map.wire_future(),
         locked_pages: vm.locked_pages(),
         entries,
     })
@@ -346,7 +346,7 @@ pub(crate) fn dump_machine(s: &State) -> MachineDump {
         .iter()
         .map(|seg| {
             let (mut resident, mut swapped) = (0, 0);
-            for (_, slot) in seg.object.slots() {
+            for (_, slot) in seg.object().slots() {
                 match slot {
                     PageSlot::Resident(_) => resident += 1,
                     PageSlot::Swapped(_) => swapped += 1,
@@ -354,19 +354,19 @@ pub(crate) fn dump_machine(s: &State) -> MachineDump {
                 }
             }
             SegmentRow {
-                shmid: seg.id.0,
-                key: seg.key,
-                size: seg.size,
+                shmid: seg.id().0,
+                key: seg.key(),
+                size: seg.size(),
                 pages: seg.pages(),
                 nattch: seg.nattch(),
                 locked: seg.locked(),
                 object_wired: seg.object_wired(),
-                removed: seg.removed,
-                uid: seg.perm.uid,
-                gid: seg.perm.gid,
-                cuid: seg.perm.cuid,
-                cgid: seg.perm.cgid,
-                mode: seg.perm.mode,
+                removed: seg.removed(),
+                uid: seg.perm().uid,
+                gid: seg.perm().gid,
+                cuid: seg.perm().cuid,
+                cgid: seg.perm().cgid,
+                mode: seg.perm().mode,
                 resident,
                 swapped,
             }
@@ -411,7 +411,7 @@ pub(crate) fn dump_machine(s: &State) -> MachineDump {
         pageout_queue: s.phys.pool.pageout_count(),
         swap_slots: s.phys.swap.capacity(),
         swap_used: s.phys.swap.used(),
-        corrupt: s.diag.corrupt.as_ref().map(|v| v.to_string()),
+        corrupt: s.diag.corrupt().as_ref().map(|v| v.to_string()),
         segments,
         guests,
     }

@@ -80,17 +80,17 @@ impl Rules for Linux {
     /// the caller's limit (`ENOMEM` past it).
     fn may_shm_lock(&self, s: &State, g: GuestId, id: ShmId, lock: bool) -> Result<(), Errno> {
         let vm = s.guest(g)?;
-        if vm.cred.may_lock(&s.policy) {
+        if vm.cred().may_lock(&s.policy) {
             return Ok(());
         }
         let seg = s.seg(id)?;
-        if vm.cred.uid != seg.perm.uid && vm.cred.uid != seg.perm.cuid {
+        if vm.cred().uid != seg.perm().uid && vm.cred().uid != seg.perm().cuid {
             return Err(Errno::EPERM);
         }
-        if lock && vm.memlock_limit == 0 {
+        if lock && vm.memlock_limit() == 0 {
             return Err(Errno::EPERM);
         }
-        if lock && !seg.locked() && !Limits::memlock_allows(0, seg.pages(), vm.memlock_limit) {
+        if lock && !seg.locked() && !Limits::memlock_allows(0, seg.pages(), vm.memlock_limit()) {
             return Err(Errno::ENOMEM);
         }
         Ok(())

@@ -180,7 +180,7 @@ pub(crate) trait Rules: Sync {
     /// Whether guest `g` may `SHM_LOCK` (`lock`) or `SHM_UNLOCK` segment `id`: privilege,
     /// unless the rule set says otherwise.
     fn may_shm_lock(&self, s: &State, g: GuestId, _id: ShmId, _lock: bool) -> Result<(), Errno> {
-        if s.guest(g)?.cred.may_lock(&s.policy) {
+        if s.guest(g)?.cred().may_lock(&s.policy) {
             Ok(())
         } else {
             Err(Errno::EPERM)
@@ -265,5 +265,5 @@ fn unlock_object(s: &mut State, id: ShmId) -> Result<(), Errno> {
 
 /// Whether an entry maps segment `id`.
 fn maps_segment(e: &Entry, id: ShmId) -> bool {
-    matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
+    matches!(e.backing(), Backing::Shm { id: x, .. } if x == id)
 }

@@ -40,12 +40,12 @@ pub(crate) fn fault(
         Access::Read => Prot::READ,
         Access::Write => Prot::WRITE,
     };
-    if !e.prot.contains(need) {
+    if !e.prot().contains(need) {
         return Err(FaultError::Protection);
     }
     let owner = e.owner_at(g, vpn);
-    s.diag.stats.faults += 1;
-    let before = (s.diag.stats.zero_fills, s.diag.stats.page_ins);
+    s.diag.count_fault();
+    let before = (s.diag.stats().zero_fills, s.diag.stats().page_ins);
     let f = page_in(s, owner).map_err(|_| FaultError::OutOfMemory)?;
     s.record_fault(g, vpn.addr(), before);
     Ok((owner, f))
@@ -66,11 +66,11 @@ pub(crate) fn resolve_view_fault(
         .guests
         .get(&g)
         .and_then(|vm| vm.map.lookup(vpn))
-        .map(|e| (e.owner_at(g, vpn), e.prot));
+        .map(|e| (e.owner_at(g, vpn), e.prot()));
     let readable = found.is_some_and(|(_, p)| p.contains(Prot::READ));
     let need = if write { Prot::WRITE } else { Prot::READ };
     let (owner, prot) = match found {
-        _ if s.diag.corrupt.is_some() => {
+        _ if s.diag.corrupt().is_some() => {
             return refuse(s, g, addr, write, readable, FaultError::Corrupt)
         }
         None => return refuse(s, g, addr, write, readable, FaultError::Unmapped),
@@ -82,22 +82,21 @@ pub(crate) fn resolve_view_fault(
     let Some(view) = s.views.get(&g).cloned() else {
         return false;
     };
-    s.diag.stats.faults += 1;
-    let before = (s.diag.stats.zero_fills, s.diag.stats.page_ins);
+    s.diag.count_fault();
+    let before = (s.diag.stats().zero_fills, s.diag.stats().page_ins);
     let got = s.page_in_to(owner, Some((&view, vpn)));
     if got.is_ok() {
         s.record_fault(g, addr, before);
-        if s.diag.stats.page_ins != before.1 {
+        if s.diag.stats().page_ins != before.1 {
             s.fault_ahead(g, vpn, &view, protection_fault);
         }
     }
     if got.is_err() {
         // The guest traps; say why, since its trap alone reads like a bad address.
         if let Some(vm) = s.guests.get_mut(&g) {
-            vm.fault.get_or_insert(format!(
-                "out of memory: no frame or swap slot for the page at {:?}",
-                addr
-            ));
+            vm.note_fault(|| {
+                format!("out of memory: no frame or swap slot for the page at {addr:?}")
+            });
         }
         return refuse(s, g, addr, write, readable, FaultError::OutOfMemory);
     }
@@ -121,7 +120,7 @@ fn refuse(
     error: FaultError,
 ) -> bool {
     if let Some(vm) = s.guests.get_mut(&g) {
-        vm.refused.get_or_insert(RefusedFault {
+        vm.note_refused(RefusedFault {
             addr,
             access: if write { Access::Write } else { Access::Read },
             readable,
@@ -140,7 +139,7 @@ pub(crate) fn defer_view_fault(s: &mut State, g: GuestId, addr: Vaddr, write: bo
         if write { "write" } else { "read" },
         addr,
         // The front handler refused this access just before: its record says why.
-        match s.guests.get(&g).and_then(|vm| vm.refused) {
+        match s.guests.get(&g).and_then(|vm| vm.refused()) {
             Some(r) if r.addr == addr => match r.error {
                 FaultError::Unmapped => "(not mapped)",
                 FaultError::Protection => "(not permitted)",
@@ -162,7 +161,7 @@ pub(crate) fn defer_view_fault(s: &mut State, g: GuestId, addr: Vaddr, write: bo
         return false;
     }
     if let Some(vm) = s.guests.get_mut(&g) {
-        vm.fault.get_or_insert(why);
+        vm.note_fault(|| why);
     }
     true
 }
@@ -216,9 +215,9 @@ impl State {
     /// Records a fault that brought a page in (a zero fill or a page-in), given the counters
     /// from before it: a fault on a resident page is not worth an event.
     fn record_fault(&mut self, g: GuestId, addr: Vaddr, before: (u64, u64)) {
-        let how = if self.diag.stats.zero_fills != before.0 {
+        let how = if self.diag.stats().zero_fills != before.0 {
             "zero fill"
-        } else if self.diag.stats.page_ins != before.1 {
+        } else if self.diag.stats().page_ins != before.1 {
             "page in"
         } else {
             return;
@@ -254,13 +253,13 @@ impl State {
         let Some(vm) = self.guests.get_mut(&g) else {
             return;
         };
-        let forward = match vm.ahead {
+        let forward = match vm.ahead() {
             (next, w) if next == vpn => w
                 .saturating_mul(2)
                 .clamp(forward, sequential_max.max(forward)),
             _ => forward,
         };
-        vm.ahead = (vpn.plus(1 + u64::from(forward)), forward);
+        vm.set_ahead(vpn.plus(1 + u64::from(forward)), forward);
         let Some(e) = vm.map.lookup(vpn).cloned() else {
             return;
         };
@@ -271,14 +270,14 @@ impl State {
         }
         // The entry's advice, as UVM's `uvmadvice[]`: none for random access, forward only
         // and as far as the sequential maximum for sequential access.
-        let (back, forward) = match e.advice {
+        let (back, forward) = match e.advice() {
             Advice::Normal => (back, forward),
             Advice::Random => return,
             Advice::Sequential => (0, sequential_max.max(forward)),
         };
-        let after = PageRange::new(vpn.plus(1), e.end.min(vpn.plus(1 + u64::from(forward))));
+        let after = PageRange::new(vpn.plus(1), e.end().min(vpn.plus(1 + u64::from(forward))));
         let before = PageRange::new(
-            Vpn(e.start.0.max(vpn.0.saturating_sub(u64::from(back)))),
+            Vpn(e.start().0.max(vpn.0.saturating_sub(u64::from(back)))),
             vpn,
         );
         for side in [after, before] {
@@ -295,7 +294,7 @@ impl State {
                     _ => true,
                 };
                 if !continues || slot.is_none() {
-                    if !self.swap_in_run(&run, view, e.prot, enter) {
+                    if !self.swap_in_run(&run, view, e.prot(), enter) {
                         return;
                     }
                     run.clear();
@@ -304,7 +303,7 @@ impl State {
                     run.push((p, o, s));
                 }
             }
-            if !self.swap_in_run(&run, view, e.prot, enter) {
+            if !self.swap_in_run(&run, view, e.prot(), enter) {
                 return;
             }
         }
@@ -339,7 +338,7 @@ impl State {
         if self.phys.pool.free_count() < n + reserve {
             return false;
         }
-        let mut data = std::mem::take(&mut self.phys.scratch_run);
+        let mut data = self.phys.take_run_buf();
         data.resize(n * PAGE_SIZE as usize, 0);
         let ok = self.phys.swap.read_run(s0, &mut data).is_ok() && {
             let range = PageRange::new(first, first.plus(n as u64));
@@ -352,7 +351,7 @@ impl State {
                     && (!enter || view.protect(range, prot, true).is_ok())
             }
         };
-        self.phys.scratch_run = data;
+        self.phys.return_run_buf(data);
         if !ok {
             return false;
         }
@@ -365,8 +364,7 @@ impl State {
             self.set_slot(o, PageSlot::Resident(f));
         }
         self.phys.swap.free_run(s0, n as u32);
-        self.diag.stats.page_ins += n as u64;
-        self.diag.stats.fault_ahead += n as u64;
+        self.diag.count_page_ins(n as u64, true);
         true
     }
 
@@ -398,14 +396,14 @@ impl State {
                     return Err(Errno::ENOMEM);
                 }
                 self.set_slot(o, PageSlot::Resident(f));
-                self.diag.stats.zero_fills += 1;
+                self.diag.count_zero_fill();
                 tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "zero fill");
                 f
             }
             PageSlot::Swapped(slot) => {
-                let mut data = std::mem::take(&mut self.phys.scratch_in);
+                let mut data = self.phys.take_page_buf(true);
                 let r = self.swap_in(o, slot, &mut data, dst);
-                self.phys.scratch_in = data;
+                self.phys.return_page_buf(true, data);
                 r?
             }
         };
@@ -458,7 +456,7 @@ impl State {
         match r {
             Ok(f) => {
                 self.set_slot(o, PageSlot::Resident(f));
-                self.diag.stats.page_ins += 1;
+                self.diag.count_page_ins(1, false);
                 tracing::trace!(target: "vmm::fault", owner = ?o, frame = f.index(), "page in");
                 Ok(f)
             }
@@ -519,10 +517,10 @@ mod tests {
         let (mut s, g) = mapped(4, 4, 2);
         let (o, f) = fault(&mut s, g, Vpn(1), Access::Read).unwrap();
         assert_eq!(s.slot(o), PageSlot::Resident(f));
-        assert_eq!(s.diag.stats.zero_fills, 1);
+        assert_eq!(s.diag.stats().zero_fills, 1);
         let (_, f2) = fault(&mut s, g, Vpn(1), Access::Write).unwrap();
         assert_eq!(f2, f);
-        assert_eq!((s.diag.stats.faults, s.diag.stats.zero_fills), (2, 1));
+        assert_eq!((s.diag.stats().faults, s.diag.stats().zero_fills), (2, 1));
         audit(&s).unwrap();
     }
 
@@ -550,13 +548,16 @@ mod tests {
         for p in 1..5u8 {
             copy_in(&mut s, g, Vpn(u64::from(p)).addr(), &[p; P as usize]).unwrap();
         }
-        assert!(s.diag.stats.evictions >= 2, "four pages through two frames");
+        assert!(
+            s.diag.stats().evictions >= 2,
+            "four pages through two frames"
+        );
         let mut buf = vec![0u8; P as usize];
         for p in 1..5u8 {
             copy_out(&mut s, g, Vpn(u64::from(p)).addr(), &mut buf).unwrap();
             assert!(buf.iter().all(|&b| b == p), "page {p}");
         }
-        assert!(s.diag.stats.page_ins >= 2);
+        assert!(s.diag.stats().page_ins >= 2);
         audit(&s).unwrap();
     }
 

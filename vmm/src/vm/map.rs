@@ -82,22 +82,22 @@ impl Backing {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// First page.
-    pub start: Vpn,
+    start: Vpn,
     /// One past the last page.
-    pub end: Vpn,
+    end: Vpn,
     /// Current protection.
-    pub prot: Prot,
+    prot: Prot,
     /// The most `mprotect` may grant.
-    pub max_prot: Prot,
+    max_prot: Prot,
     /// What backs the pages.
-    pub backing: Backing,
+    backing: Backing,
     /// The POSIX flag and the SVID/kernel count; written only through [`Entry::apply`].
     wiring: WireState,
     /// The `shmat` this entry belongs to (segment entries only). Clipping keeps it; entries of
     /// different attachments never merge.
-    pub attachment: Option<AttachId>,
+    attachment: Option<AttachId>,
     /// How the guest said it will use the pages (`madvise`), which fault-ahead follows.
-    pub advice: Advice,
+    advice: Advice,
 }
 
 /// An entry's access advice (`madvise`'s `NORMAL`, `RANDOM`, `SEQUENTIAL`), as UVM keeps it
@@ -126,6 +126,73 @@ impl Entry {
             attachment: None,
             advice: Advice::Normal,
         }
+    }
+
+    /// First page.
+    #[inline]
+    pub fn start(&self) -> Vpn {
+        self.start
+    }
+
+    /// One past the last page.
+    #[inline]
+    pub fn end(&self) -> Vpn {
+        self.end
+    }
+
+    /// Current protection.
+    #[inline]
+    pub fn prot(&self) -> Prot {
+        self.prot
+    }
+
+    /// The most `mprotect` may grant.
+    #[inline]
+    pub fn max_prot(&self) -> Prot {
+        self.max_prot
+    }
+
+    /// What backs the pages.
+    #[inline]
+    pub fn backing(&self) -> Backing {
+        self.backing
+    }
+
+    /// The `shmat` this entry belongs to, if it is a segment's.
+    #[inline]
+    pub fn attachment(&self) -> Option<AttachId> {
+        self.attachment
+    }
+
+    /// How the guest said it will use the pages.
+    #[inline]
+    pub fn advice(&self) -> Advice {
+        self.advice
+    }
+
+    /// Sets the protection (`mprotect`'s one writer; `prot` must lie within `max_prot`).
+    pub fn set_prot(&mut self, prot: Prot) {
+        debug_assert!(self.max_prot.contains(prot));
+        self.prot = prot;
+    }
+
+    /// Sets the access advice (`madvise`'s one writer).
+    pub fn set_advice(&mut self, advice: Advice) {
+        self.advice = advice;
+    }
+
+    /// Moves the entry's bounds without moving it in its map, bypassing every rule: for tests
+    /// that plant an inconsistency for the audit to find.
+    #[cfg(test)]
+    pub(crate) fn corrupt_bounds(&mut self, start: Vpn, end: Vpn) {
+        self.start = start;
+        self.end = end;
+    }
+
+    /// Sets the most `mprotect` may grant, as [`Entry::corrupt_bounds`].
+    #[cfg(test)]
+    pub(crate) fn corrupt_max_prot(&mut self, max_prot: Prot) {
+        self.max_prot = max_prot;
     }
 
     /// The same entry, belonging to attachment `a`.
@@ -247,10 +314,10 @@ pub struct VmMap {
     entries: BTreeMap<Vpn, Entry>,
     limit: Vpn,
     /// `mlockall(MCL_FUTURE)`: new mappings start locked.
-    pub wire_future: bool,
+    wire_future: bool,
     /// With `wire_future`: new mappings are locked on fault (`mlockall(MCL_FUTURE |
     /// MCL_ONFAULT)`, Linux's).
-    pub wire_future_onfault: bool,
+    wire_future_onfault: bool,
 }
 
 impl VmMap {
@@ -262,6 +329,23 @@ impl VmMap {
             wire_future: false,
             wire_future_onfault: false,
         }
+    }
+
+    /// Whether new mappings start locked (`mlockall(MCL_FUTURE)`).
+    pub fn wire_future(&self) -> bool {
+        self.wire_future
+    }
+
+    /// Whether new mappings start locked on fault (`MCL_FUTURE | MCL_ONFAULT`).
+    pub fn wire_future_onfault(&self) -> bool {
+        self.wire_future_onfault
+    }
+
+    /// Starts (`future`, on fault if `onfault`) or ends `MCL_FUTURE`: `mlockall`'s and
+    /// `munlockall`'s one writer.
+    pub fn set_wire_future(&mut self, future: bool, onfault: bool) {
+        self.wire_future = future;
+        self.wire_future_onfault = future && onfault;
     }
 
     /// One past the highest page an entry may cover.

@@ -45,19 +45,37 @@ pub enum Queue {
 #[derive(Clone, Debug)]
 pub struct Frame {
     /// The page it holds, if in use.
-    pub owner: Option<Owner>,
+    owner: Option<Owner>,
     /// Page-level wirings: one per wired entry mapping it, one for a SHM_LOCKed segment.
     /// Changed only by [`PagePool::wire`] and [`PagePool::unwire`].
     wire_count: u32,
     /// Second-chance bit: set when the page is faulted or accessed through the host.
-    pub referenced: bool,
+    referenced: bool,
     /// The queue the frame is on.
-    pub queue: Queue,
+    queue: Queue,
     prev: u32,
     next: u32,
 }
 
 impl Frame {
+    /// The page it holds, if in use.
+    #[inline]
+    pub fn owner(&self) -> Option<Owner> {
+        self.owner
+    }
+
+    /// Whether the page was touched since the pagedaemon last looked (second chance).
+    #[inline]
+    pub fn referenced(&self) -> bool {
+        self.referenced
+    }
+
+    /// The queue the frame is on.
+    #[inline]
+    pub fn queue(&self) -> Queue {
+        self.queue
+    }
+
     /// Page-level wirings of the frame.
     pub fn wire_count(&self) -> u32 {
         self.wire_count

@@ -80,7 +80,7 @@ impl State {
     fn evict(&mut self, f: FrameId) -> Result<(), Errno> {
         let fr = self.phys.pool.frame(f);
         debug_assert!(!fr.is_wired(), "evicting wired {f:?}");
-        let o = fr.owner.expect("a queued frame has an owner");
+        let o = fr.owner().expect("a queued frame has an owner");
         let maps = pmap::mappings_of(self, o);
         if !pmap::pmap_page_remove(self, &maps) {
             pmap::pmap_page_restore(self, &maps);
@@ -91,13 +91,13 @@ impl State {
             pmap::pmap_page_restore(self, &maps);
             return Err(Errno::ENOMEM);
         };
-        let mut buf = std::mem::take(&mut self.phys.scratch);
+        let mut buf = self.phys.take_page_buf(false);
         let (store, idx) = self.store(o);
         let r = store
             .read_page(idx, &mut buf)
             .and_then(|()| self.phys.swap.write(slot, &buf))
             .and_then(|()| store.release(idx, 1));
-        self.phys.scratch = buf;
+        self.phys.return_page_buf(false, buf);
         if r.is_err() {
             self.phys.swap.free(slot);
             pmap::pmap_page_restore(self, &maps);
@@ -107,7 +107,7 @@ impl State {
         self.set_slot(o, PageSlot::Swapped(slot));
         self.phys.pool.release(f);
         pmap::pmap_page_restore(self, &maps);
-        self.diag.stats.evictions += 1;
+        self.diag.count_eviction();
         self.record(EventKind::Evict { owner: o });
         tracing::trace!(target: "vmm::pdaemon", owner = ?o, frame = f.index(), slot = slot.0, "evict");
         Ok(())
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(reclaim(&mut s, 2), 2);
         assert_eq!(s.phys.pool.free_count(), 2);
         assert_eq!(s.phys.swap.used(), 2);
-        assert_eq!(s.diag.stats.evictions, 2);
+        assert_eq!(s.diag.stats().evictions, 2);
         let swapped: Vec<_> = (0..4)
             .filter(|&p| matches!(s.slot(anon(p)), PageSlot::Swapped(_)))
             .collect();
@@ -208,11 +208,11 @@ mod tests {
         let mut s = resident(3, 8, 2);
         let f = alloc_frame(&mut s, anon(2)).unwrap();
         s.set_slot(anon(2), PageSlot::Resident(f));
-        assert_eq!(s.diag.stats.evictions, 0, "a free frame was there");
+        assert_eq!(s.diag.stats().evictions, 0, "a free frame was there");
         let f = alloc_frame(&mut s, anon(3)).unwrap();
         s.set_slot(anon(3), PageSlot::Resident(f));
-        assert_eq!(s.diag.stats.evictions, 1);
-        assert_eq!(s.phys.pool.frame(f).owner, Some(anon(3)));
+        assert_eq!(s.diag.stats().evictions, 1);
+        assert_eq!(s.phys.pool.frame(f).owner(), Some(anon(3)));
         crate::diag::audit::audit(&s).unwrap();
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn mappings_of(s: &State, o: Owner) -> Vec<(GuestId, Vpn, Prot)> {
         Owner::Anon { guest, vpn } => {
             if s.views.contains_key(&guest) {
                 if let Some(e) = s.guests.get(&guest).and_then(|vm| vm.map.lookup(vpn)) {
-                    out.push((guest, vpn, e.prot));
+                    out.push((guest, vpn, e.prot()));
                 }
             }
         }
@@ -41,8 +41,8 @@ pub(crate) fn mappings_of(s: &State, o: Owner) -> Vec<(GuestId, Vpn, Prot)> {
                     .filter(|a| a.shm == shm && pgoff < a.pages)
                 {
                     let vpn = a.va.plus(pgoff);
-                    if let Some(e) = vm.map.lookup(vpn).filter(|e| e.attachment == Some(a.id)) {
-                        out.push((*g, vpn, e.prot));
+                    if let Some(e) = vm.map.lookup(vpn).filter(|e| e.attachment() == Some(a.id)) {
+                        out.push((*g, vpn, e.prot()));
                     }
                 }
             }
@@ -65,7 +65,7 @@ pub(crate) fn pmap_enter(
     let (file, page) = match backing {
         Backing::Anon => (s.guest(g)?.amap.store().file(), range.start.0),
         Backing::Shm { id, pgoff } => (
-            s.shm.get(id).ok_or(Errno::EINVAL)?.object.store().file(),
+            s.shm.get(id).ok_or(Errno::EINVAL)?.object().store().file(),
             pgoff,
         ),
     };

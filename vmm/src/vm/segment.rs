@@ -17,15 +17,15 @@ use guest_abi::ipc;
 #[derive(Debug)]
 pub struct Segment {
     /// Its identifier.
-    pub id: ShmId,
+    id: ShmId,
     /// Its key (`IPC_PRIVATE` once marked for removal).
-    pub key: i32,
+    key: i32,
     /// Size in bytes, as asked for.
-    pub size: u64,
+    size: u64,
     /// Owner, creator, mode.
-    pub perm: IpcPerm,
+    perm: IpcPerm,
     /// The pages.
-    pub object: VmObject,
+    object: VmObject,
     /// Attachments across all guests.
     nattch: u32,
     /// SHM_LOCK state (the mark `IPC_STAT` shows).
@@ -39,7 +39,7 @@ pub struct Segment {
     /// unwiring the object.
     object_wired: bool,
     /// Marked by IPC_RMID.
-    pub removed: bool,
+    removed: bool,
     /// Pages of entries mapping the segment, in every guest, that are wired on their own
     /// account (the POSIX flag or a count): kept by every wiring transition, so that `SHM_LOCK`
     /// and `SHM_UNLOCK` look for such entries only when there are some. The audit recomputes it.
@@ -69,6 +69,44 @@ pub struct NewSegment {
 }
 
 impl Segment {
+    /// Its identifier.
+    #[inline]
+    pub fn id(&self) -> ShmId {
+        self.id
+    }
+
+    /// Its key (`IPC_PRIVATE` once marked for removal).
+    pub fn key(&self) -> i32 {
+        self.key
+    }
+
+    /// Size in bytes, as asked for.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Owner, creator, mode.
+    pub fn perm(&self) -> &IpcPerm {
+        &self.perm
+    }
+
+    /// The pages.
+    #[inline]
+    pub fn object(&self) -> &VmObject {
+        &self.object
+    }
+
+    /// The pages, to change (the object is a part of its own, with its own writers).
+    #[inline]
+    pub fn object_mut(&mut self) -> &mut VmObject {
+        &mut self.object
+    }
+
+    /// Whether `IPC_RMID` marked it.
+    pub fn removed(&self) -> bool {
+        self.removed
+    }
+
     /// Attachments across all guests.
     pub fn nattch(&self) -> u32 {
         self.nattch

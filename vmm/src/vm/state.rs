@@ -15,7 +15,7 @@
 //! (`wiring::wire_entries(s, ...)`).
 
 use crate::base::addr::{AttachId, FrameId, GuestId, PageRange, ShmId, Vaddr, Vpn, PAGE_SIZE};
-use crate::base::calllog::CallLog;
+use crate::base::calllog::{Arg, Call, CallLog, CallRecord};
 use crate::base::errno::Errno;
 use crate::base::events::{EventKind, EventLog};
 use crate::base::limits::Limits;
@@ -208,29 +208,28 @@ fn default_rlimit(r: Resource, space: u64) -> Rlimit {
 /// One guest's virtual memory.
 #[derive(Debug)]
 pub(crate) struct GuestVm {
-    pub cred: Cred,
+    cred: Cred,
     pub map: VmMap,
     pub amap: Amap,
     /// Pages in entries carrying the POSIX lock flag (counted against `memlock_limit`).
     locked_pages: u64,
-    pub memlock_limit: u64,
-    /// `RLIMIT_MEMLOCK`'s hard limit, never below `memlock_limit` (one writer:
-    /// [`crate::calls::process::setrlimit`]).
-    pub memlock_hard: u64,
+    memlock_limit: u64,
+    /// `RLIMIT_MEMLOCK`'s hard limit, never below `memlock_limit`.
+    memlock_hard: u64,
     /// The other resource limits, by [`Resource::index`] (the `Memlock` slot unused: the two
     /// fields above are that limit), kept and reported, not enforced.
-    pub rlimits: [Rlimit; Resource::ALL.len()],
+    rlimits: [Rlimit; Resource::ALL.len()],
     /// Oldest first.
     attachments: Vec<Attachment>,
     /// The id the next attachment gets.
-    pub next_attach: u64,
+    next_attach: u64,
     /// A fault host code hit for the guest, which the guest must trap for.
-    pub fault: Option<String>,
+    fault: Option<String>,
     /// The first fault in the guest's view that the machine refused.
-    pub refused: Option<RefusedFault>,
+    refused: Option<RefusedFault>,
     /// Where the last fault-ahead ended and how far it reached: a fault there is sequential
     /// access, and the next window doubles.
-    pub ahead: (Vpn, u32),
+    ahead: (Vpn, u32),
     /// Its process id: stable for its life, never 0 (which `shm_lpid` uses for "none") or 1
     /// (the parent every guest reports, as init).
     pid: u32,
@@ -262,6 +261,75 @@ impl GuestVm {
             ahead: (Vpn(u64::MAX), 0),
             pid: pid_of(id),
         })
+    }
+
+    /// Its identity.
+    #[inline]
+    pub fn cred(&self) -> Cred {
+        self.cred
+    }
+
+    /// Gives it a new identity (`set*id`, `capset`).
+    pub fn set_cred(&mut self, cred: Cred) {
+        self.cred = cred;
+    }
+
+    /// `RLIMIT_MEMLOCK`'s soft limit, in bytes.
+    #[inline]
+    pub fn memlock_limit(&self) -> u64 {
+        self.memlock_limit
+    }
+
+    /// Its limit for `r`.
+    pub fn rlimit(&self, r: Resource) -> Rlimit {
+        match r {
+            Resource::Memlock => Rlimit {
+                cur: self.memlock_limit,
+                max: self.memlock_hard,
+            },
+            _ => self.rlimits[r.index()],
+        }
+    }
+
+    /// Sets its limit for `r`, as given (the caller checked it: `setrlimit`).
+    pub fn set_rlimit(&mut self, r: Resource, new: Rlimit) {
+        match r {
+            Resource::Memlock => {
+                self.memlock_limit = new.cur;
+                self.memlock_hard = new.max.max(new.cur);
+            }
+            _ => self.rlimits[r.index()] = new,
+        }
+    }
+
+    /// The fault host code hit for it, which it must trap for, if any.
+    pub fn fault(&self) -> Option<&str> {
+        self.fault.as_deref()
+    }
+
+    /// Marks it to trap for `why`, unless it already is (the first reason is kept).
+    pub fn note_fault(&mut self, why: impl FnOnce() -> String) {
+        self.fault.get_or_insert_with(why);
+    }
+
+    /// The first fault in its view that the machine refused.
+    pub fn refused(&self) -> Option<RefusedFault> {
+        self.refused
+    }
+
+    /// Keeps `r` unless a refused fault is already kept.
+    pub fn note_refused(&mut self, r: RefusedFault) {
+        self.refused.get_or_insert(r);
+    }
+
+    /// Where the last fault-ahead ended and how far it reached.
+    pub fn ahead(&self) -> (Vpn, u32) {
+        self.ahead
+    }
+
+    /// Records where a fault-ahead ended and how far it reached.
+    pub fn set_ahead(&mut self, next: Vpn, window: u32) {
+        self.ahead = (next, window);
     }
 
     /// Its process id.
@@ -333,7 +401,7 @@ impl GuestVm {
     pub fn attachment_maps_a_page(&self, a: &Attachment) -> bool {
         self.map
             .overlapping(a.range())
-            .any(|e| e.attachment == Some(a.id))
+            .any(|e| e.attachment() == Some(a.id))
     }
 
     /// Checks the guest's attachments against its map: every segment entry belongs to one
@@ -351,15 +419,15 @@ impl GuestVm {
         }
         let mut mapping = HashSet::new();
         for e in self.map.iter() {
-            let ok = match (e.backing, e.attachment) {
+            let ok = match (e.backing(), e.attachment()) {
                 (Backing::Anon, None) => true,
                 (Backing::Shm { id, pgoff }, Some(aid)) => {
                     mapping.insert(aid);
                     records.get(&aid).is_some_and(|a| {
                         a.shm == id
-                            && a.va <= e.start
-                            && e.end <= a.range().end
-                            && pgoff == e.start.0 - a.va.0
+                            && a.va <= e.start()
+                            && e.end() <= a.range().end
+                            && pgoff == e.start().0 - a.va.0
                     })
                 }
                 _ => false,
@@ -370,8 +438,8 @@ impl GuestVm {
                     format!(
                         "{g:?} entry {:?} ({:?}, {:?}) is not part of a recorded attachment of its segment",
                         e.range(),
-                        e.backing,
-                        e.attachment
+                        e.backing(),
+                        e.attachment()
                     ),
                 ));
             }
@@ -415,7 +483,7 @@ impl GuestVm {
     /// Checks that no anonymous page outside an anonymous entry holds memory.
     pub fn check_anon(&self, g: GuestId) -> Result<(), Violation> {
         for (vpn, _) in self.amap.touched() {
-            if !matches!(self.map.lookup(vpn), Some(e) if e.backing == Backing::Anon) {
+            if !matches!(self.map.lookup(vpn), Some(e) if e.backing() == Backing::Anon) {
                 return Err(Violation::new(
                     Invariant::AnonLeak,
                     format!(
@@ -514,13 +582,16 @@ impl<'a> IntoIterator for &'a Guests {
 /// between them.
 #[derive(Debug)]
 pub(crate) struct Phys {
+    /// The frames, a part with its own writers.
     pub pool: PagePool,
+    /// The swap slots, a part with its own writers.
     pub swap: Swap,
-    pub scratch: Box<[u8]>,
+    /// A page buffer for a page going out.
+    scratch: Box<[u8]>,
     /// A second page buffer, for a page coming in while another goes out.
-    pub scratch_in: Box<[u8]>,
+    scratch_in: Box<[u8]>,
     /// A buffer for runs of pages coming in together (fault-ahead).
-    pub scratch_run: Vec<u8>,
+    scratch_run: Vec<u8>,
 }
 
 impl Phys {
@@ -533,6 +604,37 @@ impl Phys {
             scratch_in: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(),
             scratch_run: Vec::new(),
         })
+    }
+
+    /// Lends the page buffer for a page coming in (`incoming`) or going out; give it back with
+    /// [`Phys::return_page_buf`].
+    #[inline]
+    pub fn take_page_buf(&mut self, incoming: bool) -> Box<[u8]> {
+        std::mem::take(if incoming {
+            &mut self.scratch_in
+        } else {
+            &mut self.scratch
+        })
+    }
+
+    /// Takes back a buffer lent by [`Phys::take_page_buf`].
+    #[inline]
+    pub fn return_page_buf(&mut self, incoming: bool, buf: Box<[u8]>) {
+        *(if incoming {
+            &mut self.scratch_in
+        } else {
+            &mut self.scratch
+        }) = buf;
+    }
+
+    /// Lends the buffer for runs of pages; give it back with [`Phys::return_run_buf`].
+    pub fn take_run_buf(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.scratch_run)
+    }
+
+    /// Takes back the buffer lent by [`Phys::take_run_buf`].
+    pub fn return_run_buf(&mut self, buf: Vec<u8>) {
+        self.scratch_run = buf;
     }
 
     /// Whether `more` frames may newly become wired under `limits`.
@@ -561,15 +663,16 @@ impl Phys {
 /// and the clock that stamps segments.
 #[derive(Debug)]
 pub(crate) struct Diag {
-    pub stats: Stats,
+    /// The event counters (the rest of [`Stats`] is filled in when asked).
+    stats: Stats,
     /// The last VM calls, for the corruption report.
-    pub log: CallLog,
+    log: CallLog,
     /// Set when an operation found the state inconsistent: what it found.
-    pub corrupt: Option<Violation>,
+    corrupt: Option<Violation>,
     /// The run's history, when recording (for reports).
-    pub events: Option<EventLog>,
+    events: Option<EventLog>,
     /// The guest whose call is running, if one is.
-    pub caller: Option<GuestId>,
+    caller: Option<GuestId>,
 }
 
 impl Diag {
@@ -583,6 +686,50 @@ impl Diag {
         }
     }
 
+    /// The event counters.
+    #[inline]
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Counts a fault resolved.
+    #[inline]
+    pub fn count_fault(&mut self) {
+        self.stats.faults += 1;
+    }
+
+    /// Counts a page zero-filled on first touch.
+    #[inline]
+    pub fn count_zero_fill(&mut self) {
+        self.stats.zero_fills += 1;
+    }
+
+    /// Counts `n` pages read back from swap, brought in by fault-ahead if `ahead`.
+    #[inline]
+    pub fn count_page_ins(&mut self, n: u64, ahead: bool) {
+        self.stats.page_ins += n;
+        if ahead {
+            self.stats.fault_ahead += n;
+        }
+    }
+
+    /// Counts a page written to swap and released.
+    #[inline]
+    pub fn count_eviction(&mut self) {
+        self.stats.evictions += 1;
+    }
+
+    /// Counts a run of the pagedaemon thread.
+    pub fn count_pdaemon_run(&mut self) {
+        self.stats.pdaemon_runs += 1;
+    }
+
+    /// What the first inconsistency found was, if one was.
+    #[inline]
+    pub fn corrupt(&self) -> Option<&Violation> {
+        self.corrupt.as_ref()
+    }
+
     /// Records that the state is inconsistent (the first finding is kept); every later call is
     /// refused with `EIO`, which this returns.
     pub fn corrupted(&mut self, invariant: Invariant, detail: String) -> Errno {
@@ -591,6 +738,45 @@ impl Diag {
             .get_or_insert(Violation::new(invariant, detail));
         Errno::EIO
     }
+
+    /// The last VM calls.
+    pub fn log(&self) -> &CallLog {
+        &self.log
+    }
+
+    /// Logs call `c` and what it answered.
+    pub fn log_call(&mut self, c: &Call, result: Result<Option<Arg>, Errno>) -> CallRecord {
+        self.log.record(c, result)
+    }
+
+    /// Starts recording the run's history, keeping at most `bound` events.
+    pub fn record_events(&mut self, bound: usize) {
+        self.events = Some(EventLog::new(bound));
+    }
+
+    /// The run's history, if recording.
+    pub fn events(&self) -> Option<&EventLog> {
+        self.events.as_ref()
+    }
+
+    /// Adds an event to the history, if recording, with the frame counts after it.
+    #[inline]
+    pub fn push_event(&mut self, kind: EventKind, wired: u32, free: u32) {
+        if let Some(log) = self.events.as_mut() {
+            log.push(kind, wired, free);
+        }
+    }
+
+    /// The guest whose call is running, if one is.
+    #[inline]
+    pub fn caller(&self) -> Option<GuestId> {
+        self.caller
+    }
+
+    /// Names the guest whose call is running (`None` when it returns).
+    pub fn set_caller(&mut self, g: Option<GuestId>) {
+        self.caller = g;
+    }
 }
 
 /// The guests whose memory is also mapped in host address space, and how those views fault.
@@ -598,12 +784,22 @@ impl Diag {
 pub(crate) struct Views {
     views: HashMap<GuestId, Arc<View>>,
     /// How views fault.
-    pub mode: PagingMode,
+    mode: PagingMode,
     /// Why the paging mode is not the best one, if it is not.
-    pub note: Option<String>,
+    note: Option<String>,
 }
 
 impl Views {
+    /// How views fault.
+    pub fn mode(&self) -> PagingMode {
+        self.mode
+    }
+
+    /// Why the paging mode is not the best one, if it is not.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
     /// Guest `g`'s view, if it has one.
     pub fn get(&self, g: &GuestId) -> Option<&Arc<View>> {
         self.views.get(g)
@@ -634,15 +830,26 @@ impl std::ops::Index<&GuestId> for Views {
 }
 
 /// Everything behind the machine lock, composed of parts that each know only themselves.
+///
+/// Its fields are the parts (as NetBSD's `struct uvm` holds the page queues and the kernel
+/// map), open so that an operation can take the parts it touches side by side
+/// (`&mut s.phys` with `&s.guests`); each part's own fields are private to its module, with
+/// one writer each. `cfg` and `policy` are set here and only read after.
 #[derive(Debug)]
 pub(crate) struct State {
+    /// The machine's configuration, as validated.
     pub cfg: MachineConfig,
     /// The answers of the rule set in force (`cfg.semantics`), as values.
     pub policy: Policy,
+    /// Frames and swap.
     pub phys: Phys,
+    /// The SysV segments.
     pub shm: ShmTable,
+    /// The guests' address spaces.
     pub guests: Guests,
+    /// Counters, the call log, the corruption record, the event history.
     pub diag: Diag,
+    /// The host views of guest memory.
     pub views: Views,
 }
 
@@ -701,7 +908,7 @@ impl State {
             Owner::Object { shm, pgoff } => self
                 .shm
                 .get(shm)
-                .map_or(PageSlot::Untouched, |s| s.object.get(pgoff)),
+                .map_or(PageSlot::Untouched, |s| s.object().get(pgoff)),
         }
     }
 
@@ -718,7 +925,7 @@ impl State {
                 .shm
                 .get_mut(shm)
                 .expect("owner segment exists")
-                .object
+                .object_mut()
                 .set(pgoff, slot),
         }
     }
@@ -731,7 +938,7 @@ impl State {
                 self.shm
                     .get(shm)
                     .expect("owner segment exists")
-                    .object
+                    .object()
                     .store(),
                 pgoff,
             ),
@@ -742,7 +949,7 @@ impl State {
     /// `SHM_LOCK`ed under rules where the lock stands for every attacher
     /// ([`Policy::lock_covers_attachers`]).
     pub fn covered_by_lock(&self, e: &Entry) -> bool {
-        self.lock_covers(e.backing)
+        self.lock_covers(e.backing())
     }
 
     /// [`State::covered_by_lock`] for an entry with `backing`.
@@ -794,13 +1001,8 @@ impl State {
     /// Records an event with the frame counts after it, if recording is on.
     #[inline]
     pub fn record(&mut self, kind: EventKind) {
-        if let Some(log) = self.diag.events.as_mut() {
-            log.push(
-                kind,
-                self.phys.pool.wired() as u32,
-                self.phys.pool.free_count() as u32,
-            );
-        }
+        let (wired, free) = (self.phys.pool.wired(), self.phys.pool.free_count());
+        self.diag.push_event(kind, wired as u32, free as u32);
     }
 
     /// What the page at `addr` of guest `g` looks like (`ENOMEM` if unmapped).

@@ -225,7 +225,7 @@ fn wire_entry(
     // Only anonymous memory locks on fault: a segment's pages are shared, and which of them
     // are in is not one entry's business, so a segment entry is locked whole.
     let op = match op {
-        WireOp::MlockOnFault if e.backing != Backing::Anon => WireOp::Mlock,
+        WireOp::MlockOnFault if e.backing() != Backing::Anon => WireOp::Mlock,
         op => op,
     };
     let (was_locked, was) = (e.is_mlocked(), Pages::of(e));
@@ -235,7 +235,7 @@ fn wire_entry(
             format!("{g:?} entry at {:?} released with no hold", start.addr()),
         ));
     };
-    let (erange, backing, now_locked, now) = (e.range(), e.backing, e.is_mlocked(), Pages::of(e));
+    let (erange, backing, now_locked, now) = (e.range(), e.backing(), e.is_mlocked(), Pages::of(e));
     if t != Transition::Unchanged {
         tracing::debug!(target: "vmm::wire", guest = g.0, start = erange.start.addr().0, pages = erange.pages(), ?op, transition = ?t, mlocked = now_locked, count = e.wire_count(), "entry wiring");
         s.record(EventKind::Wire {
@@ -293,7 +293,7 @@ fn undo_entries(s: &mut State, g: GuestId, done: SmallVec<[Applied; 4]>) -> Resu
         let e = vm.map.get_mut(a.start).expect("entry still there");
         let was_locked = e.is_mlocked();
         e.restore(a.saved);
-        let (erange, backing, now_locked) = (e.range(), e.backing, e.is_mlocked());
+        let (erange, backing, now_locked) = (e.range(), e.backing(), e.is_mlocked());
         if was_locked != now_locked {
             vm.lock_changed(erange.pages(), now_locked);
         }
@@ -430,8 +430,8 @@ pub(crate) fn lock_limits(
 ) -> Result<(), LimitHit> {
     let vm = &s.guests[&g];
     // Linux `mm/mlock.c:do_mlock`: `locked <= lock_limit || capable(CAP_IPC_LOCK)`.
-    let exempt = vm.cred.may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
-    if !exempt && !Limits::memlock_allows(vm.locked_pages(), more_locked, vm.memlock_limit) {
+    let exempt = vm.cred().may_lock(&s.policy) && s.policy.privilege_lifts_memlock;
+    if !exempt && !Limits::memlock_allows(vm.locked_pages(), more_locked, vm.memlock_limit()) {
         return Err(LimitHit::Memlock);
     }
     if !s.phys.wired_allows(&s.cfg.limits, more_wired) {
@@ -559,9 +559,9 @@ pub(crate) fn hand_over_entry_wirings(
                 .iter()
                 .filter(|e| {
                     e.wired_by_itself()
-                        && matches!(e.backing, Backing::Shm { id: x, .. } if x == id)
+                        && matches!(e.backing(), Backing::Shm { id: x, .. } if x == id)
                 })
-                .map(move |e| (g, e.range(), e.backing))
+                .map(move |e| (g, e.range(), e.backing()))
         })
         .collect();
     for (g, range, backing) in held {
@@ -578,7 +578,7 @@ pub(crate) fn hand_over_entry_wirings(
 pub(crate) fn check_object_wiring(s: &State, id: ShmId) -> Result<(), Errno> {
     let seg = s.seg(id)?;
     let more = (0..seg.pages())
-        .filter(|&pgoff| match seg.object.get(pgoff) {
+        .filter(|&pgoff| match seg.object().get(pgoff) {
             PageSlot::Resident(f) => !s.phys.pool.frame(f).is_wired(),
             _ => true,
         })
@@ -594,7 +594,7 @@ pub(crate) fn check_object_wiring(s: &State, id: ShmId) -> Result<(), Errno> {
 pub(crate) fn set_locked(s: &mut State, id: ShmId, locked: bool) {
     if let Some(seg) = s.shm.get_mut(id) {
         if seg.set_locked(locked) {
-            let guest = s.diag.caller;
+            let guest = s.diag.caller();
             let what = if locked { "locked" } else { "unlocked" };
             s.record(EventKind::Segment {
                 guest,
@@ -630,7 +630,7 @@ impl State {
             if let Some(seg) = self.shm.get(id) {
                 let pool = &mut self.phys.pool;
                 while k < n {
-                    match seg.object.get(first + k) {
+                    match seg.object().get(first + k) {
                         PageSlot::Resident(f) => {
                             pool.touch(f);
                             pool.wire(f);
@@ -668,7 +668,7 @@ impl State {
         };
         let pool = &mut self.phys.pool;
         for k in 0..n {
-            match seg.object.get(first + k) {
+            match seg.object().get(first + k) {
                 PageSlot::Resident(f) => {
                     if pool.unwire(f).is_err() {
                         return Err((k, true));

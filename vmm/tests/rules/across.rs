@@ -280,7 +280,7 @@ fn madvise_is_each_kernels() {
             "{sem}"
         );
         m.madvise(g, page(1), 2 * P, Madvice::Random).unwrap();
-        let advice: Vec<Advice> = m.entries(g).unwrap().iter().map(|e| e.advice).collect();
+        let advice: Vec<Advice> = m.entries(g).unwrap().iter().map(|e| e.advice()).collect();
         assert_eq!(
             advice,
             [Advice::Normal, Advice::Random, Advice::Normal],
