@@ -70,7 +70,7 @@ pub(crate) fn shmget(
             let want = (want_mode >> 6) | ((want_mode >> 3) & 0o7) | (want_mode & 0o7);
             if !ipc_allows(
                 cred,
-                &seg.perm(),
+                seg.perm(),
                 want & 0o6,
                 cred.may_bypass_ipc_perms(&s.policy),
             ) {
@@ -148,7 +148,7 @@ pub(crate) fn shmat(
     let rdonly = shmflg & ipc::SHM_RDONLY != 0;
     if !ipc_allows(
         cred,
-        &seg.perm(),
+        seg.perm(),
         if rdonly { R } else { R | W },
         cred.may_bypass_ipc_perms(&s.policy),
     ) {
@@ -266,7 +266,7 @@ pub(crate) fn shmctl(
         || cred.uid == seg.perm().cuid;
     match cmd {
         ShmCmd::Stat => {
-            if !ipc_allows(cred, &seg.perm(), R, cred.may_bypass_ipc_perms(&s.policy)) {
+            if !ipc_allows(cred, seg.perm(), R, cred.may_bypass_ipc_perms(&s.policy)) {
                 return Err(Errno::EACCES);
             }
             Ok(Some(seg.stat()))
@@ -379,7 +379,7 @@ pub(crate) fn shm_stat_index(
     }
     let cred = s.guest(g)?.cred();
     let seg = s.shm.at_index(idx).ok_or(Errno::EINVAL)?;
-    if !any && !ipc_allows(cred, &seg.perm(), R, cred.may_bypass_ipc_perms(&s.policy)) {
+    if !any && !ipc_allows(cred, seg.perm(), R, cred.may_bypass_ipc_perms(&s.policy)) {
         return Err(Errno::EACCES);
     }
     Ok((seg.id(), seg.stat()))
