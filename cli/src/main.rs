@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestSpec, Runtime};
+use vmm::runtime::{run_guests_with, DumpConfig, DumpFormat, GuestOutcome, GuestSpec, Runtime};
 use vmm::vm::pmap::PagingMode;
 use vmm::{Caps, Cred, FaultAhead, Machine, MachineConfig, Semantics, Stats, SwapBacking};
 use vmm_cli::diff::Identity;
@@ -507,19 +507,64 @@ fn run(
 ) -> anyhow::Result<ExitCode> {
     machine.one_mode("run")?;
     let cfg = machine.config()?;
-    let identity = ga.identity.identity(cfg.semantics == Semantics::Linux);
     let report_file = dump.report.clone();
     let dump = dump.config()?;
     paging_note(&cfg)?;
     let rt = Runtime::new()?;
     let work = tempfile::tempdir().context("creating a build directory")?;
+    let specs = guest_specs(&rt, &cfg, work.path(), copies, ga, &modules)?;
+    let semantics = cfg.semantics;
+    let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
+    if report_file.is_some() {
+        m.record_events(vmm_cli::report::EVENTS);
+    }
+    let guests = specs.len() as u32;
+    let _pagedaemon = m
+        .start_pagedaemon(PDAEMON_PERIOD)
+        .context("starting the pagedaemon")?;
+    let outcomes = run_guests_with(
+        &rt,
+        &m,
+        specs,
+        |i, b| print!("[guest {i}] {}", String::from_utf8_lossy(b)),
+        dump.clone(),
+    );
+    if dump.at_exit {
+        let d = m.dump_machine();
+        (dump.sink)(&match dump.format {
+            DumpFormat::Text => format!("== machine at the end ==\n{}", d.text()),
+            DumpFormat::Json => format!("{}\n", serde_json::to_string(&d)?),
+        });
+    }
+    let (ok, status) = judge_run(&m, &outcomes);
+    if let (Some(file), Some(c)) = (&report_file, &dump.report) {
+        write_run_report(file, c, &modules, semantics, guests, &m, &outcomes)?;
+    }
+    Ok(match (ok, status) {
+        (true, _) => ExitCode::SUCCESS,
+        (false, Some(s)) if s & 0xff != 0 => ExitCode::from((s & 0xff) as u8),
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// The guests `vmm run` starts: each module (a C source is built in `work` first) as many times
+/// as `--copies` or its `vmm_guests` export says, with the identity and WASI set-up asked for.
+fn guest_specs(
+    rt: &Runtime,
+    cfg: &MachineConfig,
+    work: &Path,
+    copies: Option<u32>,
+    ga: GuestArgs,
+    modules: &[PathBuf],
+) -> anyhow::Result<Vec<GuestSpec>> {
+    let identity = ga.identity.identity(cfg.semantics == Semantics::Linux);
     let mut specs = Vec::new();
-    for p in &modules {
+    for p in modules {
         if !p.is_file() {
             bail!("{}: no such file", p.display());
         }
         let wasm = if p.extension().is_some_and(|x| x == "c") {
-            vmm_cli::testing::build_c(p, work.path())?.context(
+            vmm_cli::testing::build_c(p, work)?.context(
                 "building a C guest needs clang and lld, and a standard C program also \
                      wasi-libc (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)",
             )?
@@ -574,33 +619,16 @@ fn run(
             .config
             .cred = c;
     }
-    let semantics = cfg.semantics;
-    let m = Machine::new(cfg).context("building the machine (swap backing?)")?;
-    if report_file.is_some() {
-        m.record_events(vmm_cli::report::EVENTS);
-    }
-    let guests = specs.len() as u32;
-    let _pagedaemon = m
-        .start_pagedaemon(PDAEMON_PERIOD)
-        .context("starting the pagedaemon")?;
-    let outcomes = run_guests_with(
-        &rt,
-        &m,
-        specs,
-        |i, b| print!("[guest {i}] {}", String::from_utf8_lossy(b)),
-        dump.clone(),
-    );
-    if dump.at_exit {
-        let d = m.dump_machine();
-        (dump.sink)(&match dump.format {
-            DumpFormat::Text => format!("== machine at the end ==\n{}", d.text()),
-            DumpFormat::Json => format!("{}\n", serde_json::to_string(&d)?),
-        });
-    }
+    Ok(specs)
+}
+
+/// Says how each guest of a run ended and whether the machine held, on standard error; whether
+/// all went well, and the first guest's non-zero status (vmm's own, as a shell sees a
+/// program's).
+fn judge_run(m: &Machine, outcomes: &[GuestOutcome]) -> (bool, Option<i32>) {
     let mut ok = true;
-    // The first guest's non-zero status is vmm's own, as a shell sees a program's.
     let mut status = None;
-    for o in &outcomes {
+    for o in outcomes {
         match &o.result {
             Ok(0) => {}
             Ok(s) => {
@@ -626,46 +654,53 @@ fn run(
         ok = false;
     }
     eprintln!("vmm: {} guests; {}", outcomes.len(), summary(&m.stats()));
-    if let (Some(file), Some(c)) = (&report_file, &dump.report) {
-        let title = modules
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let lines = outcomes
-            .iter()
-            .map(|o| match &o.result {
-                Ok(s) => format!("guest {}: exit status {s}", o.index),
-                Err(e) => format!(
-                    "guest {} failed: {}",
-                    o.index,
-                    e.lines().next().unwrap_or(e)
-                ),
-            })
-            .chain(
-                m.corruption()
-                    .map(|c| c.to_string().lines().next().unwrap_or("").to_string()),
-            )
-            .collect();
-        let t = std::time::Instant::now();
-        let r = vmm_cli::report::RunReport::gather(&title, semantics, guests, &m, c, lines);
-        let html = vmm_cli::report::render(std::slice::from_ref(&r));
-        std::fs::write(file, &html)
-            .with_context(|| format!("writing the report {}", file.display()))?;
-        eprintln!(
-            "vmm: report {} ({} events, {} page maps, {} KiB, written in {:.1} ms)",
-            file.display(),
-            r.events(),
-            r.snapshots(),
-            html.len().div_ceil(1024),
-            t.elapsed().as_secs_f64() * 1e3
-        );
-    }
-    Ok(match (ok, status) {
-        (true, _) => ExitCode::SUCCESS,
-        (false, Some(s)) if s & 0xff != 0 => ExitCode::from((s & 0xff) as u8),
-        _ => ExitCode::FAILURE,
-    })
+    (ok, status)
+}
+
+/// Writes the HTML report of a run to `file`.
+fn write_run_report(
+    file: &Path,
+    c: &Arc<vmm::runtime::snapshots::Collector>,
+    modules: &[PathBuf],
+    semantics: Semantics,
+    guests: u32,
+    m: &Machine,
+    outcomes: &[GuestOutcome],
+) -> anyhow::Result<()> {
+    let title = modules
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let lines = outcomes
+        .iter()
+        .map(|o| match &o.result {
+            Ok(s) => format!("guest {}: exit status {s}", o.index),
+            Err(e) => format!(
+                "guest {} failed: {}",
+                o.index,
+                e.lines().next().unwrap_or(e)
+            ),
+        })
+        .chain(
+            m.corruption()
+                .map(|c| c.to_string().lines().next().unwrap_or("").to_string()),
+        )
+        .collect();
+    let t = std::time::Instant::now();
+    let r = vmm_cli::report::RunReport::gather(&title, semantics, guests, m, c, lines);
+    let html = vmm_cli::report::render(std::slice::from_ref(&r));
+    std::fs::write(file, &html)
+        .with_context(|| format!("writing the report {}", file.display()))?;
+    eprintln!(
+        "vmm: report {} ({} events, {} page maps, {} KiB, written in {:.1} ms)",
+        file.display(),
+        r.events(),
+        r.snapshots(),
+        html.len().div_ceil(1024),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
 }
 
 fn test(
